@@ -1,0 +1,46 @@
+"""From paths on disk to the desired state: load, validate, check the rules, convert.
+
+This is the one entry point the commands use; it collects every problem in every file
+and returns them together, so a pull request shows all of its mistakes in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.catalogue import load_catalogue
+from reconciler.declared import DeclaredEnterprise, group_documents
+from reconciler.diagnostics import Diagnostic, Position
+from reconciler.load import Y_EMPTY, load_paths
+from reconciler.rules import check_enterprise
+from reconciler.state import EnterpriseState, declared_state
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The validated declaration: canonical state per enterprise, and how many files made it."""
+
+    enterprises: dict[str, EnterpriseState]
+    declarations: dict[str, DeclaredEnterprise]
+    files: int
+
+
+def load_desired(paths: Iterable[str | Path]) -> tuple[Desired, list[Diagnostic]]:
+    """Everything declared under ``paths``; the problems list is sorted and empty when all is valid."""
+    paths = list(paths)
+    documents, problems = load_paths(paths)
+    if not documents and not problems:
+        shown = ", ".join(str(p) for p in paths)
+        problems.append(Diagnostic(Position(shown), Y_EMPTY, "no YAML files (*.yaml, *.yml) found"))
+    declarations, found = group_documents(documents)
+    problems.extend(found)
+    catalogue = load_catalogue()
+    enterprises: dict[str, EnterpriseState] = {}
+    for number, declaration in declarations.items():
+        found = check_enterprise(declaration, catalogue)
+        problems.extend(found)
+        if not found:
+            enterprises[number] = declared_state(declaration)
+    return Desired(enterprises, declarations, len(documents)), sorted(problems)

@@ -1,0 +1,1 @@
+"""Views of a plan and of the stored state: text for people, JSON for programs."""

@@ -1,0 +1,71 @@
+"""The stored state of enterprises, for people: who manages what, and whose account waits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from reconciler.identifiers import format_enterprise_number
+from reconciler.plan import StoredEnterprise
+from reconciler.state import Address, Kind
+from reconciler.store import Account
+
+
+def render_overview(stored: dict[str, StoredEnterprise]) -> str:
+    if not stored:
+        return "The store holds no enterprises.\n"
+    lines = []
+    for number in sorted(stored):
+        records = stored[number].state.records
+        name = dict(records[Address(number, Kind.ENTERPRISE)])["name"]
+        qualities = sum(1 for a in records if a.kind is Kind.QUALITY)
+        users = sum(1 for a in records if a.kind is Kind.USER)
+        lines.append(f"{format_enterprise_number(number)}  {name}  "
+                     f"(version {stored[number].version}, {qualities} qualities, {users} users)")
+    return "\n".join(lines) + "\n"
+
+
+def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: datetime) -> str:
+    state = stored.state
+    number = state.number
+    by_ssin = {account.ssin: account for account in accounts}
+
+    def who(ssin: str) -> str:
+        account = by_ssin.get(ssin)
+        if account is None:
+            return ssin
+        status = account.effective_status(now)
+        if status == "pending":
+            status += f" until {account.activation_deadline[:10]}"
+        return f"{account.name} ({ssin}) [{account.username}, {status}]"
+
+    header = dict(state.records[Address(number, Kind.ENTERPRISE)])
+    lines = [f"enterprise {format_enterprise_number(number)}  {header['name']}  (version {stored.version})",
+             f"  main access manager: {who(header['main_access_manager'])}"]
+    for address in sorted(a for a in state.records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER):
+        lines.append(f"  co-main access manager: {who(address.key)}")
+    for quality in sorted(a for a in state.records if a.kind is Kind.QUALITY):
+        settings = dict(state.records[quality])
+        flags = ["default"] if quality.quality == header["default_quality"] else []
+        flags.append("activated" if settings["activated"] else "not activated")
+        lines.append(f"  quality {quality.quality} ({', '.join(flags)})")
+        for name in ("nsso_number", "notification_email"):
+            if settings[name]:
+                lines.append(f"    {name.replace('_', ' ')}: {settings[name]}")
+        if settings["access_manager"]:
+            lines.append(f"    access manager: {who(settings['access_manager'])}")
+        inside = sorted((a, dict(f)) for a, f in state.records.items()
+                        if a.quality == quality.quality and a.kind is not Kind.QUALITY)
+        for address, fields in inside:
+            if address.kind is Kind.CO_ACCESS_MANAGER:
+                lines.append(f"    co-access manager: {who(address.key)}")
+            elif address.kind is Kind.USER:
+                lines.append(f"    user: {who(address.key)}: {' '.join(fields['services']) or 'no services'}")
+            elif address.kind is Kind.SENDER:
+                lines.append(f"    sender {address.key}: {fields['channel']}, technical contact "
+                             f"{fields['contact_name']} <{fields['contact_email']}>")
+            elif address.kind is Kind.ROUTE:
+                lines.append(f"    route: {address.key} -> sender {fields['sender']}")
+    statuses = [account.effective_status(now) for account in accounts]
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("pending", "expired", "active") if s in statuses)
+    lines.append(f"  accounts: {counts or 'none'}")
+    return "\n".join(lines) + "\n"

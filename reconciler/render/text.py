@@ -1,0 +1,66 @@
+"""Terraform-style text: ``+`` create, ``~`` update, ``-`` remove, then a summary line."""
+
+from __future__ import annotations
+
+import json
+
+from reconciler.identifiers import format_enterprise_number
+from reconciler.plan import Action, Change, Plan
+from reconciler.state import Kind, Value
+from reconciler.store import ACTIVATION_DAYS
+
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
+
+
+def show_value(value: Value) -> str:
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    return json.dumps(value, ensure_ascii=False)
+
+
+def local_address(change: Change) -> str:
+    """The address without its enterprise part, which the section header already names."""
+    return str(change.address).split(".", 1)[1] if change.address.kind is not Kind.ENTERPRISE else "enterprise"
+
+
+def render_change(change: Change) -> list[str]:
+    symbol = SYMBOL[change.action]
+    lines = [f"  {symbol} {local_address(change)}"]
+    field_changes = change.field_changes
+    width = max((len(f.name) for f in field_changes), default=0)
+    for field in field_changes:
+        name = field.name.ljust(width)
+        if change.action is Action.UPDATE:
+            lines.append(f"      ~ {name} = {show_value(field.before)} -> {show_value(field.after)}")
+        else:
+            lines.append(f"      {symbol} {name} = {show_value(field.after if field.after is not None else field.before)}")
+    if change.action is Action.CREATE and change.address.kind is Kind.PERSON:
+        lines.append(f"        (new account: pending activation; its codes expire {ACTIVATION_DAYS} days after apply)")
+    return lines
+
+
+def render_plan(plan: Plan) -> str:
+    if plan.is_empty:
+        return "No changes. The stored state matches the declaration.\n"
+    lines = ["reconciler will perform the following actions:"]
+    current = None
+    for change in plan.changes:
+        number = change.address.enterprise
+        if number != current:
+            current = number
+            version = dict(plan.versions).get(number)
+            state = "new" if version is None else f"stored version {version}"
+            lines += ["", f"# enterprise {format_enterprise_number(number)} ({state})"]
+        lines += [""] + render_change(change)
+    lines += ["", summary(plan)]
+    return "\n".join(lines) + "\n"
+
+
+def summary(plan: Plan) -> str:
+    counts = plan.counts()
+    accounts = sum(1 for c in plan.changes if c.action is Action.CREATE and c.address.kind is Kind.PERSON)
+    line = (f"Plan: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
+            f"{counts[Action.DELETE]} to remove.")
+    if accounts:
+        line += f" {accounts} new account{'s' if accounts != 1 else ''} pending activation."
+    return line

@@ -1,0 +1,134 @@
+"""The canonical state both sides of a plan are expressed in: flat records keyed by address.
+
+Declared YAML and stored rows are both turned into ``EnterpriseState`` values, so the
+differ compares like with like and never sees YAML spellings or SQL types.  Identifiers
+are compact, lists are sorted, and a person appears once however many roles they hold.
+
+Single-valued roles are fields, not records: the main access manager and the default
+quality are fields of the enterprise, the access manager a field of the quality.  Replacing
+one is then a single update, so no step of a plan leaves an enterprise with no main access
+manager or a quality with two access managers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+from typing import Mapping
+
+from reconciler import identifiers
+from reconciler.declared import DeclaredEnterprise, Role, compact_ssin
+
+Value = str | bool | tuple[str, ...] | None
+Fields = tuple[tuple[str, Value], ...]
+
+
+class Kind(Enum):
+    """What a record is. The value is the word used in plans and addresses."""
+
+    ENTERPRISE = "enterprise"
+    PERSON = "person"
+    QUALITY = "quality"
+    CO_MAIN_ACCESS_MANAGER = "co_main_access_manager"
+    CO_ACCESS_MANAGER = "co_access_manager"
+    USER = "user"
+    SENDER = "sender"
+    ROUTE = "route"
+
+
+FIELDS: dict[Kind, tuple[str, ...]] = {
+    Kind.ENTERPRISE: ("name", "main_access_manager", "default_quality"),
+    Kind.PERSON: ("name", "email"),
+    Kind.QUALITY: ("activated", "nsso_number", "notification_email", "access_manager"),
+    Kind.CO_MAIN_ACCESS_MANAGER: (),
+    Kind.CO_ACCESS_MANAGER: (),
+    Kind.USER: ("services",),
+    Kind.SENDER: ("channel", "ssh_public_key", "certificate_fingerprint",
+                  "contact_name", "contact_email", "contact_phone"),
+    Kind.ROUTE: ("sender",),
+}
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a record lives: enterprise, then quality (when inside one), then its own key."""
+
+    enterprise: str
+    kind: Kind
+    quality: str = ""
+    key: str = ""
+
+    def __str__(self) -> str:
+        parts = [f"enterprise[{self.enterprise}]"]
+        if self.quality:
+            parts.append(f"quality[{self.quality}]")
+        if self.kind not in (Kind.ENTERPRISE, Kind.QUALITY):
+            parts.append(f"{self.kind.value}[{self.key}]")
+        return ".".join(parts)
+
+    def __lt__(self, other: Address) -> bool:  # Kind has no order of its own
+        return (self.enterprise, self.quality, self.kind.value, self.key) < (
+            other.enterprise, other.quality, other.kind.value, other.key)
+
+
+def fields(kind: Kind, **values: Value) -> Fields:
+    """Fields in the kind's canonical order; every field present, ``None`` when unset."""
+    return tuple((name, values.get(name)) for name in FIELDS[kind])
+
+
+@dataclass(frozen=True)
+class EnterpriseState:
+    """Every record of one enterprise."""
+
+    number: str
+    records: Mapping[Address, Fields]
+
+    def of_kind(self, kind: Kind) -> dict[Address, dict[str, Value]]:
+        return {a: dict(f) for a, f in sorted(self.records.items()) if a.kind is kind}
+
+
+def declared_state(enterprise: DeclaredEnterprise) -> EnterpriseState:
+    """The desired state of an enterprise whose declaration passed every rule."""
+    number = enterprise.number
+    records: dict[Address, Fields] = {}
+    header = {"name": None, "main_access_manager": None, "default_quality": None}
+    for file in enterprise.files:
+        header["name"] = header["name"] or file.model.enterprise.name
+    for appointment in enterprise.appointments():
+        ssin = appointment.ssin
+        records[Address(number, Kind.PERSON, key=ssin)] = fields(
+            Kind.PERSON, name=appointment.person.name, email=appointment.person.email)
+        if appointment.role is Role.MAIN_ACCESS_MANAGER:
+            header["main_access_manager"] = ssin
+        elif appointment.role is Role.CO_MAIN_ACCESS_MANAGER:
+            records[Address(number, Kind.CO_MAIN_ACCESS_MANAGER, key=ssin)] = ()
+        elif appointment.role is Role.CO_ACCESS_MANAGER:
+            records[Address(number, Kind.CO_ACCESS_MANAGER, appointment.quality, ssin)] = ()
+        elif appointment.role is Role.USER:
+            records[Address(number, Kind.USER, appointment.quality, ssin)] = fields(
+                Kind.USER, services=tuple(sorted(set(appointment.person.services))))
+    for code, blocks in enterprise.qualities().items():
+        settings: dict[str, Value] = {"activated": True}
+        for block in blocks:
+            quality = block.model
+            for name in ("activated", "notification_email"):
+                if getattr(quality, name) is not None:
+                    settings[name] = getattr(quality, name)
+            if quality.nsso_number is not None:
+                settings["nsso_number"] = identifiers.nsso_number(quality.nsso_number)
+            if quality.access_manager is not None:
+                settings["access_manager"] = compact_ssin(quality.access_manager.ssin)
+            if quality.default:
+                header["default_quality"] = code
+            for sender in quality.senders:
+                contact = sender.technical_contact
+                records[Address(number, Kind.SENDER, code, sender.number)] = fields(
+                    Kind.SENDER, channel=sender.channel, ssh_public_key=sender.ssh_public_key,
+                    certificate_fingerprint=sender.certificate_fingerprint,
+                    contact_name=contact.name, contact_email=contact.email, contact_phone=contact.phone)
+            for route in quality.routing:
+                records[Address(number, Kind.ROUTE, code, route.service)] = fields(Kind.ROUTE, sender=route.sender)
+        records[Address(number, Kind.QUALITY, code)] = fields(Kind.QUALITY, **settings)
+    records[Address(number, Kind.ENTERPRISE)] = fields(Kind.ENTERPRISE, **header)
+    return EnterpriseState(number, MappingProxyType(records))

@@ -1,0 +1,35 @@
+"""User names for new accounts, as the portal hands them out: readable and unique."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+
+def base_username(name: str) -> str:
+    """``Ann-Sofie Van den Broeck`` becomes ``avandenbroeck``: initial plus surname, ASCII only."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z]+", ascii_name)
+    if not words:
+        return "user"
+    return (words[0][0] + "".join(words[1:]))[:16] if len(words) > 1 else words[0][:16]
+
+
+class UsernameAllocator:
+    """Hands out unique user names; existing ones are read once, on first use."""
+
+    def __init__(self, existing: Callable[[], Iterable[str]]):
+        self._existing = existing
+        self._taken: set[str] | None = None
+
+    def allocate(self, name: str) -> str:
+        if self._taken is None:
+            self._taken = set(self._existing())
+        base = base_username(name)
+        candidate, suffix = base, 1
+        while candidate in self._taken:
+            suffix += 1
+            candidate = f"{base}{suffix}"
+        self._taken.add(candidate)
+        return candidate

@@ -1,0 +1,80 @@
+"""How records map to SQL tables; shared by every SQL backend.
+
+Each kind of record has one table whose primary key is (enterprise, [quality,] key) and
+whose other columns are the record's fields.  Conversions between Python values and
+column values (booleans, service lists) live here too, so every backend reads and writes
+the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.state import FIELDS, Address, Fields, Kind, Value
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    kind: Kind
+    quality_column: str | None
+    key_column: str | None
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return ("enterprise" if self.kind is not Kind.ENTERPRISE else "number",) + tuple(
+            c for c in (self.quality_column, self.key_column) if c)
+
+    @property
+    def field_columns(self) -> tuple[str, ...]:
+        return FIELDS[self.kind]
+
+    def key_values(self, address: Address) -> tuple[str, ...]:
+        values = [address.enterprise]
+        if self.quality_column:
+            values.append(address.quality)
+        if self.key_column:
+            values.append(address.key)
+        return tuple(values)
+
+    def address(self, row: tuple) -> Address:
+        """Address of a row selected as ``key_columns + field_columns``."""
+        index = 1
+        quality = key = ""
+        if self.quality_column:
+            quality, index = row[index], index + 1
+        if self.key_column:
+            key = row[index]
+        return Address(row[0], self.kind, quality, key)
+
+    def fields(self, row: tuple) -> Fields:
+        values = row[len(self.key_columns):]
+        return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values))
+
+
+TABLES: dict[Kind, Table] = {
+    Kind.ENTERPRISE: Table("enterprises", Kind.ENTERPRISE, None, None),
+    Kind.PERSON: Table("persons", Kind.PERSON, None, "ssin"),
+    Kind.QUALITY: Table("qualities", Kind.QUALITY, "code", None),
+    Kind.CO_MAIN_ACCESS_MANAGER: Table("co_main_access_managers", Kind.CO_MAIN_ACCESS_MANAGER, None, "ssin"),
+    Kind.CO_ACCESS_MANAGER: Table("co_access_managers", Kind.CO_ACCESS_MANAGER, "quality", "ssin"),
+    Kind.USER: Table("users", Kind.USER, "quality", "ssin"),
+    Kind.SENDER: Table("senders", Kind.SENDER, "quality", "number"),
+    Kind.ROUTE: Table("routes", Kind.ROUTE, "quality", "service"),
+}
+
+
+def to_column(name: str, value: Value) -> object:
+    if name == "services":
+        return " ".join(value or ())
+    if name == "activated":
+        return int(bool(value))
+    return value
+
+
+def to_value(name: str, column: object) -> Value:
+    if name == "services":
+        return tuple(sorted(set(str(column or "").split())))
+    if name == "activated":
+        return bool(column)
+    return column  # type: ignore[return-value]
