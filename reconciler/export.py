@@ -18,15 +18,15 @@ from reconciler.state import Address, EnterpriseState, Kind
 
 
 
-class _Quoted(str):
-    """Identifiers are always written quoted, as the format asks of people too."""
+class Quoted(str):
+    """A string always written in double quotes: identifiers, as the format asks of people too."""
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     pass
 
 
-_Dumper.add_representer(_Quoted, lambda dumper, value: dumper.represent_scalar(
+_Dumper.add_representer(Quoted, lambda dumper, value: dumper.represent_scalar(
     "tag:yaml.org,2002:str", str(value), style='"'))
 
 
@@ -35,10 +35,10 @@ def enterprise_document(state: EnterpriseState) -> dict:
     people = {a.key: dict(f) for a, f in records.items() if a.kind is Kind.PERSON}
 
     def person(ssin: str) -> dict:
-        return {"ssin": _Quoted(ssin), "name": people[ssin]["name"], "email": people[ssin]["email"]}
+        return {"ssin": Quoted(ssin), "name": people[ssin]["name"], "email": people[ssin]["email"]}
 
     header = dict(records[Address(state.number, Kind.ENTERPRISE)])
-    document: dict = {"enterprise": {"number": _Quoted(state.number), "name": header["name"]}}
+    document: dict = {"enterprise": {"number": Quoted(state.number), "name": header["name"]}}
     if header["main_access_manager"]:
         document["main_access_manager"] = person(header["main_access_manager"])
     co_main = sorted(a.key for a in records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER)
@@ -60,7 +60,7 @@ def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict: 
         quality["activated"] = False
     for name in ("nsso_number", "notification_email"):
         if settings[name] is not None:
-            quality[name] = _Quoted(settings[name]) if name == "nsso_number" else settings[name]
+            quality[name] = Quoted(settings[name]) if name == "nsso_number" else settings[name]
     if settings["access_manager"]:
         quality["access_manager"] = person(settings["access_manager"])
     by_kind: dict[Kind, list] = {}
@@ -73,12 +73,12 @@ def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict: 
     if Kind.SENDER in by_kind:
         quality["senders"] = [_sender(a.key, f) for a, f in by_kind[Kind.SENDER]]
     if Kind.ROUTE in by_kind:
-        quality["routing"] = [{"service": a.key, "sender": _Quoted(f["sender"])} for a, f in by_kind[Kind.ROUTE]]
+        quality["routing"] = [{"service": a.key, "sender": Quoted(f["sender"])} for a, f in by_kind[Kind.ROUTE]]
     return quality
 
 
 def _sender(number: str, fields: dict) -> dict:
-    sender = {"number": _Quoted(number), "channel": fields["channel"]}
+    sender = {"number": Quoted(number), "channel": fields["channel"]}
     for name in ("ssh_public_key", "certificate_fingerprint"):
         if fields[name] is not None:
             sender[name] = fields[name]
@@ -87,6 +87,12 @@ def _sender(number: str, fields: dict) -> dict:
         contact["phone"] = fields["contact_phone"]
     sender["technical_contact"] = contact
     return sender
+
+
+def dump_yaml(document: dict) -> str:
+    """YAML as a person would write it: fields in model order, identifiers quoted."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=120)
 
 
 def schema_reference(out: Path) -> str:
@@ -103,8 +109,7 @@ def export(stored: dict[str, StoredEnterprise], out: Path) -> list[Path]:
     header = f"# yaml-language-server: $schema={schema_reference(out)}\n"
     written = []
     for number in sorted(stored):
-        body = yaml.dump(enterprise_document(stored[number].state), Dumper=_Dumper, sort_keys=False,
-                         allow_unicode=True, default_flow_style=False, width=120)
+        body = dump_yaml(enterprise_document(stored[number].state))
         path = out / f"{number}.yaml"
         path.write_text(header + body, encoding="utf-8")
         written.append(path)
