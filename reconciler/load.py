@@ -151,8 +151,12 @@ def load_text(text: str, path: str) -> tuple[SourceDocument | None, list[Diagnos
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         position = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path)
-        problem = error.problem or error.context or "invalid YAML"
-        return None, [Diagnostic(position, Y_SYNTAX, f"invalid YAML: {problem}")]
+        problem = error.problem or ""
+        if error.context and problem.startswith("but "):
+            problem = f"{error.context}, {problem}"
+        elif error.context:
+            problem = f"{problem} ({error.context})"
+        return None, [Diagnostic(position, Y_SYNTAX, f"invalid YAML: {problem or 'cannot parse'}")]
     except yaml.YAMLError as error:
         return None, [Diagnostic(Position(path), Y_SYNTAX, f"invalid YAML: {error}")]
     except _TooLarge as error:

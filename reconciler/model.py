@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from reconciler.catalogue import load_catalogue
@@ -28,6 +28,13 @@ Fingerprint = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2}:){31}[
 SshKey = Annotated[str, StringConstraints(
     pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")]
 Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+def _distinct(items: list[str]) -> list[str]:
+    """Pydantic's side of the schema's ``uniqueItems``."""
+    if len(set(items)) != len(items):
+        raise ValueError("lists the same item twice")
+    return items
 
 
 class _Declared(BaseModel):
@@ -54,7 +61,7 @@ class User(Person):
 
     model_config = ConfigDict(title="User")
 
-    services: list[ServiceCode] = Field(
+    services: Annotated[list[ServiceCode], AfterValidator(_distinct)] = Field(
         default_factory=list,
         title="Online services",
         description="Online services granted to this user; each must be offered by the quality.",
@@ -153,7 +160,7 @@ class Quality(_Declared):
 class EnterpriseHeader(_Declared):
     """Which enterprise a file belongs to."""
 
-    model_config = ConfigDict(title="Enterprise")
+    model_config = ConfigDict(title="Enterprise header")
 
     number: Text = Field(
         title="Enterprise number (KBO / BCE)",

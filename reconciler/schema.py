@@ -111,8 +111,9 @@ def _type_message(document: SourceDocument, path: tuple, error: ValidationError,
     written = document.source_text(path)
     if expected == "string" and written is not None:
         read_as = _YAML_TYPES.get(type(value), f"a {type(value).__name__}")
-        if str(value) != written:
-            read_as += f" ({value})"
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        if shown != written:
+            read_as += f" ({shown})"
         return f'{title}: expected text, but YAML reads {written} as {read_as}; quote it: "{written}"'
     if isinstance(value, bool):
         found = f"the boolean {str(value).lower()}"

@@ -1,0 +1,79 @@
+"""The JSON Schema: generated from the models, in sync on disk, and in agreement with them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError
+
+from reconciler.docs import render_readme
+from reconciler.load import load_paths
+from reconciler.model import EnterpriseDocument
+from reconciler.schema import schema_text, validate_document
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def test_schema_on_disk_is_generated_from_the_models() -> None:
+    on_disk = (ROOT / "schemas" / "enterprise.schema.json").read_text(encoding="utf-8")
+    assert on_disk == schema_text(), "run `make docs` to regenerate schemas/enterprise.schema.json"
+
+
+def test_readme_generated_sections_are_current() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == render_readme(readme), "run `make docs` to regenerate the README's tables"
+
+
+@pytest.mark.parametrize("name", ["enterprise.schema.json", "plan.schema.json"])
+def test_schemas_are_valid_draft_2020_12(name: str) -> None:
+    Draft202012Validator.check_schema(json.loads((ROOT / "schemas" / name).read_text()))
+
+
+def _properties(node: object, path: str = "#"):
+    if isinstance(node, dict):
+        for key, value in node.get("properties", {}).items():
+            yield f"{path}/{key}", value
+        for key, value in node.items():
+            yield from _properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _properties(value, f"{path}/{index}")
+
+
+def test_every_field_has_a_title_and_a_description() -> None:
+    schema = json.loads(schema_text())
+    missing = [path for path, prop in _properties(schema) if not (prop.get("title") and prop.get("description"))]
+    assert missing == []
+
+
+def _documents(folder: Path):
+    documents, _ = load_paths([folder])
+    return documents
+
+
+def test_models_accept_what_the_schema_accepts() -> None:
+    documents = _documents(FIXTURES / "valid") + _documents(ROOT / "examples")
+    assert documents
+    for document in documents:
+        assert validate_document(document) == []
+        EnterpriseDocument.model_validate(document.data)
+
+
+def test_models_reject_what_the_schema_rejects() -> None:
+    rejected = [d for d in _documents(FIXTURES / "invalid") if validate_document(d)]
+    assert len(rejected) >= 12
+    for document in rejected:
+        with pytest.raises(ValidationError):
+            EnterpriseDocument.model_validate(document.data)
+
+
+def test_every_example_names_the_schema() -> None:
+    for path in sorted((ROOT / "examples").rglob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), path
+        target = (path.parent / first.split("=", 1)[1]).resolve()
+        assert target == ROOT / "schemas" / "enterprise.schema.json", path
