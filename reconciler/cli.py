@@ -34,6 +34,11 @@ state_option = click.option(
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
+def is_terminal() -> bool:
+    """Whether a person can answer a prompt (a separate function so tests can say yes)."""
+    return sys.stdin.isatty()
+
+
 def fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     raise SystemExit(EXIT_ERROR)
@@ -117,7 +122,7 @@ def apply(paths: tuple[Path, ...], state_url: str, auto_approve: bool) -> None:
         if result.is_empty:
             return
         if not auto_approve:
-            if not sys.stdin.isatty():
+            if not is_terminal():
                 fail("not on a terminal, so nobody can confirm; pass --auto-approve to apply from a script")
             answer = click.prompt("\nApply these changes? Only 'yes' will be accepted", default="",
                                   show_default=False)

@@ -49,3 +49,13 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return invoke
+
+
+def check_golden(path: Path, actual: str, update: bool) -> None:
+    """Compare with a golden file, or rewrite it under ``--update-golden`` (``make golden``)."""
+    if update or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        if not update:
+            pytest.fail(f"{path} did not exist and was written; review and commit it")
+    assert actual == path.read_text(encoding="utf-8"), f"{path} differs; run `make golden` if intended"
