@@ -10,6 +10,10 @@ from reconciler.state import Address, Kind
 from reconciler.store import Account
 
 
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def render_overview(stored: dict[str, StoredEnterprise]) -> str:
     if not stored:
         return "The store holds no enterprises.\n"
@@ -19,8 +23,8 @@ def render_overview(stored: dict[str, StoredEnterprise]) -> str:
         name = dict(records[Address(number, Kind.ENTERPRISE)])["name"]
         qualities = sum(1 for a in records if a.kind is Kind.QUALITY)
         users = sum(1 for a in records if a.kind is Kind.USER)
-        lines.append(f"{format_enterprise_number(number)}  {name}  "
-                     f"(version {stored[number].version}, {qualities} qualities, {users} users)")
+        lines.append(f"{format_enterprise_number(number)}  {name}  (version {stored[number].version}, "
+                     f"{plural(qualities, 'quality', 'qualities')}, {plural(users, 'user', 'users')})")
     return "\n".join(lines) + "\n"
 
 
