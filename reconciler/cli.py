@@ -15,6 +15,7 @@ import click
 
 from reconciler import __version__, identifiers
 from reconciler.apply import apply_plan
+from reconciler.copy import copy_registry
 from reconciler.desired import Desired, load_desired
 from reconciler.diagnostics import Diagnostic
 from reconciler.export import export as export_state
@@ -22,14 +23,18 @@ from reconciler.plan import Plan, make_plan
 from reconciler.render.json import render_plan_json
 from reconciler.render.show import render_enterprise, render_overview
 from reconciler.render.text import render_plan
-from reconciler.store import DEFAULT_URL, Store, StoreError, open_store
+from reconciler.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError, open_store
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 state_option = click.option(
     "--state", "state_url", envvar="RECONCILER_STATE", default=DEFAULT_URL, show_default=True,
-    help="Where the stored state lives: sqlite:///relative/path or sqlite:////absolute/path. "
-    "Also read from RECONCILER_STATE.",
+    help="Where the stored state lives: sqlite:///relative/path, sqlite:////absolute/path or "
+    "postgresql://user@host:port/database[?schema=NAME]. Also read from RECONCILER_STATE.",
+)
+lock_timeout_option = click.option(
+    "--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+    help="Seconds to wait for another apply to the same enterprise before giving up.",
 )
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
@@ -58,9 +63,9 @@ def desired_or_exit(paths: tuple[Path, ...]) -> Desired:
     return desired
 
 
-def open_or_exit(url: str) -> Store:
+def open_or_exit(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Store:
     try:
-        return open_store(url)
+        return open_store(url, lock_timeout)
     except StoreError as error:
         fail(str(error))
         raise  # unreachable: fail() exits
@@ -113,9 +118,10 @@ def plan(paths: tuple[Path, ...], state_url: str, output_format: str, detailed_e
 @paths_argument
 @state_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking; for CI.")
-def apply(paths: tuple[Path, ...], state_url: str, auto_approve: bool) -> None:
+@lock_timeout_option
+def apply(paths: tuple[Path, ...], state_url: str, auto_approve: bool, lock_timeout: float) -> None:
     """Plan, show the plan, and apply it in one transaction after confirmation."""
-    store = open_or_exit(state_url)
+    store = open_or_exit(state_url, lock_timeout)
     try:
         result = compute_plan(paths, store)
         click.echo(render_plan(result), nl=False)
@@ -175,6 +181,74 @@ def show(enterprise: str | None, state_url: str) -> None:
         click.echo(render_enterprise(stored, store.accounts(number), datetime.now(timezone.utc)), nl=False)
     finally:
         store.close()
+
+
+@cli.group()
+def state() -> None:
+    """Manage stores as a whole."""
+
+
+@state.command("migrate")
+@click.option("--from", "source_url", required=True, help="Store to copy from (any state URL).")
+@click.option("--to", "target_url", required=True, help="Empty store to copy into (any state URL).")
+def state_migrate(source_url: str, target_url: str) -> None:
+    """Copy a whole registry to another store, accounts and versions included, and verify it."""
+    source = open_or_exit(source_url)
+    try:
+        target = open_or_exit(target_url)
+        try:
+            count = copy_registry(source, target)
+        except StoreError as error:
+            fail(str(error))
+        finally:
+            target.close()
+    finally:
+        source.close()
+    click.echo(f"Copied {count} enterprise{'s' if count != 1 else ''} from {source_url} to {target_url}; "
+               "both stores compared equal.")
+
+
+@cli.group()
+def lock() -> None:
+    """See and release the per-enterprise apply locks."""
+
+
+@lock.command("list")
+@state_option
+def lock_list(state_url: str) -> None:
+    """Show who holds, or last held and left behind, each enterprise's lock."""
+    store = open_or_exit(state_url)
+    try:
+        holders = store.lock_holders()
+    finally:
+        store.close()
+    if not holders:
+        click.echo("No locks are held.")
+    for holder in holders:
+        status = "held" if holder.held else "stale (holder gone; the next apply takes it over)"
+        click.echo(f"{identifiers.format_enterprise_number(holder.enterprise)}  {holder.holder}  "
+                   f"run {holder.run}  since {holder.since}  {status}")
+
+
+@lock.command("release")
+@click.argument("enterprise")
+@state_option
+@click.option("--force", is_flag=True, help="Also end the session or process that still holds the lock.")
+def lock_release(enterprise: str, state_url: str, force: bool) -> None:
+    """Release an enterprise's lock left behind by an apply that is gone."""
+    try:
+        number = identifiers.enterprise_number(enterprise)
+    except identifiers.InvalidIdentifier as error:
+        fail(str(error))
+    store = open_or_exit(state_url)
+    try:
+        released = store.release_lock(number, force=force)
+    except StoreError as error:
+        fail(str(error))
+    finally:
+        store.close()
+    click.echo(f"Released the lock of {number} (held by {released.holder})." if released
+               else f"No lock of {number} is recorded.")
 
 
 def main() -> None:

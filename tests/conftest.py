@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
 from reconciler.store import open_store
+from reconciler.store.postgresql import split_url
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "enterprises"
@@ -24,13 +29,42 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return request.config.getoption("--update-golden")
 
 
-STORE_KINDS = ["sqlite"]
+STORE_KINDS = ["sqlite", "postgresql"]
+POSTGRES = os.environ.get("RECONCILER_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+
+
+def new_store_url(kind: str, tmp_path: Path) -> str:
+    """A URL to a fresh, empty registry: a file, or a schema of its own in the test database."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / f'state-{uuid.uuid4().hex[:8]}.db'}"
+    return f"{POSTGRES}?schema=t_{uuid.uuid4().hex[:12]}"
+
+
+def drop_store(url: str) -> None:
+    if url.startswith("postgresql"):
+        conninfo, schema = split_url(url)
+        with psycopg.connect(conninfo, autocommit=True) as db:
+            db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def outside_write(url: str, statement: str) -> None:
+    """A write made with another tool, as a person editing rows by hand would."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split("://", 1)[1][1:]) as db:
+            db.execute(statement)
+        return
+    conninfo, schema = split_url(url)
+    with psycopg.connect(conninfo, autocommit=True) as db:
+        db.execute(f'SET search_path TO "{schema}"')
+        db.execute(statement)
 
 
 @pytest.fixture(params=STORE_KINDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to a fresh, empty store of each kind."""
-    return f"sqlite:///{tmp_path / 'state.db'}"
+def store_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A URL to a fresh, empty store of each kind, removed afterwards."""
+    url = new_store_url(request.param, tmp_path)
+    yield url
+    drop_store(url)
 
 
 @pytest.fixture

@@ -118,11 +118,18 @@ def test_state_from_environment_and_default_location(run, tmp_path: Path, monkey
     assert (tmp_path / ".reconciler" / "state.db").exists()  # run() works in tmp_path
 
 
-@pytest.mark.parametrize("url", ["postgres://nowhere/db", "sqlite:relative.db", "/plain/path.db"])
+@pytest.mark.parametrize("url", ["mysql://nowhere/db", "sqlite:relative.db", "/plain/path.db"])
 def test_unsupported_state_url(run, url: str) -> None:
     result = run("plan", SMALL, "--state", url)
     assert result.exit_code == 1
     assert "unsupported state URL" in result.stderr
+
+
+def test_unreachable_postgresql(run) -> None:
+    result = run("plan", SMALL, "--state", "postgresql://127.0.0.1:1/test")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot open state postgresql://127.0.0.1:1/test: ")
+    assert "Traceback" not in result.stderr
 
 
 def test_unopenable_state(run, tmp_path: Path) -> None:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, outside_write
 from reconciler.apply import apply_plan
 from reconciler.desired import load_desired
 from reconciler.plan import Action, Change, make_plan
 from reconciler.state import Address, Kind, fields
 from reconciler.store import StalePlan, StoreError, open_store
-from reconciler.store.sqlite import migrations
+from reconciler.store.sql import migrations
 
 SMALL = EXAMPLES / "small-employer.yaml"
 E = "0999055557"
@@ -27,14 +26,14 @@ def planned(store, path: Path = SMALL):
     return desired, make_plan(desired.enterprises, store.read(desired.enterprises))
 
 
-def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
-    first = open_store(url)
+def test_migrations_are_applied_once_and_recorded(store_url: str) -> None:
+    first = open_store(store_url)
     recorded = first.applied_migrations()
     first.close()
-    assert [version for version, _ in recorded] == [version for version, _, _ in migrations()]
+    dialect = store_url.split(":", 1)[0]
+    assert [version for version, _ in recorded] == [version for version, _, _ in migrations(dialect)]
     assert recorded[0] == (1, "0001_initial")
-    again = open_store(url)
+    again = open_store(store_url)
     assert again.applied_migrations() == recorded
     again.close()
 
@@ -48,21 +47,29 @@ def test_every_write_bumps_the_version(store) -> None:
     assert store.read([E])[E].version == version
 
 
-def test_writes_outside_reconciler_bump_the_version_and_make_plans_stale(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = open_store(f"sqlite:///{path}")
+def test_writes_outside_reconciler_bump_the_version_and_make_plans_stale(store_url: str) -> None:
+    store = open_store(store_url)
     _, plan = planned(store)
     apply_plan(plan, store)
     before = store.read([E])[E].version
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE persons SET email = 'x@y.example' WHERE ssin = '58022754967'")
+    outside_write(store_url, "UPDATE persons SET email = 'x@y.example' WHERE ssin = '58022754967'")
     assert store.read([E])[E].version == before + 1
+    outside_write(store_url, "UPDATE enterprises SET name = 'Renamed by hand'")
+    assert store.read([E])[E].version == before + 2
     _, stale = planned(store)
-    with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM users WHERE ssin = '61061906014'")
+    outside_write(store_url, "DELETE FROM users WHERE ssin = '61061906014'")
     with pytest.raises(StalePlan, match=f"enterprise {E} changed since the plan was made"):
         apply_plan(stale, store)
+    _, fresh = planned(store)
+    apply_plan(fresh, store)
+    assert planned(store)[1].is_empty
     store.close()
+
+
+def test_one_apply_is_one_version(store) -> None:
+    _, plan = planned(store)
+    apply_plan(plan, store)
+    assert store.read([E])[E].version == 1
 
 
 def test_a_plan_for_a_new_enterprise_is_stale_once_it_exists(store) -> None:
@@ -93,17 +100,18 @@ def test_read_returns_only_the_enterprises_asked_for(store) -> None:
     assert store.read([]) == {}
 
 
-def test_store_rejects_impossible_rows_written_by_hand(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = open_store(f"sqlite:///{path}")
+@pytest.mark.parametrize("statement", [
+    "UPDATE qualities SET activated = 7",
+    "INSERT INTO enterprises (number, name) VALUES ('123', 'too short')",
+    "UPDATE persons SET account_status = 'asleep'",
+])
+def test_store_rejects_impossible_rows_written_by_hand(store_url: str, statement: str) -> None:
+    store = open_store(store_url)
     _, plan = planned(store)
     apply_plan(plan, store)
     store.close()
-    with sqlite3.connect(path) as db:
-        with pytest.raises(sqlite3.IntegrityError):
-            db.execute("UPDATE qualities SET activated = 7")
-        with pytest.raises(sqlite3.IntegrityError):
-            db.execute("INSERT INTO enterprises (number, name) VALUES ('123', 'too short')")
+    with pytest.raises(Exception, match="(?i)constraint|check"):
+        outside_write(store_url, statement)
 
 
 def test_unsupported_url() -> None:

@@ -27,6 +27,21 @@ class StalePlan(StoreError):
     """The store changed since the plan was computed."""
 
 
+class LockTimeout(StoreError):
+    """Another apply holds an enterprise's lock for longer than we were willing to wait."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds, or last held, the apply lock of an enterprise."""
+
+    enterprise: str
+    holder: str
+    run: str
+    since: str
+    held: bool  # False: the holder is gone and the row is only a leftover
+
+
 @dataclass(frozen=True)
 class Account:
     """Login state of one person's account in one enterprise (never a password)."""
@@ -51,6 +66,9 @@ class Transaction(Protocol):
 
     def execute(self, change: Change) -> None: ...
 
+    def bump_versions(self, numbers: Iterable[str]) -> None:
+        """Count the apply as one write to each enterprise it touched."""
+
 
 class Store(Protocol):
     url: str
@@ -60,8 +78,19 @@ class Store(Protocol):
 
     def accounts(self, number: str) -> list[Account]: ...
 
-    def transaction(self, now: datetime) -> AbstractContextManager[Transaction]:
-        """All-or-nothing unit of work; writers are serialised."""
+    def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> AbstractContextManager[Transaction]:
+        """All-or-nothing unit of work holding the lock of each enterprise it writes."""
+
+    def lock_holders(self) -> list[LockHolder]: ...
+
+    def release_lock(self, enterprise: str, force: bool = False) -> LockHolder | None:
+        """Forget a leftover holder; with ``force``, also end a live holder's session."""
+
+    def dump(self) -> dict[str, tuple[list[str], list[tuple]]]:
+        """Every stored row, for copying a registry to another store."""
+
+    def load(self, rows: dict[str, tuple[list[str], list[tuple]]], now: datetime) -> None:
+        """Insert a dump into an empty registry."""
 
     def close(self) -> None: ...
 
@@ -70,15 +99,23 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get("RECONCILER_STATE") or DEFAULT_URL
 
 
-def open_store(url: str | None = None) -> Store:
-    """Open (and migrate) the store a URL names."""
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+def open_store(url: str | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Store:
+    """Open (and migrate) the store a URL names; wait up to ``lock_timeout`` seconds for locks."""
     url = resolve_url(url)
     scheme, _, rest = url.partition("://")
     if scheme == "sqlite" and rest.startswith("/"):
         from reconciler.store.sqlite import SqliteStore
 
-        return SqliteStore(url, rest[1:])
-    raise StoreError(f"unsupported state URL {url!r}: expected sqlite:///relative/path or sqlite:////absolute/path")
+        return SqliteStore(url, rest[1:], lock_timeout)
+    if scheme in ("postgresql", "postgres"):
+        from reconciler.store.postgresql import PostgresStore
+
+        return PostgresStore(url, lock_timeout)
+    raise StoreError(f"unsupported state URL {url!r}: expected sqlite:///relative/path, "
+                     "sqlite:////absolute/path or postgresql://user@host:port/database[?schema=NAME]")
 
 
 def batched(items: list, size: int) -> Iterator[list]:

@@ -7,7 +7,7 @@ CREATE TABLE enterprises (
     name                TEXT NOT NULL,
     main_access_manager TEXT,
     default_quality     TEXT,
-    version             INTEGER NOT NULL DEFAULT 1,
+    version             INTEGER NOT NULL DEFAULT 0,
     FOREIGN KEY (number, main_access_manager) REFERENCES persons (enterprise, ssin)
         DEFERRABLE INITIALLY DEFERRED,
     FOREIGN KEY (number, default_quality) REFERENCES qualities (enterprise, code)
@@ -19,11 +19,12 @@ CREATE TABLE persons (
     ssin                TEXT NOT NULL CHECK (length(ssin) = 11),
     name                TEXT NOT NULL,
     email               TEXT NOT NULL,
-    username            TEXT NOT NULL UNIQUE,
+    username            TEXT NOT NULL,
     account_status      TEXT NOT NULL CHECK (account_status IN ('pending', 'active', 'deactivated')),
     created_at          TEXT NOT NULL,
     activation_deadline TEXT,
-    PRIMARY KEY (enterprise, ssin)
+    PRIMARY KEY (enterprise, ssin),
+    UNIQUE (enterprise, username)
 );
 
 CREATE TABLE qualities (
@@ -89,114 +90,141 @@ CREATE TABLE routes (
         DEFERRABLE INITIALLY DEFERRED
 );
 
--- Every write to an enterprise's rows bumps its version, including writes made outside
--- reconciler, so a plan computed before such a write is detected as stale.
+-- Present (one row) only inside an apply transaction, which bumps each enterprise it
+-- touches exactly once; the triggers below count every other write, row by row, so a
+-- plan made before a hand edit is detected as stale.
+CREATE TABLE apply_in_progress (marker INTEGER PRIMARY KEY CHECK (marker = 1));
+
 CREATE TRIGGER enterprises_version AFTER UPDATE OF name, main_access_manager, default_quality ON enterprises
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
+ AND (OLD.name IS NOT NEW.name OR OLD.main_access_manager IS NOT NEW.main_access_manager
+      OR OLD.default_quality IS NOT NEW.default_quality)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.number;
 END;
 
 CREATE TRIGGER persons_insert_version AFTER INSERT ON persons
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER persons_update_version AFTER UPDATE ON persons
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER persons_delete_version AFTER DELETE ON persons
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = OLD.enterprise;
 END;
 
 CREATE TRIGGER qualities_insert_version AFTER INSERT ON qualities
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER qualities_update_version AFTER UPDATE ON qualities
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER qualities_delete_version AFTER DELETE ON qualities
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = OLD.enterprise;
 END;
 
 CREATE TRIGGER co_main_access_managers_insert_version AFTER INSERT ON co_main_access_managers
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER co_main_access_managers_update_version AFTER UPDATE ON co_main_access_managers
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER co_main_access_managers_delete_version AFTER DELETE ON co_main_access_managers
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = OLD.enterprise;
 END;
 
 CREATE TRIGGER co_access_managers_insert_version AFTER INSERT ON co_access_managers
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER co_access_managers_update_version AFTER UPDATE ON co_access_managers
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER co_access_managers_delete_version AFTER DELETE ON co_access_managers
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = OLD.enterprise;
 END;
 
 CREATE TRIGGER users_insert_version AFTER INSERT ON users
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER users_update_version AFTER UPDATE ON users
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER users_delete_version AFTER DELETE ON users
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = OLD.enterprise;
 END;
 
 CREATE TRIGGER senders_insert_version AFTER INSERT ON senders
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER senders_update_version AFTER UPDATE ON senders
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER senders_delete_version AFTER DELETE ON senders
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = OLD.enterprise;
 END;
 
 CREATE TRIGGER routes_insert_version AFTER INSERT ON routes
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER routes_update_version AFTER UPDATE ON routes
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = NEW.enterprise;
 END;
 
 CREATE TRIGGER routes_delete_version AFTER DELETE ON routes
+WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)
 BEGIN
     UPDATE enterprises SET version = version + 1 WHERE number = OLD.enterprise;
 END;

@@ -1,0 +1,197 @@
+"""What SQLite and PostgreSQL stores share: reading snapshots, executing changes, holders.
+
+Statements are written once with ``?`` placeholders; each backend says how it connects,
+begins transactions and locks enterprises.  Both backends run the same test suite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+import signal
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from typing import Any
+
+from reconciler.plan import Action, Change, StoredEnterprise
+from reconciler.state import Address, EnterpriseState, Fields, Kind
+from reconciler.store import ACTIVATION_DAYS, Account, LockHolder, StoreError, batched
+from reconciler.store.accounts import UsernameAllocator
+from reconciler.store.tables import TABLES, to_column
+
+REGISTRY_TABLES = ("enterprises", "persons", "qualities", "co_main_access_managers", "co_access_managers",
+                   "users", "senders", "routes")
+CHUNK = 900  # bound parameters per statement, below SQLite's historical limit of 999
+
+# Fault injection for the crash tests: the process kills itself (SIGKILL, no clean-up)
+# after executing this many changes inside an apply transaction.
+KILL_AFTER_ENV = "RECONCILER_FAULT_KILL_AFTER_STATEMENTS"
+
+
+def migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped for a dialect, in order."""
+    folder = resources.files("reconciler.store").joinpath(f"migrations/{dialect}")
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8")))
+    return found
+
+
+def lock_key(namespace: str, enterprise: str) -> int:
+    """A stable signed 64-bit key per (registry, enterprise), so registries never collide."""
+    digest = hashlib.sha256(f"reconciler:{namespace}:{enterprise}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def default_holder() -> str:
+    """Who is applying: the CI job when there is one, else user@host."""
+    for variable in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
+
+
+def now_text(now: datetime) -> str:
+    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+class SqlStore(ABC):
+    """Reading and writing in terms of ``TABLES``; subclasses supply the connection."""
+
+    placeholder = "?"
+    url: str
+    namespace: str
+
+    def q(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        return list(self.connection.execute(self.q(sql), tuple(params)).fetchall())
+
+    @abstractmethod
+    def _snapshot(self) -> AbstractContextManager[None]:
+        """A read-only transaction that sees one consistent state of every table."""
+
+    def read(self, numbers: Iterable[str] | None = None) -> dict[str, StoredEnterprise]:
+        wanted = sorted(set(numbers)) if numbers is not None else None
+        records: dict[str, dict[Address, Fields]] = {}
+        versions: dict[str, int] = {}
+        with self._snapshot():
+            for table in TABLES.values():
+                columns = ", ".join(table.key_columns + table.field_columns)
+                extra = ", version" if table.kind is Kind.ENTERPRISE else ""
+                for row in self._select(f"SELECT {columns}{extra} FROM {table.name}", table.key_columns[0], wanted):
+                    if table.kind is Kind.ENTERPRISE:
+                        versions[row[0]] = row[-1]
+                        row = row[:-1]
+                    records.setdefault(row[0], {})[table.address(row)] = table.fields(row)
+        return {
+            number: StoredEnterprise(EnterpriseState(number, records.get(number, {})), version)
+            for number, version in versions.items()
+        }
+
+    def _select(self, sql: str, column: str, wanted: list[str] | None) -> Iterator[tuple]:
+        if wanted is None:
+            yield from self._rows(sql)
+            return
+        for chunk in batched(wanted, CHUNK):
+            yield from self._rows(f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
+
+    def accounts(self, number: str) -> list[Account]:
+        with self._snapshot():
+            rows = self._rows("SELECT enterprise, ssin, name, username, account_status, created_at, "
+                              "activation_deadline FROM persons WHERE enterprise = ? ORDER BY name, ssin", (number,))
+        return [Account(*row) for row in rows]
+
+    def dump(self) -> dict[str, tuple[list[str], list[tuple]]]:
+        """Every row of the registry, table by table, as stored (accounts and versions included)."""
+        found = {}
+        with self._snapshot():
+            for table in REGISTRY_TABLES:
+                cursor = self.connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2" if table != "enterprises"
+                                                 else f"SELECT * FROM {table} ORDER BY 1")
+                found[table] = ([d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()])
+        return found
+
+    def load(self, rows: dict[str, tuple[list[str], list[tuple]]], now: datetime) -> None:
+        """Insert a dump into this (empty) registry in one transaction, versions kept as they are."""
+        enterprises = [row[0] for row in rows["enterprises"][1]]
+        with self.transaction(now, enterprises, run=f"load-{now_text(now)}"):
+            if self._rows("SELECT count(*) FROM enterprises")[0][0]:
+                raise StoreError(f"{self.url} already holds enterprises; copy into an empty registry")
+            for table in REGISTRY_TABLES:
+                columns, values = rows[table]
+                marks = ", ".join("?" * len(columns))
+                statement = self.q(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})")
+                for chunk in batched(values, 10_000):
+                    self.connection.cursor().executemany(statement, chunk)
+
+    def holder_of(self, enterprise: str) -> LockHolder | None:
+        return next((h for h in self.lock_holders() if h.enterprise == enterprise), None)
+
+    @abstractmethod
+    def lock_holders(self) -> list[LockHolder]:
+        """Every recorded holder, and whether its lock is still held."""
+
+
+class SqlTransaction:
+    """One apply's unit of work: versions, change statements, and the final version bump."""
+
+    def __init__(self, store: SqlStore, now: datetime):
+        self.store = store
+        self.now = now
+        self.executed = 0
+        self.kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
+        self._usernames: dict[str, UsernameAllocator] = {}
+
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
+        self.store.connection.execute(self.store.q(sql), tuple(params))
+
+    def versions(self, numbers: Iterable[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in batched(sorted(set(numbers)), CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            found.update(self.store._rows(f"SELECT number, version FROM enterprises WHERE number IN ({marks})", chunk))
+        return found
+
+    def bump_versions(self, numbers: Iterable[str]) -> None:
+        for chunk in batched(sorted(set(numbers)), CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            self._run(f"UPDATE enterprises SET version = version + 1 WHERE number IN ({marks})", chunk)
+
+    def execute(self, change: Change) -> None:
+        table = TABLES[change.address.kind]
+        keys = table.key_values(change.address)
+        where = " AND ".join(f"{c} = ?" for c in table.key_columns)
+        if change.action is Action.DELETE:
+            self._run(f"DELETE FROM {table.name} WHERE {where}", keys)
+        elif change.action is Action.UPDATE:
+            values = tuple(to_column(name, value) for name, value in change.after)
+            if table.field_columns:
+                assignments = ", ".join(f"{c} = ?" for c in table.field_columns)
+                self._run(f"UPDATE {table.name} SET {assignments} WHERE {where}", values + keys)
+        else:
+            values = tuple(to_column(name, value) for name, value in change.after)
+            columns = table.key_columns + table.field_columns
+            if change.address.kind is Kind.PERSON:
+                columns += ("username", "account_status", "created_at", "activation_deadline")
+                values += (self._username(change.address.enterprise, dict(change.after)["name"]), "pending",
+                           now_text(self.now), now_text(self.now + timedelta(days=ACTIVATION_DAYS)))
+            marks = ", ".join("?" * len(columns))
+            self._run(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", keys + values)
+        self.executed += 1
+        if self.kill_after and self.executed >= self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _username(self, enterprise: str, name: str) -> str:
+        if enterprise not in self._usernames:
+            self._usernames[enterprise] = UsernameAllocator(
+                lambda: (r[0] for r in self.store._rows("SELECT username FROM persons WHERE enterprise = ?",
+                                                        (enterprise,))))
+        return self._usernames[enterprise].allocate(name)
