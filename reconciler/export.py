@@ -34,16 +34,19 @@ def enterprise_document(state: EnterpriseState) -> dict:
     records = state.records
     people = {a.key: dict(f) for a, f in records.items() if a.kind is Kind.PERSON}
 
-    def person(ssin: str) -> dict:
-        return {"ssin": Quoted(ssin), "name": people[ssin]["name"], "email": people[ssin]["email"]}
+    def person(ssin: str, protected: bool = False) -> dict:
+        found = {"ssin": Quoted(ssin), "name": people[ssin]["name"], "email": people[ssin]["email"]}
+        if protected:
+            found["protected"] = True
+        return found
 
     header = dict(records[Address(state.number, Kind.ENTERPRISE)])
     document: dict = {"enterprise": {"number": Quoted(state.number), "name": header["name"]}}
     if header["main_access_manager"]:
         document["main_access_manager"] = person(header["main_access_manager"])
-    co_main = sorted(a.key for a in records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER)
+    co_main = sorted((a.key, dict(f)["protected"]) for a, f in records.items() if a.kind is Kind.CO_MAIN_ACCESS_MANAGER)
     if co_main:
-        document["co_main_access_managers"] = [person(ssin) for ssin in co_main]
+        document["co_main_access_managers"] = [person(ssin, protected) for ssin, protected in co_main]
     codes = sorted((a.quality for a in records if a.kind is Kind.QUALITY),
                    key=lambda code: (code != header["default_quality"], code))
     document["qualities"] = [_quality(state, code, code == header["default_quality"], person) for code in codes]
@@ -58,6 +61,8 @@ def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict: 
         quality["default"] = True
     if not settings["activated"]:
         quality["activated"] = False
+    if settings["protected"]:
+        quality["protected"] = True
     for name in ("nsso_number", "notification_email"):
         if settings[name] is not None:
             quality[name] = Quoted(settings[name]) if name == "nsso_number" else settings[name]
@@ -67,9 +72,10 @@ def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict: 
     for address, fields in inside:
         by_kind.setdefault(address.kind, []).append((address, fields))
     if Kind.CO_ACCESS_MANAGER in by_kind:
-        quality["co_access_managers"] = [person(a.key) for a, _ in by_kind[Kind.CO_ACCESS_MANAGER]]
+        quality["co_access_managers"] = [person(a.key, f["protected"]) for a, f in by_kind[Kind.CO_ACCESS_MANAGER]]
     if Kind.USER in by_kind:
-        quality["users"] = [{**person(a.key), "services": list(f["services"])} for a, f in by_kind[Kind.USER]]
+        quality["users"] = [{**person(a.key, f["protected"]), "services": list(f["services"])}
+                            for a, f in by_kind[Kind.USER]]
     if Kind.SENDER in by_kind:
         quality["senders"] = [_sender(a.key, f) for a, f in by_kind[Kind.SENDER]]
     if Kind.ROUTE in by_kind:
@@ -86,6 +92,8 @@ def _sender(number: str, fields: dict) -> dict:
     if fields["contact_phone"] is not None:
         contact["phone"] = fields["contact_phone"]
     sender["technical_contact"] = contact
+    if fields["protected"]:
+        sender["protected"] = True
     return sender
 
 

@@ -56,7 +56,19 @@ class Person(_Declared):
     email: Email = Field(title="E-mail address", description="Where the portal sends this person's messages.")
 
 
-class User(Person):
+class Appointee(Person):
+    """A person in a role that can be removed: a co-main or co-access manager."""
+
+    model_config = ConfigDict(title="Appointee")
+
+    protected: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Protected",
+        description="When true, reconciler refuses to remove this role, even after its block is deleted, "
+        "unless apply is given --allow-protected-removal. Set it to false first to allow removal.",
+    )
+
+
+class User(Appointee):
     """A user account in one quality, granted online services that the quality offers."""
 
     model_config = ConfigDict(title="User")
@@ -105,6 +117,11 @@ class Sender(_Declared):
         title="Technical contact",
         description="Exactly one technical contact per sender.",
     )
+    protected: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Protected",
+        description="When true, reconciler refuses to remove this sender unless apply is given "
+        "--allow-protected-removal.",
+    )
 
 
 class Route(_Declared):
@@ -132,6 +149,12 @@ class Quality(_Declared):
         default=None, title="Default quality",
         description="True for the quality activated when the account was created; exactly one per enterprise.",
     )
+    protected: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Protected",
+        description="When true, reconciler refuses to remove this quality unless apply is given "
+        "--allow-protected-removal; the protection is kept in the store, so deleting this block "
+        "does not lift it.",
+    )
     nsso_number: Text | SkipJsonSchema[None] = Field(
         default=None, title="NSSO registration number (RSZ-nummer / numéro ONSS)",
         description="Category, registration number and check digits, e.g. \"123-4567890-12\"; "
@@ -145,7 +168,7 @@ class Quality(_Declared):
         default=None, title="Access manager (Toegangsbeheerder / gestionnaire d'accès)",
         description="The one local administrator of this quality.",
     )
-    co_access_managers: list[Person] = Field(
+    co_access_managers: list[Appointee] = Field(
         default_factory=list, title="Co-access managers (co-Toegangsbeheerders / co-gestionnaires d'accès)",
         description="People who help the access manager of this quality.",
     )
@@ -182,7 +205,7 @@ class EnterpriseDocument(_Declared):
         title="Main access manager (Hoofdtoegangsbeheerder / gestionnaire d'accès principal)",
         description="Exactly one per enterprise, declared in one file.",
     )
-    co_main_access_managers: list[Person] = Field(
+    co_main_access_managers: list[Appointee] = Field(
         default_factory=list,
         title="Co-main access managers (co-Hoofdtoegangsbeheerders / co-gestionnaires d'accès principaux)",
         description="People who help the main access manager.",

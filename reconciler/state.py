@@ -40,12 +40,12 @@ class Kind(Enum):
 FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.ENTERPRISE: ("name", "main_access_manager", "default_quality"),
     Kind.PERSON: ("name", "email"),
-    Kind.QUALITY: ("activated", "nsso_number", "notification_email", "access_manager"),
-    Kind.CO_MAIN_ACCESS_MANAGER: (),
-    Kind.CO_ACCESS_MANAGER: (),
-    Kind.USER: ("services",),
+    Kind.QUALITY: ("activated", "nsso_number", "notification_email", "access_manager", "protected"),
+    Kind.CO_MAIN_ACCESS_MANAGER: ("protected",),
+    Kind.CO_ACCESS_MANAGER: ("protected",),
+    Kind.USER: ("services", "protected"),
     Kind.SENDER: ("channel", "ssh_public_key", "certificate_fingerprint",
-                  "contact_name", "contact_email", "contact_phone"),
+                  "contact_name", "contact_email", "contact_phone", "protected"),
     Kind.ROUTE: ("sender",),
 }
 
@@ -102,17 +102,20 @@ def declared_state(enterprise: DeclaredEnterprise) -> EnterpriseState:
         if appointment.role is Role.MAIN_ACCESS_MANAGER:
             header["main_access_manager"] = ssin
         elif appointment.role is Role.CO_MAIN_ACCESS_MANAGER:
-            records[Address(number, Kind.CO_MAIN_ACCESS_MANAGER, key=ssin)] = ()
+            records[Address(number, Kind.CO_MAIN_ACCESS_MANAGER, key=ssin)] = fields(
+                Kind.CO_MAIN_ACCESS_MANAGER, protected=bool(appointment.person.protected))
         elif appointment.role is Role.CO_ACCESS_MANAGER:
-            records[Address(number, Kind.CO_ACCESS_MANAGER, appointment.quality, ssin)] = ()
+            records[Address(number, Kind.CO_ACCESS_MANAGER, appointment.quality, ssin)] = fields(
+                Kind.CO_ACCESS_MANAGER, protected=bool(appointment.person.protected))
         elif appointment.role is Role.USER:
             records[Address(number, Kind.USER, appointment.quality, ssin)] = fields(
-                Kind.USER, services=tuple(sorted(set(appointment.person.services))))
+                Kind.USER, services=tuple(sorted(set(appointment.person.services))),
+                protected=bool(appointment.person.protected))
     for code, blocks in enterprise.qualities().items():
-        settings: dict[str, Value] = {"activated": True}
+        settings: dict[str, Value] = {"activated": True, "protected": False}
         for block in blocks:
             quality = block.model
-            for name in ("activated", "notification_email"):
+            for name in ("activated", "protected", "notification_email"):
                 if getattr(quality, name) is not None:
                     settings[name] = getattr(quality, name)
             if quality.nsso_number is not None:
@@ -126,7 +129,8 @@ def declared_state(enterprise: DeclaredEnterprise) -> EnterpriseState:
                 records[Address(number, Kind.SENDER, code, sender.number)] = fields(
                     Kind.SENDER, channel=sender.channel, ssh_public_key=sender.ssh_public_key,
                     certificate_fingerprint=sender.certificate_fingerprint,
-                    contact_name=contact.name, contact_email=contact.email, contact_phone=contact.phone)
+                    contact_name=contact.name, contact_email=contact.email, contact_phone=contact.phone,
+                    protected=bool(sender.protected))
             for route in quality.routing:
                 records[Address(number, Kind.ROUTE, code, route.service)] = fields(Kind.ROUTE, sender=route.sender)
         records[Address(number, Kind.QUALITY, code)] = fields(Kind.QUALITY, **settings)

@@ -27,6 +27,9 @@ def render_change(change: Change) -> list[str]:
     symbol = SYMBOL[change.action]
     lines = [f"  {symbol} {local_address(change)}"]
     field_changes = change.field_changes
+    if change.action is not Action.UPDATE:  # a new or removed record: show what is set
+        field_changes = tuple(f for f in field_changes if (f.after if f.after is not None else f.before) not in
+                              (None, False))
     width = max((len(f.name) for f in field_changes), default=0)
     for field in field_changes:
         name = field.name.ljust(width)

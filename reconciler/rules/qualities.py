@@ -10,7 +10,7 @@ from reconciler.diagnostics import where
 from reconciler.model import Quality
 from reconciler.rules import Finding, rule
 
-SINGLE_VALUED = ("activated", "default", "nsso_number", "notification_email")
+SINGLE_VALUED = ("activated", "default", "protected", "nsso_number", "notification_email")
 
 
 def is_activated(blocks: list[Block[Quality]]) -> bool:
@@ -117,7 +117,7 @@ def required_identifiers(enterprise: DeclaredEnterprise, catalogue: Catalogue) -
 @rule("H019", "a quality's settings are declared once")
 def settings_declared_once(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A quality may be split over several blocks, but each of its settings (activated, default,
-    nsso_number, notification_email) is set in one block only."""
+    protected, nsso_number, notification_email) is set in one block only."""
     for code, blocks in enterprise.qualities().items():
         for field in SINGLE_VALUED:
             setters = [b for b in blocks if getattr(b.model, field) is not None]

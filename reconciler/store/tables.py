@@ -64,10 +64,13 @@ TABLES: dict[Kind, Table] = {
 }
 
 
+BOOLEAN_FIELDS = frozenset({"activated", "protected"})
+
+
 def to_column(name: str, value: Value) -> object:
     if name == "services":
         return " ".join(value or ())
-    if name == "activated":
+    if name in BOOLEAN_FIELDS:
         return int(bool(value))
     return value
 
@@ -75,6 +78,6 @@ def to_column(name: str, value: Value) -> object:
 def to_value(name: str, column: object) -> Value:
     if name == "services":
         return tuple(sorted(set(str(column or "").split())))
-    if name == "activated":
+    if name in BOOLEAN_FIELDS:
         return bool(column)
     return column  # type: ignore[return-value]
