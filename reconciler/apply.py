@@ -9,8 +9,20 @@ import os
 import uuid
 from datetime import datetime, timezone
 
+from reconciler import audit
+from reconciler.gates import Refusal, unlifted
 from reconciler.plan import Plan
+from reconciler.planfile import plan_hash
 from reconciler.store import StalePlan, Store
+
+
+class Refused(Exception):
+    """A safety gate refuses the plan and no override lifts it."""
+
+    def __init__(self, refusals: list[Refusal]):
+        self.refusals = refusals
+        super().__init__("; ".join(f"{r.gate} enterprise {r.enterprise} {r.message} (lift with {r.override})"
+                                   for r in refusals))
 
 
 def run_id() -> str:
@@ -21,13 +33,24 @@ def run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str | None = None) -> None:
-    """Apply exactly ``plan`` in one transaction; refuse it when the store changed since planning."""
+def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str | None = None,
+               overrides: frozenset[str] = frozenset()) -> None:
+    """Apply exactly ``plan`` in one transaction, and record it in the audit trail.
+
+    Refused, before anything is written, when a safety gate trips and its override flag is
+    not in ``overrides``, and when the store changed since the plan was computed.
+    """
     if plan.is_empty:
         return
+    refusals = unlifted(plan.refusals, overrides)
+    if refusals:
+        raise Refused(refusals)
     now = now or datetime.now(timezone.utc)
+    run = run or run_id()
+    used = {r.override for r in plan.refusals} & set(overrides)
+    shared = audit.context(now, plan.actor, run, plan_hash(plan), used)
     enterprises = [number for number, _ in plan.versions]
-    with store.transaction(now, enterprises, run or run_id()) as transaction:
+    with store.transaction(now, enterprises, run) as transaction:
         current = transaction.versions(enterprises)
         for number, expected in plan.versions:
             found = current.get(number)
@@ -38,4 +61,5 @@ def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str |
                                 f"(planned against {planned}, now {actual}); plan again")
         for change in plan.changes:
             transaction.execute(change)
+        transaction.record_audit(shared, list(plan.changes))
         transaction.bump_versions(enterprises)

@@ -6,6 +6,7 @@ and returns them together, so a pull request shows all of its mistakes in one ru
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,9 @@ from pathlib import Path
 from reconciler.catalogue import load_catalogue
 from reconciler.declared import DeclaredEnterprise, group_documents
 from reconciler.diagnostics import Diagnostic, Position
-from reconciler.load import Y_EMPTY, load_paths
+from reconciler.load import Y_EMPTY, SourceDocument, load_paths
 from reconciler.rules import check_enterprise
-from reconciler.state import EnterpriseState, declared_state
+from reconciler.state import Address, EnterpriseState, declared_state
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,9 @@ class Desired:
 
     enterprises: dict[str, EnterpriseState]
     declarations: dict[str, DeclaredEnterprise]
+    origins: dict[Address, Position]
     files: int
+    digest: str
 
 
 def load_desired(paths: Iterable[str | Path]) -> tuple[Desired, list[Diagnostic]]:
@@ -38,9 +41,19 @@ def load_desired(paths: Iterable[str | Path]) -> tuple[Desired, list[Diagnostic]
     problems.extend(found)
     catalogue = load_catalogue()
     enterprises: dict[str, EnterpriseState] = {}
+    origins: dict[Address, Position] = {}
     for number, declaration in declarations.items():
         found = check_enterprise(declaration, catalogue)
         problems.extend(found)
         if not found:
-            enterprises[number] = declared_state(declaration)
-    return Desired(enterprises, declarations, len(documents)), sorted(problems)
+            enterprises[number], where = declared_state(declaration)
+            origins.update(where)
+    return Desired(enterprises, declarations, origins, len(documents), digest(documents)), sorted(problems)
+
+
+def digest(documents: list[SourceDocument]) -> str:
+    """SHA-256 over every declared file's path and text: what a saved plan was computed from."""
+    hasher = hashlib.sha256()
+    for document in sorted(documents, key=lambda d: d.path):
+        hasher.update(document.path.encode() + b"\0" + document.sha256.encode() + b"\n")
+    return hasher.hexdigest()

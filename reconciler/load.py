@@ -9,6 +9,7 @@ YAML 1.1 turned into numbers or booleans, so messages can show what the user typ
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ class SourceDocument:
     value_positions: dict[JsonPath, tuple[int, int]] = field(repr=False)
     key_positions: dict[JsonPath, tuple[int, int]] = field(repr=False)
     plain_text: dict[JsonPath, str] = field(repr=False)
+    sha256: str = ""
 
     def position(self, path: JsonPath, *, key: bool = False) -> Position:
         """Position of the value at ``path`` (or of its key), or of the nearest parent known."""
@@ -166,7 +168,8 @@ def load_text(text: str, path: str) -> tuple[SourceDocument | None, list[Diagnos
         return None, [Diagnostic(Position(path), Y_SYNTAX, "invalid YAML: nesting is too deep")]
     finally:
         loader.dispose()
-    document = SourceDocument(path, data, builder.values, builder.keys, builder.plain)
+    document = SourceDocument(path, data, builder.values, builder.keys, builder.plain,
+                              hashlib.sha256(text.encode("utf-8")).hexdigest())
     return document, builder.problems
 
 

@@ -92,7 +92,7 @@ def test_apply_refuses_without_a_terminal(run, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("answer", "code", "applied"), [("yes\n", 0, True), ("no\n", 1, False), ("y\n", 1, False)])
 def test_apply_asks_on_a_terminal(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   answer: str, code: int, applied: bool) -> None:
-    monkeypatch.setattr("reconciler.cli.is_terminal", lambda: True)
+    monkeypatch.setattr("reconciler.cli.planning.is_terminal", lambda: True)
     state = f"sqlite:///{tmp_path / 's.db'}"
     result = run("apply", SMALL, "--state", state, input=answer)
     assert result.exit_code == code

@@ -25,11 +25,13 @@ from conftest import drop_store, new_store_url
 from reconciler.apply import apply_plan
 from reconciler.copy import compare
 from reconciler.desired import load_desired
+from reconciler.gates import OVERRIDES
 from reconciler.plan import make_plan
 from reconciler.store import LockTimeout, StalePlan, StoreError, open_store
 from reconciler.store.sql import KILL_AFTER_ENV
 
 ENTERPRISES = ["0999010027", "0999020024", "0999030021", "0999040018", "0999050015"]
+EVERY_OVERRIDE = frozenset(OVERRIDES)
 PEOPLE = ["75031366754", "58022754967", "61061906014", "87040208957", "82070324776", "60091406166",
           "91020864669", "95100259156", "92070222745", "57092813789"]
 
@@ -66,6 +68,14 @@ def url(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 def _worker(url: str, path: str, barrier, results, name: str) -> None:
+    try:
+        _apply_with_retries(url, path, barrier, results, name)
+    except BaseException as error:  # report instead of leaving the test waiting on the queue
+        results.put((name, [f"failed: {error!r}"]))
+        raise
+
+
+def _apply_with_retries(url: str, path: str, barrier, results, name: str) -> None:
     store = open_store(url, lock_timeout=120)
     desired = desired_of(Path(path))
     plan = make_plan(desired, store.read(desired))
@@ -73,7 +83,7 @@ def _worker(url: str, path: str, barrier, results, name: str) -> None:
     outcomes = []
     for _ in range(20):
         try:
-            apply_plan(plan, store)
+            apply_plan(plan, store, overrides=EVERY_OVERRIDE)
         except StalePlan:
             outcomes.append("stale")
             plan = make_plan(desired, store.read(desired))
@@ -163,7 +173,8 @@ def test_sigkill_at_any_point_leaves_the_store_as_it_was(url: str, tmp_path: Pat
     before, before_accounts = store.read(), store.accounts(ENTERPRISES[0])
     for kill_after in sorted({1, 2, 3, total // 2, total - 1, total}):
         completed = subprocess.run(
-            [sys.executable, "-m", "reconciler", "apply", str(target), "--state", url, "--auto-approve"],
+            [sys.executable, "-m", "reconciler", "apply", str(target), "--state", url, "--auto-approve",
+             "--allow-mass-removal"],
             env={**os.environ, KILL_AFTER_ENV: str(kill_after)}, capture_output=True, text=True, timeout=120)
         assert completed.returncode == -signal.SIGKILL, completed.stderr
         assert store.read() == before, f"killed after {kill_after} statements"
@@ -171,7 +182,7 @@ def test_sigkill_at_any_point_leaves_the_store_as_it_was(url: str, tmp_path: Pat
         assert not any(holder.held for holder in store.lock_holders())
     completed = subprocess.run(
         [sys.executable, "-m", "reconciler", "apply", str(target), "--state", url, "--auto-approve",
-         "--lock-timeout", "5"], capture_output=True, text=True, timeout=120)
+         "--lock-timeout", "5", "--allow-mass-removal"], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert store.read()[ENTERPRISES[0]].state == desired_of(target)[ENTERPRISES[0]]
     store.close()

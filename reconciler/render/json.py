@@ -10,7 +10,7 @@ from reconciler.plan import Change, Plan
 FORMAT_VERSION = "1.0"
 
 
-def _fields(fields: tuple | None) -> dict | None:
+def fields_document(fields: tuple | None) -> dict | None:
     if fields is None:
         return None
     return {name: list(value) if isinstance(value, tuple) else value for name, value in fields}
@@ -25,8 +25,8 @@ def change_document(change: Change) -> dict:
         "kind": address.kind.value,
         "quality": address.quality or None,
         "key": address.key or None,
-        "before": _fields(change.before),
-        "after": _fields(change.after),
+        "before": fields_document(change.before),
+        "after": fields_document(change.after),
         "changed_fields": [f.name for f in change.field_changes],
     }
 
@@ -37,7 +37,10 @@ def plan_document(plan: Plan) -> dict:
         "format_version": FORMAT_VERSION,
         "reconciler_version": __version__,
         "summary": {action.value: count for action, count in counts.items()},
+        "actor": plan.actor,
         "versions": {number: version for number, version in plan.versions},
+        "refusals": [{"gate": r.gate, "enterprise": r.enterprise, "message": r.message, "override": r.override}
+                     for r in plan.refusals],
         "changes": [change_document(change) for change in plan.changes],
     }
 

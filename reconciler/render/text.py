@@ -56,7 +56,18 @@ def render_plan(plan: Plan) -> str:
             lines += ["", f"# enterprise {format_enterprise_number(number)} ({state})"]
         lines += [""] + render_change(change)
     lines += ["", summary(plan)]
+    lines += refusal_lines(plan)
     return "\n".join(lines) + "\n"
+
+
+def refusal_lines(plan: Plan) -> list[str]:
+    if not plan.refusals:
+        return []
+    lines = ["", "Safety gates: apply will refuse this plan unless each gate is lifted explicitly:"]
+    for refusal in plan.refusals:
+        lines.append(f"  {refusal.gate} enterprise {format_enterprise_number(refusal.enterprise)} "
+                     f"{refusal.message} (lift with {refusal.override})")
+    return lines
 
 
 def summary(plan: Plan) -> str:

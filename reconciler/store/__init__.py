@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from reconciler.plan import Change, StoredEnterprise
+from reconciler.audit import AuditEntry, Context
+from reconciler.change import Change, StoredEnterprise
 
 DEFAULT_URL = "sqlite:///.reconciler/state.db"
 ACTIVATION_DAYS = 30
@@ -69,6 +70,9 @@ class Transaction(Protocol):
     def bump_versions(self, numbers: Iterable[str]) -> None:
         """Count the apply as one write to each enterprise it touched."""
 
+    def record_audit(self, shared: Context, changes: list[Change]) -> None:
+        """Append the changes to the audit trail, in the same transaction."""
+
 
 class Store(Protocol):
     url: str
@@ -85,6 +89,11 @@ class Store(Protocol):
 
     def release_lock(self, enterprise: str, force: bool = False) -> LockHolder | None:
         """Forget a leftover holder; with ``force``, also end a live holder's session."""
+
+    def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]: ...
+
+    def audit_heads(self) -> dict[str, tuple[int, str]]:
+        """Per enterprise, the number and hash of the last audit entry it recorded."""
 
     def dump(self) -> dict[str, tuple[list[str], list[tuple]]]:
         """Every stored row, for copying a registry to another store."""

@@ -13,18 +13,20 @@ import signal
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import astuple, fields
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
 
-from reconciler.plan import Action, Change, StoredEnterprise
+from reconciler.audit import AuditEntry, Context, chain
+from reconciler.change import Action, Change, StoredEnterprise
 from reconciler.state import Address, EnterpriseState, Fields, Kind
 from reconciler.store import ACTIVATION_DAYS, Account, LockHolder, StoreError, batched
 from reconciler.store.accounts import UsernameAllocator
 from reconciler.store.tables import TABLES, to_column
 
 REGISTRY_TABLES = ("enterprises", "persons", "qualities", "co_main_access_managers", "co_access_managers",
-                   "users", "senders", "routes")
+                   "users", "senders", "routes", "audit_log")
 CHUNK = 900  # bound parameters per statement, below SQLite's historical limit of 999
 
 # Fault injection for the crash tests: the process kills itself (SIGKILL, no clean-up)
@@ -132,6 +134,19 @@ class SqlStore(ABC):
                 for chunk in batched(values, 10_000):
                     self.connection.cursor().executemany(statement, chunk)
 
+    def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]:
+        columns = ", ".join(f.name for f in fields(AuditEntry))
+        with self._snapshot():
+            if enterprise is None:
+                rows = self._rows(f"SELECT {columns} FROM audit_log ORDER BY enterprise, seq")
+            else:
+                rows = self._rows(f"SELECT {columns} FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,))
+        return [AuditEntry(*row) for row in rows]
+
+    def audit_heads(self) -> dict[str, tuple[int, str]]:
+        with self._snapshot():
+            return {n: (seq, head) for n, seq, head in self._rows("SELECT number, audit_seq, audit_head FROM enterprises")}
+
     def holder_of(self, enterprise: str) -> LockHolder | None:
         return next((h for h in self.lock_holders() if h.enterprise == enterprise), None)
 
@@ -188,6 +203,21 @@ class SqlTransaction:
         self.executed += 1
         if self.kill_after and self.executed >= self.kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def record_audit(self, shared: Context, changes: list[Change]) -> None:
+        """Append one entry per change to each enterprise's chain, and move the chain's head."""
+        by_enterprise: dict[str, list[Change]] = {}
+        for change in changes:
+            by_enterprise.setdefault(change.address.enterprise, []).append(change)
+        columns = [f.name for f in fields(AuditEntry)]
+        statement = self.store.q(f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})")
+        for enterprise, found in sorted(by_enterprise.items()):
+            seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?",
+                                         (enterprise,))[0]
+            entries = chain(shared, enterprise, found, seq, head)
+            self.store.connection.cursor().executemany(statement, [astuple(e) for e in entries])
+            self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
+                      (entries[-1].seq, entries[-1].hash, enterprise))
 
     def _username(self, enterprise: str, name: str) -> str:
         if enterprise not in self._usernames:

@@ -1,0 +1,111 @@
+"""The audit trail: what was applied, when, by whom, from which plan and commit.
+
+Entries are chained per enterprise: each holds the hash of the one before it, and the
+enterprise keeps the number and hash of its last entry.  ``verify`` recomputes every
+hash, so an edited entry, a deleted one and a cut-off tail are all reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from reconciler.change import Change
+from reconciler.render.json import fields_document
+
+COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
+GENESIS = ""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    enterprise: str
+    seq: int
+    at: str
+    actor: str | None
+    run: str
+    plan_hash: str
+    commit_sha: str | None
+    overrides: str  # space-separated override flags used, or ""
+    action: str
+    address: str
+    before: str | None  # JSON of the fields before, or None
+    after: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every entry of one apply shares."""
+
+    at: str
+    actor: str | None
+    run: str
+    plan_hash: str
+    commit_sha: str | None
+    overrides: str
+
+
+def commit_from_environment() -> str | None:
+    return next((os.environ[v] for v in COMMIT_VARIABLES if os.environ.get(v)), None)
+
+
+def context(now: datetime, actor: str | None, run: str, plan_hash: str, overrides: Iterable[str]) -> Context:
+    return Context(now.isoformat(timespec="seconds"), actor, run, plan_hash, commit_from_environment(),
+                   " ".join(sorted(overrides)))
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    body = {k: v for k, v in asdict(entry).items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _json(fields) -> str | None:  # noqa: ANN001
+    values = fields_document(fields)
+    return None if values is None else json.dumps(values, sort_keys=True, ensure_ascii=False)
+
+
+def chain(shared: Context, enterprise: str, changes: Iterable[Change], seq: int, head: str) -> list[AuditEntry]:
+    """Entries for ``changes``, continuing the chain after entry ``seq`` whose hash is ``head``."""
+    entries = []
+    for change in changes:
+        seq += 1
+        draft = AuditEntry(enterprise, seq, shared.at, shared.actor, shared.run, shared.plan_hash, shared.commit_sha,
+                           shared.overrides, change.action.value, str(change.address), _json(change.before),
+                           _json(change.after), head, "")
+        head = entry_hash(draft)
+        entries.append(AuditEntry(**{**asdict(draft), "hash": head}))
+    return entries
+
+
+def verify(entries: list[AuditEntry], heads: dict[str, tuple[int, str]]) -> list[str]:
+    """Problems in the trail: edited, missing or cut-off entries.  Empty when intact."""
+    problems = []
+    by_enterprise: dict[str, list[AuditEntry]] = {}
+    for entry in entries:
+        by_enterprise.setdefault(entry.enterprise, []).append(entry)
+    for enterprise in sorted(set(by_enterprise) | set(heads)):
+        log = sorted(by_enterprise.get(enterprise, []), key=lambda e: e.seq)
+        expected_seq, previous = 1, GENESIS
+        for entry in log:
+            if entry.seq != expected_seq:
+                missing = f"{expected_seq}" if entry.seq == expected_seq + 1 else f"{expected_seq}-{entry.seq - 1}"
+                problems.append(f"{enterprise}: entry {missing} is missing (deleted)")
+            elif entry.prev_hash != previous:
+                problems.append(f"{enterprise}: entry {entry.seq} does not follow entry {entry.seq - 1}")
+            if entry_hash(entry) != entry.hash:
+                problems.append(f"{enterprise}: entry {entry.seq} was altered (its hash does not match)")
+            expected_seq, previous = entry.seq + 1, entry.hash
+        seq, head = heads.get(enterprise, (0, GENESIS))
+        last = log[-1].seq if log else 0
+        if seq != last:
+            problems.append(f"{enterprise}: the trail ends at entry {last} but the enterprise recorded {seq}: "
+                            "entries were deleted")
+        elif log and head != log[-1].hash:
+            problems.append(f"{enterprise}: the last entry does not match the head the enterprise recorded")
+    return problems

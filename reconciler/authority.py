@@ -1,0 +1,125 @@
+"""Who may change what: the portal's hierarchy as an authority matrix.
+
+An actor's standing is read from the *stored* state, never from the plan, so nobody can
+promote themselves and use the promotion in the same change.  Each change of a plan
+falls in one area of the matrix; a change in an area the actor holds no role for is
+reported with the area's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from reconciler.change import Action, Change, StoredEnterprise
+from reconciler.diagnostics import Diagnostic, Position
+from reconciler.state import Address, Kind
+
+LEGAL_REPRESENTATIVE = "legal-representative"
+
+
+class Standing(Enum):
+    """A role an actor can hold; access managers and co-access managers hold it per quality."""
+
+    LEGAL_REPRESENTATIVE = "legal representative"
+    MAIN = "main access manager"
+    CO_MAIN = "co-main access manager"
+    ACCESS_MANAGER = "access manager of the quality"
+    CO_ACCESS_MANAGER = "co-access manager of the quality"
+    SELF = "the person themselves"
+
+
+L, M, CM, AM, CAM, ME = (Standing.LEGAL_REPRESENTATIVE, Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER,
+                         Standing.CO_ACCESS_MANAGER, Standing.SELF)
+
+
+@dataclass(frozen=True)
+class Area:
+    id: str
+    what: str
+    allowed: frozenset[Standing]
+
+
+AREAS = {area.id: area for area in (
+    Area("A001", "create an enterprise account, with everything declared in it", frozenset({L})),
+    Area("A002", "appoint or replace the main access manager (done in CSAM)", frozenset({L})),
+    Area("A003", "the enterprise's name and which quality is the default", frozenset({M, CM})),
+    Area("A004", "appoint or remove co-main access managers", frozenset({M, CM})),
+    Area("A005", "activate, deactivate, protect or remove a quality; its identifiers", frozenset({M, CM})),
+    Area("A006", "appoint or replace the access manager of a quality", frozenset({M, CM})),
+    Area("A007", "appoint or remove co-access managers of a quality", frozenset({M, CM, AM})),
+    Area("A008", "create, change or remove users of a quality and their services", frozenset({M, CM, AM, CAM})),
+    Area("A009", "the notification e-mail address of a quality", frozenset({M, CM, AM, CAM})),
+    Area("A010", "senders and routing rules of a quality (structured messages)", frozenset({AM, CAM})),
+    Area("A011", "a person's name and e-mail address", frozenset({ME, M, CM, AM})),
+)}
+
+_QUALITY_FIELDS = {"activated": "A005", "nsso_number": "A005", "protected": "A005", "access_manager": "A006",
+                   "notification_email": "A009"}
+_ENTERPRISE_FIELDS = {"name": "A003", "default_quality": "A003", "main_access_manager": "A002"}
+_KIND_AREA = {Kind.CO_MAIN_ACCESS_MANAGER: "A004", Kind.CO_ACCESS_MANAGER: "A007", Kind.USER: "A008",
+              Kind.SENDER: "A010", Kind.ROUTE: "A010", Kind.QUALITY: "A005"}
+
+
+def areas_of(change: Change, new_enterprise: bool) -> set[str]:
+    """The matrix areas a change falls in; people created or removed with a role need nothing more."""
+    kind = change.address.kind
+    if new_enterprise:
+        return {"A001"}
+    if kind is Kind.PERSON:
+        return {"A011"} if change.action is Action.UPDATE else set()
+    if change.action is Action.UPDATE and kind in (Kind.ENTERPRISE, Kind.QUALITY):
+        table = _ENTERPRISE_FIELDS if kind is Kind.ENTERPRISE else _QUALITY_FIELDS
+        return {table[f.name] for f in change.field_changes}
+    if kind is Kind.QUALITY and change.action is Action.DELETE and dict(change.before)["access_manager"]:
+        return {"A005", "A006"}
+    return {_KIND_AREA.get(kind, "A003")}
+
+
+def standing(actor: str, records: Mapping[Address, tuple], quality: str, subject: str) -> set[Standing]:
+    """What ``actor`` is, in the stored state, for a change inside ``quality`` about person ``subject``."""
+    if actor == LEGAL_REPRESENTATIVE:
+        return {Standing.LEGAL_REPRESENTATIVE}
+    held: set[Standing] = set()
+    managed_people: set[str] = set()
+    for address, values in records.items():
+        values = dict(values)
+        if address.kind is Kind.ENTERPRISE and values["main_access_manager"] == actor:
+            held.add(M)
+        elif address.kind is Kind.CO_MAIN_ACCESS_MANAGER and address.key == actor:
+            held.add(CM)
+        elif address.kind is Kind.QUALITY and values["access_manager"] == actor:
+            managed_people |= {a.key for a in records if a.quality == address.quality
+                               and a.kind in (Kind.USER, Kind.CO_ACCESS_MANAGER)}
+            if address.quality == quality:
+                held.add(AM)
+        elif address.kind is Kind.CO_ACCESS_MANAGER and address.key == actor and address.quality == quality:
+            held.add(CAM)
+    if subject and subject == actor:
+        held.add(ME)
+    if subject and subject in managed_people:
+        held.add(AM)  # a person's data may be corrected by the access manager of one of their qualities
+    return held
+
+
+def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnterprise], actor: str,
+                    origins: Mapping[Address, Position]) -> list[Diagnostic]:
+    """Every change of the plan that ``actor`` may not make, as an error with the area's id."""
+    problems = []
+    for change in changes:
+        number = change.address.enterprise
+        current = stored.get(number)
+        records = current.state.records if current else {}
+        subject = change.address.key if change.address.kind is Kind.PERSON else ""
+        held = standing(actor, records, change.address.quality, subject)
+        for area_id in sorted(areas_of(change, current is None)):
+            area = AREAS[area_id]
+            if not held & area.allowed:
+                where = origins.get(change.address) or origins.get(Address(number, Kind.ENTERPRISE)) or Position(number)
+                roles = ", ".join(sorted(s.value for s in held)) or "no role"
+                problems.append(Diagnostic(
+                    where, area.id,
+                    f"{actor} ({roles}) may not {change.action.value} {change.address}: "
+                    f"only the {' or the '.join(sorted(s.value for s in area.allowed))} may {area.what}"))
+    return problems

@@ -1,0 +1,145 @@
+"""export, state, lock and audit: looking after the registry itself."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from reconciler import identifiers
+from reconciler.audit import verify
+from reconciler.cli.common import fail, open_or_exit, plural, state_option
+from reconciler.copy import copy_registry
+from reconciler.export import export as export_state
+from reconciler.store import StoreError
+
+
+def enterprise_or_exit(text: str) -> str:
+    try:
+        return identifiers.enterprise_number(text)
+    except identifiers.InvalidIdentifier as error:
+        fail(str(error))
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @state_option
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+                  help="Folder to write one YAML file per enterprise into.")
+    def export(state_url: str, out: Path) -> None:
+        """Write the stored state as YAML files that validate and plan to no changes."""
+        store = open_or_exit(state_url)
+        try:
+            written = export_state(store.read(), out)
+        except OSError as error:
+            fail(f"cannot write {out}: {error.strerror}")
+        finally:
+            store.close()
+        click.echo(f"Exported {plural(len(written), 'enterprise')} to {out}.")
+
+    @cli.group()
+    def state() -> None:
+        """Manage stores as a whole."""
+
+    @state.command("migrate")
+    @click.option("--from", "source_url", required=True, help="Store to copy from (any state URL).")
+    @click.option("--to", "target_url", required=True, help="Empty store to copy into (any state URL).")
+    def state_migrate(source_url: str, target_url: str) -> None:
+        """Copy a whole registry to another store, accounts, versions and audit trail included, and verify it."""
+        source = open_or_exit(source_url)
+        try:
+            target = open_or_exit(target_url)
+            try:
+                count = copy_registry(source, target)
+            except StoreError as error:
+                fail(str(error))
+            finally:
+                target.close()
+        finally:
+            source.close()
+        click.echo(f"Copied {plural(count, 'enterprise')} from {source_url} to {target_url}; "
+                   "both stores compared equal.")
+
+    @cli.group()
+    def lock() -> None:
+        """See and release the per-enterprise apply locks."""
+
+    @lock.command("list")
+    @state_option
+    def lock_list(state_url: str) -> None:
+        """Show who holds, or last held and left behind, each enterprise's lock."""
+        store = open_or_exit(state_url)
+        try:
+            holders = store.lock_holders()
+        finally:
+            store.close()
+        if not holders:
+            click.echo("No locks are held.")
+        for holder in holders:
+            status = "held" if holder.held else "stale (holder gone; the next apply takes it over)"
+            click.echo(f"{identifiers.format_enterprise_number(holder.enterprise)}  {holder.holder}  "
+                       f"run {holder.run}  since {holder.since}  {status}")
+
+    @lock.command("release")
+    @click.argument("enterprise")
+    @state_option
+    @click.option("--force", is_flag=True, help="Also end the session or process that still holds the lock.")
+    def lock_release(enterprise: str, state_url: str, force: bool) -> None:
+        """Release an enterprise's lock left behind by an apply that is gone."""
+        number = enterprise_or_exit(enterprise)
+        store = open_or_exit(state_url)
+        try:
+            released = store.release_lock(number, force=force)
+        except StoreError as error:
+            fail(str(error))
+        finally:
+            store.close()
+        click.echo(f"Released the lock of {number} (held by {released.holder})." if released
+                   else f"No lock of {number} is recorded.")
+
+    @cli.group()
+    def audit() -> None:
+        """Read and verify the append-only audit trail of applied changes."""
+
+    @audit.command("log")
+    @click.argument("enterprise", required=False)
+    @state_option
+    @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    def audit_log(enterprise: str | None, state_url: str, output_format: str) -> None:
+        """Print the history of applied changes, of one enterprise or of all."""
+        number = enterprise_or_exit(enterprise) if enterprise else None
+        store = open_or_exit(state_url)
+        try:
+            entries = store.audit_entries(number)
+        finally:
+            store.close()
+        if output_format == "json":
+            click.echo(json.dumps([asdict(e) for e in entries], indent=2, ensure_ascii=False))
+            return
+        for entry in entries:
+            by = entry.actor or "unknown actor"
+            extra = f" commit {entry.commit_sha[:12]}" if entry.commit_sha else ""
+            extra += f" overrides {entry.overrides}" if entry.overrides else ""
+            click.echo(f"{entry.at}  {entry.enterprise}#{entry.seq}  {entry.action:6}  {entry.address}  "
+                       f"by {by}  run {entry.run}  plan {entry.plan_hash[:12]}{extra}")
+        if not entries:
+            click.echo("The audit trail is empty.")
+
+    @audit.command("verify")
+    @state_option
+    def audit_verify(state_url: str) -> None:
+        """Recompute the hash chain of every enterprise: detects edited, deleted and cut-off entries."""
+        store = open_or_exit(state_url)
+        try:
+            entries, heads = store.audit_entries(), store.audit_heads()
+        finally:
+            store.close()
+        problems = verify(entries, heads)
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            fail(f"the audit trail is not intact ({plural(len(problems), 'problem')})")
+        click.echo(f"The audit trail is intact: {plural(len(entries), 'entry').replace('entrys', 'entries')} "
+                   f"in {plural(len(heads), 'enterprise')}.")

@@ -1,0 +1,79 @@
+"""The plan as a pull-request comment: a summary table, then one collapsible section per enterprise.
+
+Code hosts cap comments (GitHub at 65,536 characters), so when the full comment would pass
+the limit a shortened one is produced instead: the summary table, the safety gates, and
+where the full plan can be read.  The plan file itself always stays complete.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from reconciler.change import Action
+from reconciler.identifiers import format_enterprise_number
+from reconciler.plan import Plan
+from reconciler.render.text import render_change, summary
+
+DEFAULT_LIMIT = 60_000
+_COLUMNS = (Action.CREATE, Action.UPDATE, Action.DELETE)
+
+
+def _summary_table(plan: Plan, max_rows: int | None = None) -> list[str]:
+    counts: Counter = Counter((c.address.enterprise, c.address.quality, c.action) for c in plan.changes)
+    rows = sorted({(number, quality) for number, quality, _ in counts})
+    lines = ["| enterprise | quality | create | update | remove |", "|---|---|---:|---:|---:|"]
+    shown = rows if max_rows is None else rows[:max_rows]
+    for number, quality in shown:
+        cells = " | ".join(str(counts[(number, quality, action)]) for action in _COLUMNS)
+        lines.append(f"| {format_enterprise_number(number)} | {quality or '(enterprise)'} | {cells} |")
+    if len(shown) < len(rows):
+        lines.append(f"| … | {len(rows) - len(shown)} more rows | | | |")
+    return lines
+
+
+def _gates(plan: Plan) -> list[str]:
+    if not plan.refusals:
+        return []
+    lines = ["", "> [!WARNING]", "> **Safety gates**: apply will refuse this plan unless each gate is lifted:"]
+    lines += [f"> - `{r.gate}` {format_enterprise_number(r.enterprise)} {r.message} (`{r.override}`)"
+              for r in plan.refusals]
+    return lines
+
+
+def _sections(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    versions = dict(plan.versions)
+    for number in plan.enterprises():
+        changes = [c for c in plan.changes if c.address.enterprise == number]
+        counts = Counter(c.action for c in changes)
+        state = "new" if versions.get(number) is None else f"stored version {versions[number]}"
+        lines += ["", f"<details><summary><b>{format_enterprise_number(number)}</b> ({state}): "
+                  f"{counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
+                  f"{counts[Action.DELETE]} to remove</summary>", "", "```diff"]
+        for change in changes:
+            lines += [line[2:] if line.startswith("  ") else line for line in render_change(change)]
+        lines += ["```", "", "</details>"]
+    return lines
+
+
+def render_plan_markdown(plan: Plan, limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None) -> str:
+    """The comment; never longer than ``limit`` characters."""
+    title = "### reconciler plan"
+    if plan.is_empty:
+        return f"{title}\n\nNo changes. The stored state matches the declaration.\n"
+    head = [title, "", f"**{summary(plan)}**", ""]
+    full = "\n".join(head + _summary_table(plan) + _gates(plan) + _sections(plan)) + "\n"
+    if len(full) <= limit:
+        return full
+    where = full_plan_at or "the plan job's log (`reconciler plan` in text format)"
+    note = ["", f"The full plan ({len(full):,} characters) is longer than a comment can hold; "
+                f"read it in {where}."]
+    rows = None
+    while True:
+        short = "\n".join(head + _summary_table(plan, rows) + _gates(plan) + note) + "\n"
+        if len(short) <= limit:
+            return short
+        if rows == 0:
+            return short[: limit - 2] + "…\n"
+        total = len({(c.address.enterprise, c.address.quality) for c in plan.changes})
+        rows = (rows if rows is not None else total) // 2
