@@ -27,7 +27,7 @@ class Standing(Enum):
     CO_MAIN = "co-main access manager"
     ACCESS_MANAGER = "access manager of the quality"
     CO_ACCESS_MANAGER = "co-access manager of the quality"
-    SELF = "the person themselves"
+    SELF = "person concerned"
 
 
 L, M, CM, AM, CAM, ME = (Standing.LEGAL_REPRESENTATIVE, Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER,
@@ -42,17 +42,17 @@ class Area:
 
 
 AREAS = {area.id: area for area in (
-    Area("A001", "create an enterprise account, with everything declared in it", frozenset({L})),
-    Area("A002", "appoint or replace the main access manager (done in CSAM)", frozenset({L})),
-    Area("A003", "the enterprise's name and which quality is the default", frozenset({M, CM})),
-    Area("A004", "appoint or remove co-main access managers", frozenset({M, CM})),
-    Area("A005", "activate, deactivate, protect or remove a quality; its identifiers", frozenset({M, CM})),
-    Area("A006", "appoint or replace the access manager of a quality", frozenset({M, CM})),
-    Area("A007", "appoint or remove co-access managers of a quality", frozenset({M, CM, AM})),
-    Area("A008", "create, change or remove users of a quality and their services", frozenset({M, CM, AM, CAM})),
-    Area("A009", "the notification e-mail address of a quality", frozenset({M, CM, AM, CAM})),
-    Area("A010", "senders and routing rules of a quality (structured messages)", frozenset({AM, CAM})),
-    Area("A011", "a person's name and e-mail address", frozenset({ME, M, CM, AM})),
+    Area("A001", "creating an enterprise account, with everything declared in it", frozenset({L})),
+    Area("A002", "appointing or replacing the main access manager (done in CSAM)", frozenset({L})),
+    Area("A003", "changing the enterprise's name or its default quality", frozenset({M, CM})),
+    Area("A004", "appointing or removing co-main access managers", frozenset({M, CM})),
+    Area("A005", "activating, deactivating, protecting or removing a quality, and its identifiers", frozenset({M, CM})),
+    Area("A006", "appointing or replacing the access manager of a quality", frozenset({M, CM})),
+    Area("A007", "appointing or removing co-access managers of a quality", frozenset({M, CM, AM})),
+    Area("A008", "creating, changing or removing users of a quality and granting services", frozenset({M, CM, AM, CAM})),
+    Area("A009", "changing the notification e-mail address of a quality", frozenset({M, CM, AM, CAM})),
+    Area("A010", "registering senders and routing rules of a quality (structured messages)", frozenset({AM, CAM})),
+    Area("A011", "correcting a person's name or e-mail address", frozenset({ME, M, CM, AM})),
 )}
 
 _QUALITY_FIELDS = {"activated": "A005", "nsso_number": "A005", "protected": "A005", "access_manager": "A006",
@@ -118,8 +118,9 @@ def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnte
             if not held & area.allowed:
                 where = origins.get(change.address) or origins.get(Address(number, Kind.ENTERPRISE)) or Position(number)
                 roles = ", ".join(sorted(s.value for s in held)) or "no role"
+                allowed = ", ".join(s.value for s in Standing if s in area.allowed)
                 problems.append(Diagnostic(
                     where, area.id,
                     f"{actor} ({roles}) may not {change.action.value} {change.address}: "
-                    f"only the {' or the '.join(sorted(s.value for s in area.allowed))} may {area.what}"))
+                    f"{area.what} is reserved to: {allowed}"))
     return problems

@@ -1,0 +1,124 @@
+"""Every cell of the authority matrix, allowed and refused, and no self-promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from conftest import EXAMPLES
+from reconciler.authority import AREAS, LEGAL_REPRESENTATIVE, Standing, areas_of, check_authority
+from reconciler.change import Action, Change, StoredEnterprise
+from reconciler.state import Address, EnterpriseState, Kind, fields
+
+E = "0999055557"
+MAIN, CO_MAIN, AM, CO_AM, USER, OTHER = ("75031366754", "58022754967", "61061906014", "87040208957",
+                                         "82070324776", "60091406166")
+ACTOR_FOR = {
+    Standing.LEGAL_REPRESENTATIVE: LEGAL_REPRESENTATIVE,
+    Standing.MAIN: MAIN,
+    Standing.CO_MAIN: CO_MAIN,
+    Standing.ACCESS_MANAGER: AM,
+    Standing.CO_ACCESS_MANAGER: CO_AM,
+    Standing.SELF: USER,
+}
+
+
+def stored_state() -> dict[str, StoredEnterprise]:
+    records = {
+        Address(E, Kind.ENTERPRISE): fields(Kind.ENTERPRISE, name="Acme", main_access_manager=MAIN,
+                                            default_quality="employer"),
+        Address(E, Kind.CO_MAIN_ACCESS_MANAGER, key=CO_MAIN): fields(Kind.CO_MAIN_ACCESS_MANAGER, protected=False),
+        Address(E, Kind.QUALITY, "employer"): fields(Kind.QUALITY, activated=True, access_manager=AM, protected=False),
+        Address(E, Kind.QUALITY, "mandatary"): fields(Kind.QUALITY, activated=True, access_manager=OTHER,
+                                                      protected=False),
+        Address(E, Kind.CO_ACCESS_MANAGER, "employer", CO_AM): fields(Kind.CO_ACCESS_MANAGER, protected=False),
+        Address(E, Kind.USER, "employer", USER): fields(Kind.USER, services=("dimona",), protected=False),
+    }
+    for ssin in (MAIN, CO_MAIN, AM, CO_AM, USER, OTHER):
+        records[Address(E, Kind.PERSON, key=ssin)] = fields(Kind.PERSON, name=f"P{ssin}", email="p@x.example")
+    return {E: StoredEnterprise(EnterpriseState(E, MappingProxyType(records)), 5)}
+
+
+def update(address: Address, name: str, value) -> Change:
+    before = stored_state()[E].state.records[address]
+    after = tuple((n, value if n == name else v) for n, v in before)
+    return Change(Action.UPDATE, address, before, after)
+
+
+def create(address: Address, **values) -> Change:
+    return Change(Action.CREATE, address, None, fields(address.kind, **values))
+
+
+# One representative change per area (A001 is checked apart: it needs an enterprise not yet stored).
+REPRESENTATIVE = {
+    "A002": update(Address(E, Kind.ENTERPRISE), "main_access_manager", CO_MAIN),
+    "A003": update(Address(E, Kind.ENTERPRISE), "name", "Acme NV"),
+    "A004": create(Address(E, Kind.CO_MAIN_ACCESS_MANAGER, key=OTHER), protected=False),
+    "A005": update(Address(E, Kind.QUALITY, "employer"), "activated", False),
+    "A006": update(Address(E, Kind.QUALITY, "employer"), "access_manager", OTHER),
+    "A007": create(Address(E, Kind.CO_ACCESS_MANAGER, "employer", OTHER), protected=False),
+    "A008": create(Address(E, Kind.USER, "employer", OTHER), services=("dmfa",), protected=False),
+    "A009": update(Address(E, Kind.QUALITY, "employer"), "notification_email", "new@x.example"),
+    "A010": create(Address(E, Kind.SENDER, "employer", "230451"), channel="ftp", contact_name="Ops",
+                   contact_email="o@x.example", protected=False),
+    "A011": update(Address(E, Kind.PERSON, key=USER), "email", "changed@x.example"),
+}
+CELLS = [(area, standing) for area in sorted(REPRESENTATIVE) for standing in Standing]
+
+
+def test_representatives_cover_every_area_but_creation() -> None:
+    assert set(REPRESENTATIVE) | {"A001"} == set(AREAS)
+    for area, change in REPRESENTATIVE.items():
+        assert areas_of(change, new_enterprise=False) == {area}
+
+
+@pytest.mark.parametrize(("area", "standing"), CELLS, ids=[f"{a}-{s.name}" for a, s in CELLS])
+def test_matrix_cell(area: str, standing: Standing) -> None:
+    problems = check_authority((REPRESENTATIVE[area],), stored_state(), ACTOR_FOR[standing], {})
+    allowed = standing in AREAS[area].allowed
+    assert (problems == []) == allowed, [str(p) for p in problems]
+    if not allowed:
+        assert [p.rule for p in problems] == [area]
+
+
+@pytest.mark.parametrize("standing", list(Standing))
+def test_creating_an_enterprise_needs_the_legal_representative(standing: Standing) -> None:
+    change = create(Address("0999077729", Kind.ENTERPRISE), name="New", main_access_manager=MAIN,
+                    default_quality="employer")
+    problems = check_authority((change,), {}, ACTOR_FOR[standing], {})
+    assert (problems == []) == (standing is Standing.LEGAL_REPRESENTATIVE)
+
+
+def test_access_manager_has_no_say_in_another_quality() -> None:
+    change = create(Address(E, Kind.USER, "mandatary", OTHER), services=("dimona",), protected=False)
+    problems = check_authority((change,), stored_state(), AM, {})
+    assert [p.rule for p in problems] == ["A008"]
+
+
+def test_nobody_promotes_themselves_in_the_same_change(run, tmp_path: Path) -> None:
+    """Appointing yourself access manager and adding a user in one plan: the user is refused,
+    because standing comes from the stored state."""
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    small = EXAMPLES / "small-employer.yaml"
+    assert run("apply", small, "--state", state, "--auto-approve").exit_code == 0
+    text = small.read_text()
+    text = text.replace('''    access_manager:
+      ssin: "75031366754"
+      name: Els Mertens
+      email: els@goudenkorst.example''', '''    access_manager:
+      ssin: "58022754967"
+      name: Jan Mertens
+      email: jan@goudenkorst.example''')
+    text = text.replace("        services: [checkinatwork]", "        services: [checkinatwork, dimona]")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(text)
+    result = run("plan", changed, "--state", state, "--actor", "58022754967")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    rules = sorted(line.split(": ", 2)[1].split(" ", 1)[0] for line in result.stderr.splitlines()[:-1])
+    assert rules == ["A006", "A008"]
+    assert f"{changed}:" in result.stderr  # positions point into the YAML
+    allowed = run("plan", changed, "--state", state, "--actor", "75031366754")
+    assert allowed.exit_code == 0
