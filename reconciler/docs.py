@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from reconciler.authority import AREAS, Standing
 from reconciler.catalogue import load_catalogue
+from reconciler.cli.common import EXIT_CODES
+from reconciler.gates import GATES
 from reconciler.load import LOADING_RULES
 from reconciler.rules import RULES
 from reconciler.schema import SCHEMA_RULES, schema_text
@@ -43,7 +46,30 @@ def catalogue_table() -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"rules": rules_table, "catalogue": catalogue_table}
+def authority_table() -> str:
+    standings = list(Standing)
+    rows = ["| id | change | " + " | ".join(s.value for s in standings) + " |",
+            "|---|---|" + "---|" * len(standings)]
+    for area in AREAS.values():
+        cells = " | ".join("yes" if s in area.allowed else "-" for s in standings)
+        rows.append(f"| {area.id} | {area.what} | {cells} |")
+    return "\n".join(rows)
+
+
+def gates_table() -> str:
+    rows = ["| id | gate | lifted by | why |", "|---|---|---|---|"]
+    for found in GATES.values():
+        why = " ".join((found.check.__doc__ or "").split())
+        rows.append(f"| {found.id} | {found.summary} | `{found.override}` | {why} |")
+    return "\n".join(rows)
+
+
+def exit_codes_table() -> str:
+    return "\n".join(["| code | meaning |", "|---|---|"] + [f"| {code} | {what} |" for code, what in EXIT_CODES.items()])
+
+
+SECTIONS = {"rules": rules_table, "catalogue": catalogue_table, "authority": authority_table, "gates": gates_table,
+            "exit-codes": exit_codes_table}
 
 
 def render_readme(text: str) -> str:

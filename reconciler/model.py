@@ -28,6 +28,7 @@ Fingerprint = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2}:){31}[
 SshKey = Annotated[str, StringConstraints(
     pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")]
 Text = Annotated[str, StringConstraints(min_length=1)]
+Handle = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:/[A-Za-z0-9._-]+)*$")]
 
 
 def _distinct(items: list[str]) -> list[str]:
@@ -54,6 +55,15 @@ class Person(_Declared):
     )
     name: Text = Field(title="Name", description="Full name as it appears on the identity card.")
     email: Email = Field(title="E-mail address", description="Where the portal sends this person's messages.")
+    github: Handle | SkipJsonSchema[None] = Field(
+        default=None, title="GitHub handle",
+        description="GitHub user name, without @; `reconciler codeowners` makes this person a reviewer "
+        "of the files they may approve.",
+    )
+    gitlab: Handle | SkipJsonSchema[None] = Field(
+        default=None, title="GitLab handle",
+        description="GitLab user name, without @; used by `reconciler codeowners --platform gitlab`.",
+    )
 
 
 class Appointee(Person):

@@ -7,6 +7,7 @@ Exit codes (stable; scripts rely on them):
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -49,13 +50,20 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
+def use_color(stream=None) -> bool:  # noqa: ANN001
+    """Color only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    stream = stream or sys.stdout
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
 def is_terminal() -> bool:
     """Whether a person can answer a prompt (a separate function so tests can say yes)."""
     return sys.stdin.isatty()
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    prefix = click.style("error:", fg="red", bold=True) if use_color(sys.stderr) else "error:"
+    click.echo(f"{prefix} {message}", err=True)
     raise SystemExit(code)
 
 

@@ -13,7 +13,7 @@ from reconciler.apply import Refused, apply_plan
 from reconciler.authority import check_authority
 from reconciler.cli.common import (
     EXIT_CHANGES, EXIT_LOCK, EXIT_PLAN_FILE, EXIT_REFUSED, EXIT_STALE, actor_option, desired_or_exit, fail,
-    is_terminal, lock_timeout_option, open_or_exit, paths_argument, plural, report, state_option,
+    is_terminal, lock_timeout_option, open_or_exit, paths_argument, plural, report, state_option, use_color,
 )
 from reconciler.export import enterprise_document
 from reconciler.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
@@ -57,7 +57,7 @@ def render(plan: Plan, output_format: str, markdown_limit: int = DEFAULT_LIMIT, 
         return render_plan_json(plan)
     if output_format == "markdown":
         return render_plan_markdown(plan, markdown_limit, full_plan_at)
-    return render_plan(plan)
+    return render_plan(plan, color=use_color())
 
 
 def register(cli: click.Group) -> None:
@@ -123,7 +123,7 @@ def register(cli: click.Group) -> None:
         store = open_or_exit(state_url, lock_timeout)
         try:
             result = saved.plan if saved else planned(paths, store, actor, max_removal_share)[0]
-            click.echo(render_plan(result), nl=False)
+            click.echo(render_plan(result, color=use_color()), nl=False)
             if result.is_empty:
                 return
             if unlifted(result.refusals, overrides):

@@ -10,7 +10,8 @@ import click
 
 from reconciler import identifiers
 from reconciler.audit import verify
-from reconciler.cli.common import fail, open_or_exit, plural, state_option
+from reconciler.cli.common import desired_or_exit, fail, open_or_exit, paths_argument, plural, state_option
+from reconciler.codeowners import PLATFORMS, codeowners
 from reconciler.copy import copy_registry
 from reconciler.export import export as export_state
 from reconciler.store import StoreError
@@ -38,6 +39,17 @@ def register(cli: click.Group) -> None:
         finally:
             store.close()
         click.echo(f"Exported {plural(len(written), 'enterprise')} to {out}.")
+
+    @cli.command("codeowners")
+    @paths_argument
+    @click.option("--platform", type=click.Choice(PLATFORMS), default="github", show_default=True,
+                  help="Whose handles to use: github or gitlab (the file format is the same).")
+    @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                  show_default=True, help="Repository root the paths in CODEOWNERS are relative to.")
+    def codeowners_command(paths: tuple[Path, ...], platform: str, root: Path) -> None:
+        """Print a CODEOWNERS file: each declared file owned by the people allowed to approve it."""
+        desired = desired_or_exit(paths)
+        click.echo(codeowners(desired.declarations.values(), platform, root), nl=False)
 
     @cli.group()
     def state() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import click
+
 from reconciler.identifiers import format_enterprise_number
 from reconciler.plan import Action, Change, Plan
 from reconciler.state import Kind, Value
@@ -42,7 +44,24 @@ def render_change(change: Change) -> list[str]:
     return lines
 
 
-def render_plan(plan: Plan) -> str:
+COLORS = {"+": "green", "~": "yellow", "-": "red"}
+
+
+def paint(line: str) -> str:
+    """Color a plan line by its symbol (+ green, ~ yellow, - red), as terminals show diffs."""
+    symbol = line.lstrip()[:1]
+    return click.style(line, fg=COLORS[symbol]) if symbol in COLORS and line.lstrip()[1:2] == " " else line
+
+
+def render_plan(plan: Plan, color: bool = False) -> str:
+    """The plan for people; ``color`` only for terminals (see ``cli.common.use_color``)."""
+    text = _render_plan(plan)
+    if not color:
+        return text
+    return "".join(paint(line) + "\n" for line in text.splitlines())
+
+
+def _render_plan(plan: Plan) -> str:
     if plan.is_empty:
         return "No changes. The stored state matches the declaration.\n"
     lines = ["reconciler will perform the following actions:"]

@@ -43,12 +43,13 @@ def distinct_co_main_access_managers(enterprise: DeclaredEnterprise, catalogue: 
 
 @rule("H017", "one person, one identity")
 def consistent_people(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
-    """A person (one SSIN) has one name and one e-mail address across all their roles in the enterprise."""
+    """A person (one SSIN) has one name, one e-mail address and the same handles across all their roles
+    in the enterprise."""
     first = {}
     for appointment in enterprise.appointments():
         person = appointment.person
         known = first.setdefault(appointment.ssin, appointment)
-        for field in ("name", "email"):
+        for field in ("name", "email", "github", "gitlab"):
             mine, theirs = getattr(person, field), getattr(known.person, field)
             if mine != theirs:
                 yield (appointment.site.at(field),
