@@ -21,6 +21,7 @@ run: install
 	$(BIN)/reconciler apply examples/enterprises --state sqlite:///$(STATE) --auto-approve
 	$(BIN)/reconciler plan examples/enterprises --state sqlite:///$(STATE) --detailed-exitcode
 	$(BIN)/reconciler show --state sqlite:///$(STATE)
+	$(BIN)/reconciler audit verify --state sqlite:///$(STATE)
 
 test: install
 	$(BIN)/python -m pytest -q
