@@ -55,17 +55,16 @@ class Role(Enum):
 
 @dataclass(frozen=True)
 class Appointment:
-    """One person in one role, as declared."""
+    """One person in one role, as declared; ``ssin`` is compact when valid, as written otherwise."""
 
     role: Role
     quality: str | None
     person: Person
     site: Site
+    ssin: str = field(init=False)
 
-    @property
-    def ssin(self) -> str:
-        """The compact SSIN when valid, the text as written otherwise (rules report it)."""
-        return compact_ssin(self.person.ssin)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ssin", compact_ssin(self.person.ssin))
 
 
 def compact_ssin(text: str) -> str:
@@ -77,20 +76,34 @@ def compact_ssin(text: str) -> str:
 
 @dataclass
 class DeclaredEnterprise:
-    """Every part of one enterprise's declaration, in file order."""
+    """Every part of one enterprise's declaration, in file order.
+
+    Files are added while documents are grouped; the views below are computed once, on first
+    use, because every rule reads them and enterprises hold up to tens of thousands of people.
+    """
 
     number: str
     files: list[Block[EnterpriseDocument]] = field(default_factory=list)
+    _qualities: dict[str, list[Block[Quality]]] | None = field(default=None, repr=False)
+    _appointments: list[Appointment] | None = field(default=None, repr=False)
 
     def qualities(self) -> dict[str, list[Block[Quality]]]:
         """Quality blocks by code, in declaration order."""
-        found: dict[str, list[Block[Quality]]] = {}
-        for file in self.files:
-            for index, quality in enumerate(file.model.qualities):
-                found.setdefault(quality.code, []).append(Block(quality, file.site.child("qualities", index)))
-        return found
+        if self._qualities is None:
+            found: dict[str, list[Block[Quality]]] = {}
+            for file in self.files:
+                for index, quality in enumerate(file.model.qualities):
+                    found.setdefault(quality.code, []).append(Block(quality, file.site.child("qualities", index)))
+            self._qualities = found
+        return self._qualities
 
-    def appointments(self) -> Iterator[Appointment]:
+    def appointments(self) -> list[Appointment]:
+        """Every person in every role: main and co-main access managers first, then by quality."""
+        if self._appointments is None:
+            self._appointments = list(self._find_appointments())
+        return self._appointments
+
+    def _find_appointments(self) -> Iterator[Appointment]:
         for file in self.files:
             document, site = file.model, file.site
             if document.main_access_manager is not None:
