@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 
 from reconciler import identifiers
 from reconciler.diagnostics import Diagnostic, Position
-from reconciler.load import JsonPath, SourceDocument
+from reconciler.load import JsonPath, SourceDocument, load_file
 from reconciler.model import EnterpriseDocument, Person, Quality
-from reconciler.schema import S_BAD_VALUE, validate_document
+from reconciler.schema import S_BAD_VALUE, is_valid, validate_document
 
 M = TypeVar("M")
 
@@ -142,6 +143,11 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
     enterprises: dict[str, DeclaredEnterprise] = {}
     broken: set[str] = set()
     for document in documents:
+        if not document.exact and not is_valid(document.data):
+            document, found = load_file(Path(document.path))  # the reference loader explains
+            problems.extend(found)
+            if document is None:
+                continue
         key = _enterprise_key(document.data)
         found = validate_document(document)
         model = None

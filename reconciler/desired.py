@@ -14,7 +14,7 @@ from pathlib import Path
 from reconciler.catalogue import load_catalogue
 from reconciler.declared import DeclaredEnterprise, group_documents
 from reconciler.diagnostics import Diagnostic, Position
-from reconciler.load import Y_EMPTY, SourceDocument, load_paths
+from reconciler.load import Y_EMPTY, SourceDocument, load_file, load_paths
 from reconciler.rules import check_enterprise
 from reconciler.state import Address, EnterpriseState, declared_state
 
@@ -30,10 +30,15 @@ class Desired:
     digest: str
 
 
-def load_desired(paths: Iterable[str | Path]) -> tuple[Desired, list[Diagnostic]]:
-    """Everything declared under ``paths``; the problems list is sorted and empty when all is valid."""
+def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desired, list[Diagnostic]]:
+    """Everything declared under ``paths``; the problems list is sorted and empty when all is valid.
+
+    With ``fast`` (the default) valid files are read by the fast path; any enterprise with a
+    problem is read again by the position-tracking loader, so every message keeps its
+    ``file:line:column``.
+    """
     paths = list(paths)
-    documents, problems = load_paths(paths)
+    documents, problems = load_paths(paths, fast)
     if not documents and not problems:
         shown = ", ".join(str(p) for p in paths)
         problems.append(Diagnostic(Position(shown), Y_EMPTY, "no YAML files (*.yaml, *.yml) found"))
@@ -42,13 +47,24 @@ def load_desired(paths: Iterable[str | Path]) -> tuple[Desired, list[Diagnostic]
     catalogue = load_catalogue()
     enterprises: dict[str, EnterpriseState] = {}
     origins: dict[Address, Position] = {}
-    for number, declaration in declarations.items():
+    for number, declaration in list(declarations.items()):
         found = check_enterprise(declaration, catalogue)
+        if found and not all(file.site.document.exact for file in declaration.files):
+            declaration = exactly(declaration)
+            declarations[number] = declaration
+            found = check_enterprise(declaration, catalogue)
         problems.extend(found)
         if not found:
             enterprises[number], where = declared_state(declaration)
             origins.update(where)
     return Desired(enterprises, declarations, origins, len(documents), digest(documents)), sorted(problems)
+
+
+def exactly(declaration: DeclaredEnterprise) -> DeclaredEnterprise:
+    """The same enterprise read again by the position-tracking loader (its files passed the schema)."""
+    documents = [load_file(Path(file.site.document.path))[0] for file in declaration.files]
+    regrouped, _ = group_documents([d for d in documents if d is not None])
+    return regrouped[declaration.number]
 
 
 def digest(documents: list[SourceDocument]) -> str:

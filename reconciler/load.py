@@ -56,6 +56,7 @@ class SourceDocument:
     key_positions: dict[JsonPath, tuple[int, int]] = field(repr=False)
     plain_text: dict[JsonPath, str] = field(repr=False)
     sha256: str = ""
+    exact: bool = True  # False: read by the fast path, which keeps no positions
 
     def position(self, path: JsonPath, *, key: bool = False) -> Position:
         """Position of the value at ``path`` (or of its key), or of the nearest parent known."""
@@ -173,13 +174,23 @@ def load_text(text: str, path: str) -> tuple[SourceDocument | None, list[Diagnos
     return document, builder.problems
 
 
-def load_file(path: Path) -> tuple[SourceDocument | None, list[Diagnostic]]:
-    """Read and parse one file; unreadable, binary or non-UTF-8 files become findings."""
+def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """Read and parse one file; unreadable, binary or non-UTF-8 files become findings.
+
+    With ``fast``, a file the fast path vouches for is returned without positions; callers
+    re-read it exactly (``fast=False``) before reporting anything about it.
+    """
     shown = str(path)
     try:
         raw = path.read_bytes()
     except OSError as error:
         return None, [Diagnostic(Position(shown), Y_UNREADABLE, f"cannot read file: {error.strerror}")]
+    if fast:
+        from reconciler.fastload import load_fast
+
+        document = load_fast(raw, shown)
+        if document is not None:
+            return document, []
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -207,12 +218,12 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]
     return list(dict.fromkeys(found)), problems
 
 
-def load_paths(paths: Iterable[str | Path]) -> tuple[list[SourceDocument], list[Diagnostic]]:
+def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:
     """Load every YAML file under ``paths``; collect all problems instead of stopping."""
     files, problems = discover(paths)
     documents: list[SourceDocument] = []
     for file in files:
-        document, found = load_file(file)
+        document, found = load_file(file, fast)
         problems.extend(found)
         if document is not None:
             documents.append(document)

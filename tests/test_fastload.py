@@ -1,0 +1,80 @@
+"""Differential test: the fast path and the reference loader agree on everything the schema accepts.
+
+Documents are generated with values that YAML 1.1 reads in surprising ways (``no``, ``On``,
+``0123``, ``1:20``, dates, ``~``, ``.inf``), written plain, single- or double-quoted, in block
+or flow style.  Whenever the fast path accepts a document that passes the schema, PyYAML
+must read it without problems and produce the very same data.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.fastload import load_fast
+from reconciler.load import load_text
+from reconciler.schema import is_valid
+
+TRAPS = ["no", "No", "NO", "yes", "On", "off", "y", "n", "True", "TRUE", "true", "false", "null", "Null", "~",
+         "0123", "0o17", "0x1F", "0b101", "1_000", "1:20", "190:20:30", "1.5", ".5", "1e3", "-1", "+1", ".inf",
+         "-.inf", ".NaN", "2026-01-01", "2001-12-14 21:59:43.10 -5", "=", "<<", "3M", "Jean-Luc", "Anne Marie",
+         "O'Neil", "a # not a comment", "Smith & Co", "x*y", "!important", "%percent", "@handle", "émile",
+         "85073003328", "0999055557"]
+SSINS = ["85073003328", "58022754967", "05041212367", "61061906014"]
+
+
+def render(value: str, style: str) -> str:
+    if style == "double":
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if style == "single":
+        return "'" + value.replace("'", "''") + "'"
+    return value
+
+
+scalars = st.tuples(st.sampled_from(TRAPS), st.sampled_from(["plain", "plain", "single", "double"]))
+
+
+@st.composite
+def documents(draw) -> str:
+    style = lambda: draw(st.sampled_from(["plain", "single", "double"]))  # noqa: E731
+    name = draw(scalars)
+    lines = ["enterprise:", f"  number: {render('0999.055.557', style())}", f"  name: {render(*name)}",
+             "main_access_manager:", f"  ssin: {render(SSINS[0], style())}", f"  name: {render(*draw(scalars))}",
+             "  email: a@b.example", "qualities:", "  - code: employer"]
+    default = draw(st.sampled_from(["true", "True", "yes", "on", '"true"', "false", "TRUE"]))
+    lines.append(f"    default: {default}")
+    lines.append(f"    nsso_number: {render('010-4521873-24', style())}")
+    if draw(st.booleans()):
+        lines.append("    users:")
+        for ssin in draw(st.lists(st.sampled_from(SSINS), max_size=3)):
+            services = draw(st.lists(st.sampled_from(["dimona", "dmfa", "no", "On"]), max_size=2, unique=True))
+            if draw(st.booleans()):
+                lines += [f"      - ssin: {render(ssin, style())}", f"        name: {render(*draw(scalars))}",
+                          "        email: u@b.example", f"        services: [{', '.join(services)}]"]
+            else:
+                lines += [f"      - {{ssin: {render(ssin, style())}, name: {render(*draw(scalars))}, "
+                          f"email: u@b.example, services: [{', '.join(services)}]}}"]
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), "# a comment: no 0123")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents())
+def test_fast_path_agrees_with_pyyaml(text: str) -> None:
+    fast = load_fast(text.encode(), "doc.yaml")
+    reference, problems = load_text(text, "doc.yaml")
+    if fast is not None and is_valid(fast.data):
+        assert problems == []
+        assert reference is not None and reference.data == fast.data
+        assert is_valid(reference.data)
+
+
+def test_unquoted_numbers_go_to_the_reference_loader() -> None:
+    text = 'enterprise:\n  number: 0123\n'
+    assert load_fast(text.encode(), "x.yaml") is None
+    assert load_fast(b'enterprise:\n  number: "0123"\n', "x.yaml") is not None
+
+
+def test_duplicate_keys_go_to_the_reference_loader() -> None:
+    assert load_fast(b"enterprise:\n  number: '1'\n  number: '2'\n", "x.yaml") is None
