@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from reconciler.change import Action, Change, StoredEnterprise
+from reconciler.declared import Site
 from reconciler.diagnostics import Diagnostic, Position
 from reconciler.state import Address, Kind
 
@@ -104,7 +105,7 @@ def standing(actor: str, records: Mapping[Address, tuple], quality: str, subject
 
 
 def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnterprise], actor: str,
-                    origins: Mapping[Address, Position]) -> list[Diagnostic]:
+                    origins: Mapping[Address, Site]) -> list[Diagnostic]:
     """Every change of the plan that ``actor`` may not make, as an error with the area's id."""
     problems = []
     for change in changes:
@@ -116,7 +117,8 @@ def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnte
         for area_id in sorted(areas_of(change, current is None)):
             area = AREAS[area_id]
             if not held & area.allowed:
-                where = origins.get(change.address) or origins.get(Address(number, Kind.ENTERPRISE)) or Position(number)
+                site = origins.get(change.address) or origins.get(Address(number, Kind.ENTERPRISE))
+                where = site.at() if site else Position(number)
                 roles = ", ".join(sorted(s.value for s in held)) or "no role"
                 allowed = ", ".join(s.value for s in Standing if s in area.allowed)
                 problems.append(Diagnostic(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.catalogue import load_catalogue
-from reconciler.declared import DeclaredEnterprise, group_documents
+from reconciler.declared import DeclaredEnterprise, Site, group_documents
 from reconciler.diagnostics import Diagnostic, Position
 from reconciler.load import Y_EMPTY, SourceDocument, load_file, load_paths
 from reconciler.rules import check_enterprise
@@ -25,9 +25,14 @@ class Desired:
 
     enterprises: dict[str, EnterpriseState]
     declarations: dict[str, DeclaredEnterprise]
-    origins: dict[Address, Position]
+    origins: dict[Address, Site]
     files: int
     digest: str
+
+    @property
+    def exact(self) -> bool:
+        """Whether every file was read with positions (the fast path keeps none)."""
+        return all(f.site.document.exact for d in self.declarations.values() for f in d.files)
 
 
 def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desired, list[Diagnostic]]:
@@ -46,7 +51,7 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desire
     problems.extend(found)
     catalogue = load_catalogue()
     enterprises: dict[str, EnterpriseState] = {}
-    origins: dict[Address, Position] = {}
+    origins: dict[Address, Site] = {}
     for number, declaration in list(declarations.items()):
         found = check_enterprise(declaration, catalogue)
         if found and not all(file.site.document.exact for file in declaration.files):

@@ -7,6 +7,7 @@ of an employer has no stdnum module; its rule is small and written out below.
 from __future__ import annotations
 
 import re
+import time
 from datetime import date
 
 from stdnum.be import ssn, vat
@@ -40,6 +41,17 @@ def ssin(text: str) -> str:
         raise InvalidIdentifier(f'SSIN "{text}" is not valid: {_reason(error)}') from None
 
 
+def _this_year() -> int:
+    """The current year, looked up at most once a minute (it is asked for every SSIN)."""
+    minute = int(time.time() // 60)
+    if _YEAR[0] != minute:
+        _YEAR[:] = [minute, date.today().year]
+    return _YEAR[1]
+
+
+_YEAR = [0, 0]
+
+
 def _compact_ssin_is_valid(number: str) -> bool:
     """The checks of ``stdnum.be.ssn.validate`` for an already compact number, about ten times faster.
 
@@ -50,7 +62,7 @@ def _compact_ssin_is_valid(number: str) -> bool:
     body, check = int(number[:9]), int(number[9:])
     in_1900s = check == 97 - body % 97
     # Like stdnum: the 2000s reading only for birth years that have already begun.
-    in_2000s = int(number[:2]) + 2000 <= date.today().year and check == 97 - (2_000_000_000 + body) % 97
+    in_2000s = int(number[:2]) + 2000 <= _this_year() and check == 97 - (2_000_000_000 + body) % 97
     month = int(number[2:4])
     return (in_1900s or in_2000s) and (month <= 12 or 20 <= month <= 32 or 40 <= month <= 52)
 

@@ -11,6 +11,7 @@ import click
 from reconciler import identifiers
 from reconciler.apply import Refused, apply_plan
 from reconciler.authority import check_authority
+from reconciler.desired import load_desired
 from reconciler.cli.common import (
     EXIT_CHANGES, EXIT_LOCK, EXIT_PLAN_FILE, EXIT_REFUSED, EXIT_STALE, actor_option, desired_or_exit, fail,
     is_terminal, lock_timeout_option, open_or_exit, paths_argument, plural, report, state_option, use_color,
@@ -46,6 +47,9 @@ def planned(paths: tuple[Path, ...], store: Store, actor: str | None, share: flo
     result = make_plan(desired.enterprises, stored, Policy(share, actor))
     if actor:
         problems = check_authority(result.changes, stored, actor, desired.origins)
+        if problems and not desired.exact:  # read again with positions, to say where each change is
+            desired = load_desired(paths, fast=False)[0]
+            problems = check_authority(result.changes, stored, actor, desired.origins)
         if problems:
             report(sorted(problems))
             raise SystemExit(1)
