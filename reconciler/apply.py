@@ -40,7 +40,7 @@ def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str |
     Refused, before anything is written, when a safety gate trips and its override flag is
     not in ``overrides``, and when the store changed since the plan was computed.
     """
-    if plan.is_empty:
+    if plan.is_empty and not plan.sync:
         return
     refusals = unlifted(plan.refusals, overrides)
     if refusals:
@@ -50,7 +50,7 @@ def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str |
     used = {r.override for r in plan.refusals} & set(overrides)
     shared = audit.context(now, plan.actor, run, plan_hash(plan), used)
     enterprises = [number for number, _ in plan.versions]
-    with store.transaction(now, enterprises, run) as transaction:
+    with store.transaction(now, enterprises or [n for n, *_ in plan.sync], run) as transaction:
         current = transaction.versions(enterprises)
         for number, expected in plan.versions:
             found = current.get(number)
@@ -61,5 +61,9 @@ def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str |
                                 f"(planned against {planned}, now {actual}); plan again")
         for change in plan.changes:
             transaction.execute(change)
-        transaction.record_audit(shared, list(plan.changes))
-        transaction.bump_versions(enterprises)
+        if plan.changes:
+            transaction.record_audit(shared, list(plan.changes))
+            transaction.bump_versions(enterprises)
+        changed = set(enterprises)
+        for number, version, digest, files in plan.sync:
+            transaction.record_sync(number, files, digest, (version or 0) + (number in changed))

@@ -148,7 +148,7 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
             problems.extend(found)
             if document is None:
                 continue
-        key = _enterprise_key(document.data)
+        key = enterprise_key(document.data)
         found = validate_document(document)
         model = None
         if not found:
@@ -167,7 +167,7 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
     return {key: value for key, value in enterprises.items() if key not in broken}, problems
 
 
-def _enterprise_key(data: object) -> str | None:
+def enterprise_key(data: object) -> str | None:
     """The compact enterprise number a document names, or its text as written when invalid."""
     if not isinstance(data, dict) or not isinstance(data.get("enterprise"), dict):
         return None

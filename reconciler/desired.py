@@ -7,14 +7,16 @@ and returns them together, so a pull request shows all of its mistakes in one ru
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.catalogue import load_catalogue
-from reconciler.declared import DeclaredEnterprise, Site, group_documents
+from reconciler.declared import DeclaredEnterprise, Site, enterprise_key, group_documents
 from reconciler.diagnostics import Diagnostic, Position
-from reconciler.load import Y_EMPTY, SourceDocument, load_file, load_paths
+from reconciler.load import Y_EMPTY, SourceDocument, discover, load_file, load_files
+from reconciler.sync import SyncRecord, skippable
 from reconciler.rules import check_enterprise
 from reconciler.state import Address, EnterpriseState, declared_state
 
@@ -28,6 +30,8 @@ class Desired:
     origins: dict[Address, Site]
     files: int
     digest: str
+    files_of: dict[str, dict[str, str]]  # per planned enterprise: path -> sha256 of its files
+    skipped: frozenset[str]  # enterprises unchanged since their last apply, not parsed
 
     @property
     def exact(self) -> bool:
@@ -35,16 +39,38 @@ class Desired:
         return all(f.site.document.exact for d in self.declarations.values() for f in d.files)
 
 
-def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desired, list[Diagnostic]]:
+SyncLookup = Callable[[list[str]], tuple[dict[str, str], dict[str, SyncRecord]]]
+
+
+def load_desired(paths: Iterable[str | Path], fast: bool = True,
+                 sync: SyncLookup | None = None) -> tuple[Desired, list[Diagnostic]]:
     """Everything declared under ``paths``; the problems list is sorted and empty when all is valid.
 
     With ``fast`` (the default) valid files are read by the fast path; any enterprise with a
     problem is read again by the position-tracking loader, so every message keeps its
-    ``file:line:column``.
+    ``file:line:column``.  With ``sync`` (the store's record of past applies), enterprises
+    unchanged since their last apply are skipped without being parsed (``reconciler.sync``).
     """
     paths = list(paths)
-    documents, problems = load_paths(paths, fast)
-    if not documents and not problems:
+    files, problems = discover(paths)
+    skipped: set[str] = set()
+    records: dict[str, SyncRecord] = {}
+    if sync is not None:
+        hashed = {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if os.access(f, os.R_OK)}
+        owner, records = sync(list(hashed))
+        skipped = skippable(hashed, records)
+        files = [f for f in files if owner.get(str(f)) not in skipped]
+    documents, found = load_files(files, fast)
+    problems.extend(found)
+    # A file not seen before may add to an enterprise that looked unchanged: plan it after all.
+    declared = {enterprise_key(d.data) for d in documents} & skipped
+    if declared:
+        skipped -= declared
+        more, found = load_files([Path(p) for n in sorted(declared) for p in records[n].files
+                                  if Path(p).exists()], fast)
+        documents += [d for d in more if d.path not in {e.path for e in documents}]
+        problems.extend(found)
+    if not documents and not problems and not skipped:
         shown = ", ".join(str(p) for p in paths)
         problems.append(Diagnostic(Position(shown), Y_EMPTY, "no YAML files (*.yaml, *.yml) found"))
     declarations, found = group_documents(documents)
@@ -62,7 +88,12 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desire
         if not found:
             enterprises[number], where = declared_state(declaration)
             origins.update(where)
-    return Desired(enterprises, declarations, origins, len(documents), digest(documents)), sorted(problems)
+    files_of: dict[str, dict[str, str]] = {}
+    for number in enterprises:
+        files_of[number] = {f.site.document.path: f.site.document.sha256 for f in declarations[number].files}
+    desired = Desired(enterprises, declarations, origins, len(documents), digest(documents), files_of,
+                      frozenset(skipped))
+    return desired, sorted(problems)
 
 
 def exactly(declaration: DeclaredEnterprise) -> DeclaredEnterprise:

@@ -138,7 +138,7 @@ class _TooLarge(Exception):
         self.position = position
 
 
-def load_text(text: str, path: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
+def load_text(text: str, path: str, sha256: str | None = None) -> tuple[SourceDocument | None, list[Diagnostic]]:
     """Parse one YAML text; return the document (None when unusable) and the problems found."""
     if not text.strip():
         return None, [Diagnostic(Position(path), Y_EMPTY, "the file is empty")]
@@ -170,7 +170,7 @@ def load_text(text: str, path: str) -> tuple[SourceDocument | None, list[Diagnos
     finally:
         loader.dispose()
     document = SourceDocument(path, data, builder.values, builder.keys, builder.plain,
-                              hashlib.sha256(text.encode("utf-8")).hexdigest())
+                              sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest())
     return document, builder.problems
 
 
@@ -200,7 +200,7 @@ def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, li
                                  "not UTF-8 text (is it a binary file?)")]
     if "\x00" in text:
         return None, [Diagnostic(Position(shown), Y_UNREADABLE, "not a text file (it holds NUL bytes)")]
-    return load_text(text, shown)
+    return load_text(text, shown, hashlib.sha256(raw).hexdigest())
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
@@ -221,6 +221,12 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]
 def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:
     """Load every YAML file under ``paths``; collect all problems instead of stopping."""
     files, problems = discover(paths)
+    documents, found = load_files(files, fast)
+    return documents, problems + found
+
+
+def load_files(files: Iterable[Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:
+    problems: list[Diagnostic] = []
     documents: list[SourceDocument] = []
     for file in files:
         document, found = load_file(file, fast)

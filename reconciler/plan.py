@@ -8,12 +8,13 @@ keeps the hierarchy valid.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from reconciler.change import Action, Change, FieldChange, StoredEnterprise
 from reconciler.gates import Policy, Refusal, check_gates
 from reconciler.state import EnterpriseState
+from reconciler.sync import sync_digest
 
 __all__ = ["Action", "Change", "FieldChange", "Plan", "StoredEnterprise", "make_plan"]
 
@@ -26,6 +27,9 @@ class Plan:
     versions: tuple[tuple[str, int | None], ...]
     refusals: tuple[Refusal, ...] = ()
     actor: str | None = None
+    # Per planned enterprise: (number, version read, digest, files) for incremental planning.
+    sync: tuple[tuple[str, int | None, str, tuple[tuple[str, str], ...]], ...] = ()
+    skipped: tuple[str, ...] = ()  # enterprises unchanged since their last apply, not parsed
 
     @property
     def is_empty(self) -> bool:
@@ -50,7 +54,8 @@ def diff_enterprise(desired: EnterpriseState, stored: EnterpriseState | None) ->
 
 
 def make_plan(desired: Mapping[str, EnterpriseState], stored: Mapping[str, StoredEnterprise],
-              policy: Policy | None = None) -> Plan:
+              policy: Policy | None = None, files: Mapping[str, dict[str, str]] | None = None,
+              skipped: Iterable[str] = ()) -> Plan:
     """The plan for every enterprise in ``desired``; enterprises only in the store are left alone.
 
     The safety gates are evaluated here, so every view of the plan shows what apply will refuse.
@@ -65,4 +70,8 @@ def make_plan(desired: Mapping[str, EnterpriseState], stored: Mapping[str, Store
             changes.extend(found)
             versions.append((number, current.version if current else None))
     changes.sort(key=lambda c: (c.address.enterprise, c.step, c.address))
-    return Plan(tuple(changes), tuple(versions), check_gates(changes, stored, policy), policy.actor)
+    sync = tuple((number, stored[number].version if number in stored else None, sync_digest(found),
+                  tuple(sorted(found.items())))
+                 for number, found in sorted((files or {}).items()) if number in desired)
+    return Plan(tuple(changes), tuple(versions), check_gates(changes, stored, policy), policy.actor, sync,
+                tuple(sorted(skipped)))

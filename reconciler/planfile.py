@@ -119,4 +119,6 @@ def plan_from_document(document: dict) -> Plan:
         changes.append(Change(Action(item["action"]), address, fields(item["before"]), fields(item["after"])))
     refusals = tuple(Refusal(r["gate"], r["enterprise"], r["message"], r["override"]) for r in document["refusals"])
     versions = tuple((number, version) for number, version in document["versions"].items())
-    return Plan(tuple(changes), versions, refusals, document["actor"])
+    sync = tuple((item["enterprise"], item["version"], item["digest"], tuple(sorted(item["files"].items())))
+                 for item in document["sync"])
+    return Plan(tuple(changes), versions, refusals, document["actor"], sync, tuple(document["skipped"]))

@@ -62,7 +62,9 @@ def test_plan_detailed_exitcode(run, tmp_path: Path) -> None:
     assert run("apply", SMALL, "--state", state, "--auto-approve").exit_code == 0
     result = run("plan", SMALL, "--state", state, "--detailed-exitcode")
     assert result.exit_code == 0
-    assert result.stdout == "No changes. The stored state matches the declaration.\n"
+    assert result.stdout == ("No changes. The stored state matches the declaration.\n"
+                             "1 enterprise unchanged since its last apply (same files, same stored version) "
+                             "was not read again.\n")
 
 
 def test_plan_json(run, tmp_path: Path) -> None:
@@ -106,7 +108,7 @@ def test_apply_twice_second_is_a_no_op(run, tmp_path: Path) -> None:
     assert first.exit_code == 0 and "Apply complete" in first.stdout
     second = run("apply", EXAMPLES, "--state", state, "--auto-approve")
     assert second.exit_code == 0
-    assert second.stdout == "No changes. The stored state matches the declaration.\n"
+    assert second.stdout.startswith("No changes. The stored state matches the declaration.\n3 enterprises unchanged")
 
 
 def test_state_from_environment_and_default_location(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,9 +42,9 @@ def override_options(command):
 
 def planned(paths: tuple[Path, ...], store: Store, actor: str | None, share: float) -> tuple[Plan, str]:
     """Plan the declaration against the store; authority errors end the command."""
-    desired = desired_or_exit(paths)
+    desired = desired_or_exit(paths, sync=store.sync_records)
     stored = store.read(desired.enterprises)
-    result = make_plan(desired.enterprises, stored, Policy(share, actor))
+    result = make_plan(desired.enterprises, stored, Policy(share, actor), desired.files_of, desired.skipped)
     if actor:
         problems = check_authority(result.changes, stored, actor, desired.origins)
         if problems and not desired.exact:  # read again with positions, to say where each change is
@@ -129,6 +129,7 @@ def register(cli: click.Group) -> None:
             result = saved.plan if saved else planned(paths, store, actor, max_removal_share)[0]
             click.echo(render_plan(result, color=use_color()), nl=False)
             if result.is_empty:
+                apply_plan(result, store)  # records what the enterprises were checked against
                 return
             if unlifted(result.refusals, overrides):
                 fail("refused by the safety gates above; nothing was changed", EXIT_REFUSED)

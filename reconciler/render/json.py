@@ -42,6 +42,9 @@ def plan_document(plan: Plan) -> dict:
         "refusals": [{"gate": r.gate, "enterprise": r.enterprise, "message": r.message, "override": r.override}
                      for r in plan.refusals],
         "changes": [change_document(change) for change in plan.changes],
+        "skipped": list(plan.skipped),
+        "sync": [{"enterprise": number, "version": version, "digest": digest, "files": dict(files)}
+                 for number, version, digest, files in plan.sync],
     }
 
 

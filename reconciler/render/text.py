@@ -61,9 +61,17 @@ def render_plan(plan: Plan, color: bool = False) -> str:
     return "".join(paint(line) + "\n" for line in text.splitlines())
 
 
+def _skipped(plan: Plan) -> str:
+    count = len(plan.skipped)
+    if not count:
+        return ""
+    return (f"{count} enterprise{'s' if count != 1 else ''} unchanged since {'their' if count != 1 else 'its'} "
+            f"last apply (same files, same stored version) {'were' if count != 1 else 'was'} not read again.\n")
+
+
 def _render_plan(plan: Plan) -> str:
     if plan.is_empty:
-        return "No changes. The stored state matches the declaration.\n"
+        return "No changes. The stored state matches the declaration.\n" + _skipped(plan)
     lines = ["reconciler will perform the following actions:"]
     current = None
     for change in plan.changes:
@@ -76,7 +84,7 @@ def _render_plan(plan: Plan) -> str:
         lines += [""] + render_change(change)
     lines += ["", summary(plan)]
     lines += refusal_lines(plan)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _skipped(plan)
 
 
 def refusal_lines(plan: Plan) -> list[str]:

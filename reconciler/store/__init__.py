@@ -15,6 +15,7 @@ from typing import Protocol
 
 from reconciler.audit import AuditEntry, Context
 from reconciler.change import Change, StoredEnterprise
+from reconciler.sync import SyncRecord
 
 DEFAULT_URL = "sqlite:///.reconciler/state.db"
 ACTIVATION_DAYS = 30
@@ -73,6 +74,9 @@ class Transaction(Protocol):
     def record_audit(self, shared: Context, changes: list[Change]) -> None:
         """Append the changes to the audit trail, in the same transaction."""
 
+    def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
+        """Remember the files an enterprise was applied from, if it is still at ``version``."""
+
 
 class Store(Protocol):
     url: str
@@ -91,6 +95,9 @@ class Store(Protocol):
         """Forget a leftover holder; with ``force``, also end a live holder's session."""
 
     def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]: ...
+
+    def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
+        """Which enterprise each file was last applied to, and what those enterprises remember."""
 
     def audit_heads(self) -> dict[str, tuple[int, str]]:
         """Per enterprise, the number and hash of the last audit entry it recorded."""

@@ -24,9 +24,10 @@ from reconciler.state import Address, EnterpriseState, Fields, Kind
 from reconciler.store import ACTIVATION_DAYS, Account, LockHolder, StoreError, batched
 from reconciler.store.accounts import UsernameAllocator
 from reconciler.store.tables import TABLES, to_column
+from reconciler.sync import SyncRecord
 
 REGISTRY_TABLES = ("enterprises", "persons", "qualities", "co_main_access_managers", "co_access_managers",
-                   "users", "senders", "routes", "audit_log")
+                   "users", "senders", "routes", "audit_log", "declared_files")
 CHUNK = 900  # bound parameters per statement, below SQLite's historical limit of 999
 
 # Fault injection for the crash tests: the process kills itself (SIGKILL, no clean-up)
@@ -147,6 +148,26 @@ class SqlStore(ABC):
         with self._snapshot():
             return {n: (seq, head) for n, seq, head in self._rows("SELECT number, audit_seq, audit_head FROM enterprises")}
 
+    def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
+        """For the files given: which enterprise each was last applied to, and those enterprises' records."""
+        owner: dict[str, str] = {}
+        with self._snapshot():
+            for chunk in batched(sorted(paths), CHUNK):
+                marks = ", ".join("?" * len(chunk))
+                owner.update(self._rows(f"SELECT path, enterprise FROM declared_files WHERE path IN ({marks})", chunk))
+            records: dict[str, SyncRecord] = {}
+            for chunk in batched(sorted(set(owner.values())), CHUNK):
+                marks = ", ".join("?" * len(chunk))
+                files: dict[str, dict[str, str]] = {}
+                for path, enterprise, sha in self._rows(
+                        f"SELECT path, enterprise, sha256 FROM declared_files WHERE enterprise IN ({marks})", chunk):
+                    files.setdefault(enterprise, {})[path] = sha
+                for number, digest, synced, version in self._rows(
+                        f"SELECT number, synced_digest, synced_version, version FROM enterprises "
+                        f"WHERE number IN ({marks})", chunk):
+                    records[number] = SyncRecord(files.get(number, {}), digest, synced, version)
+        return owner, records
+
     def holder_of(self, enterprise: str) -> LockHolder | None:
         return next((h for h in self.lock_holders() if h.enterprise == enterprise), None)
 
@@ -218,6 +239,18 @@ class SqlTransaction:
             self.store.connection.cursor().executemany(statement, [astuple(e) for e in entries])
             self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
                       (entries[-1].seq, entries[-1].hash, enterprise))
+
+    def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
+        """Remember what the enterprise was applied from, if it is still at ``version``."""
+        paths = [path for path, _ in files]
+        self._run("DELETE FROM declared_files WHERE enterprise = ?", (number,))
+        for chunk in batched(paths, CHUNK):
+            self._run(f"DELETE FROM declared_files WHERE path IN ({', '.join('?' * len(chunk))})", chunk)
+        self.store.connection.cursor().executemany(
+            self.store.q("INSERT INTO declared_files (path, enterprise, sha256) VALUES (?, ?, ?)"),
+            [(path, number, sha) for path, sha in files])
+        self._run("UPDATE enterprises SET synced_digest = ?, synced_version = version WHERE number = ? AND version = ?",
+                  (digest, number, version))
 
     def _username(self, enterprise: str, name: str) -> str:
         if enterprise not in self._usernames:
