@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STATE  ?= .reconciler/state.db
 
-.PHONY: install run test docs schemas examples golden clean
+.PHONY: install run test docs schemas examples golden clean bench
 
 install: $(VENV)/.installed
 
@@ -40,3 +40,7 @@ golden: install
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache
+
+## Benchmarks (not part of make test): BENCH_SIZES=10k,100k make bench for a quicker run.
+bench: install
+	$(BIN)/python bench/run.py

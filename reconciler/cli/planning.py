@@ -32,6 +32,11 @@ removal_share_option = click.option(
     help="Share of an enterprise's users, or of its administrators, a plan may remove before gate G001 trips.")
 
 
+full_option = click.option(
+    "--full", is_flag=True,
+    help="Read every enterprise, including those unchanged since their last apply (which are skipped by default).")
+
+
 def override_options(command):
     """One --allow-... flag per safety gate, generated from the gates themselves."""
     for found in reversed(list(GATES.values())):
@@ -40,9 +45,10 @@ def override_options(command):
     return command
 
 
-def planned(paths: tuple[Path, ...], store: Store, actor: str | None, share: float) -> tuple[Plan, str]:
+def planned(paths: tuple[Path, ...], store: Store, actor: str | None, share: float,
+            full: bool = False) -> tuple[Plan, str]:
     """Plan the declaration against the store; authority errors end the command."""
-    desired = desired_or_exit(paths, sync=store.sync_records)
+    desired = desired_or_exit(paths, sync=None if full else store.sync_records)
     stored = store.read(desired.enterprises)
     result = make_plan(desired.enterprises, stored, Policy(share, actor), desired.files_of, desired.skipped)
     if actor:
@@ -85,12 +91,13 @@ def register(cli: click.Group) -> None:
     @removal_share_option
     @click.option("--markdown-limit", type=click.IntRange(min=1000), default=DEFAULT_LIMIT, show_default=True,
                   help="Longest Markdown comment, in characters; longer plans get a shortened comment.")
+    @full_option
     def plan(paths: tuple[Path, ...], state_url: str, output_format: str, detailed_exitcode: bool, out: Path | None,
-             actor: str | None, max_removal_share: float, markdown_limit: int) -> None:
+             actor: str | None, max_removal_share: float, markdown_limit: int, full: bool) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
         try:
-            result, digest = planned(paths, store, actor, max_removal_share)
+            result, digest = planned(paths, store, actor, max_removal_share, full)
         finally:
             store.close()
         if out is not None:
@@ -110,8 +117,9 @@ def register(cli: click.Group) -> None:
     @actor_option
     @removal_share_option
     @override_options
+    @full_option
     def apply(paths: tuple[Path, ...], state_url: str, auto_approve: bool, lock_timeout: float, actor: str | None,
-              max_removal_share: float, overrides: tuple[str, ...]) -> None:
+              max_removal_share: float, overrides: tuple[str, ...], full: bool) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
         Shows the plan, asks for confirmation on a terminal, and applies it in one transaction.
@@ -126,7 +134,7 @@ def register(cli: click.Group) -> None:
                 fail(str(error), EXIT_PLAN_FILE)
         store = open_or_exit(state_url, lock_timeout)
         try:
-            result = saved.plan if saved else planned(paths, store, actor, max_removal_share)[0]
+            result = saved.plan if saved else planned(paths, store, actor, max_removal_share, full)[0]
             click.echo(render_plan(result, color=use_color()), nl=False)
             if result.is_empty:
                 apply_plan(result, store)  # records what the enterprises were checked against

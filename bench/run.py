@@ -1,0 +1,134 @@
+"""``make bench``: time reconciler against floors that do only the unavoidable work.
+
+For each size (10k, 100k, 1M users; BENCH_SIZES=10k,100k to choose) it generates a
+registry (cached in bench/data/), then runs every step in a fresh process and reads its
+wall time and peak memory (/usr/bin/time):
+
+- bare insert: executemany of the same persons and users rows into empty tables (floor of
+  the first apply);
+- first apply: ``reconciler apply`` into an empty SQLite store;
+- pull request: one file of the registry changed, ``reconciler plan`` (skips the rest);
+- floor: parse every file with the fastest parser used (rapidyaml + orjson), read the
+  stored users, and compare keyed tuples;
+- full plan: ``reconciler plan --full`` against the populated store, after 1% of the
+  stored users were changed by hand (so the plan has real work to show).
+
+Results are printed as a table and written to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+PYTHON = sys.executable
+RECONCILER = [PYTHON, "-m", "reconciler"]
+
+
+def measure(command: list[str], env: dict | None = None, expect: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
+    """Wall seconds, peak resident MB, and stdout of one fresh process."""
+    started = time.perf_counter()
+    completed = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True,
+                               env={**os.environ, "NO_COLOR": "1", **(env or {})}, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    if completed.returncode not in expect:
+        raise SystemExit(f"{' '.join(command)} exited {completed.returncode}:\n{completed.stderr[-3000:]}")
+    peak_kb = int(completed.stderr.strip().splitlines()[-1])
+    return seconds, peak_kb / 1024, completed.stdout
+
+
+def dataset(name: str) -> Path:
+    folder = HERE / "data" / name
+    marker = folder / ".complete"
+    if not marker.exists():
+        subprocess.run([PYTHON, str(HERE / "generate.py"), str(SIZES[name]), str(folder)], check=True, cwd=ROOT)
+        marker.write_text("1")
+    return folder
+
+
+def run_size(name: str) -> dict:
+    data = dataset(name)
+    files = sorted(data.rglob("*.yaml"))
+    work = HERE / "data" / f"{name}-work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    store = f"sqlite:///{work / 'state.db'}"
+    result: dict = {"users": SIZES[name], "files": len(files),
+                    "megabytes": round(sum(f.stat().st_size for f in files) / 2**20, 1)}
+
+    result["bare_insert"] = measure([PYTHON, str(HERE / "floors.py"), "insert", str(data), str(work / "bare.db")])[:2]
+    result["first_apply"] = measure([*RECONCILER, "apply", str(data), "--state", store, "--auto-approve",
+                                     "--max-removal-share", "1"])[:2]
+
+    with_users = [f for f in files if "services: [" in f.read_text()]
+    changed = with_users[len(with_users) // 2]
+    original = changed.read_text()
+    changed.write_text(re.sub(r"services: \[[\w-]+, ", "services: [", original, count=1))  # one service less
+    try:
+        seconds, peak, out = measure([*RECONCILER, "plan", str(data), "--state", store, "--detailed-exitcode"],
+                                     expect=(2,))
+        result["pr_plan"] = (seconds, peak)
+        result["pr_skipped"] = int(re.search(r"(\d+) enterprises? unchanged", out).group(1))
+    finally:
+        changed.write_text(original)
+
+    measure([PYTHON, str(HERE / "floors.py"), "drift", str(work / "state.db")])
+    floor = measure([PYTHON, str(HERE / "floors.py"), "compare", str(data), str(work / "state.db")])
+    result["floor"] = floor[:2]
+    result["floor_differences"] = int(floor[2].split()[0])
+    seconds, peak, out = measure([*RECONCILER, "plan", str(data), "--state", store, "--full", "--format", "json"])
+    result["full_plan"] = (seconds, peak)
+    result["full_plan_changes"] = len(json.loads(out)["changes"])
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def table(results: dict[str, dict]) -> str:
+    rows = ["| users | files | MB | bare insert | first apply (ratio) | PR: 1 file changed | floor | full plan "
+            "(ratio) | full plan peak memory |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in results.items():
+        rows.append(
+            f"| {name} | {r['files']:,} | {r['megabytes']} | {r['bare_insert'][0]:.2f} s | "
+            f"{r['first_apply'][0]:.2f} s ({r['first_apply'][0] / r['bare_insert'][0]:.1f}x) | "
+            f"{r['pr_plan'][0]:.2f} s ({r['pr_skipped']:,} enterprises skipped) | {r['floor'][0]:.2f} s | "
+            f"{r['full_plan'][0]:.2f} s ({r['full_plan'][0] / r['floor'][0]:.2f}x; "
+            f"{r['full_plan_changes']:,} changes) | {r['full_plan'][1]:.0f} MB |")
+    return "\n".join(rows)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 2**20
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    names = os.environ.get("BENCH_SIZES", "10k,100k,1M").split(",")
+    results = {}
+    for name in names:
+        print(f"bench {name} ...", flush=True)
+        results[name] = run_size(name)
+        print(json.dumps(results[name]), flush=True)
+    text = table(results)
+    print(text)
+    (HERE / "RESULTS.md").write_text(
+        "# Benchmark results\n\n"
+        f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {machine()}.\n"
+        "Each step runs in a fresh process; times are wall clock, memory is peak resident set.\n"
+        "Ratios compare with the floors described in `bench/run.py`.\n\n" + text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
