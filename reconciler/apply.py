@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from itertools import groupby
 from datetime import datetime, timezone
 
 from reconciler import audit
@@ -59,8 +60,8 @@ def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str |
                 actual = "absent" if found is None else f"version {found}"
                 raise StalePlan(f"enterprise {number} changed since the plan was made "
                                 f"(planned against {planned}, now {actual}); plan again")
-        for change in plan.changes:
-            transaction.execute(change)
+        for _, batch in groupby(plan.changes, key=lambda c: (c.address.enterprise, c.step)):
+            transaction.execute(list(batch))
         if plan.changes:
             transaction.record_audit(shared, list(plan.changes))
             transaction.bump_versions(enterprises)

@@ -11,7 +11,8 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime
 
 from reconciler.change import Change
@@ -21,8 +22,7 @@ COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMM
 GENESIS = ""
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(NamedTuple):
     enterprise: str
     seq: int
     at: str
@@ -60,9 +60,13 @@ def context(now: datetime, actor: str | None, run: str, plan_hash: str, override
                    " ".join(sorted(overrides)))
 
 
+def _digest(body: tuple) -> str:
+    return hashlib.sha256(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
 def entry_hash(entry: AuditEntry) -> str:
-    body = {k: v for k, v in asdict(entry).items() if k != "hash"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """SHA-256 of every field but the hash itself, in field order, as compact JSON."""
+    return _digest(tuple(entry)[:-1])
 
 
 def _json(fields) -> str | None:  # noqa: ANN001
@@ -73,13 +77,13 @@ def _json(fields) -> str | None:  # noqa: ANN001
 def chain(shared: Context, enterprise: str, changes: Iterable[Change], seq: int, head: str) -> list[AuditEntry]:
     """Entries for ``changes``, continuing the chain after entry ``seq`` whose hash is ``head``."""
     entries = []
+    common = (shared.at, shared.actor, shared.run, shared.plan_hash, shared.commit_sha, shared.overrides)
     for change in changes:
         seq += 1
-        draft = AuditEntry(enterprise, seq, shared.at, shared.actor, shared.run, shared.plan_hash, shared.commit_sha,
-                           shared.overrides, change.action.value, str(change.address), _json(change.before),
-                           _json(change.after), head, "")
-        head = entry_hash(draft)
-        entries.append(AuditEntry(**{**asdict(draft), "hash": head}))
+        body = (enterprise, seq, *common, change.action.value, str(change.address), _json(change.before),
+                _json(change.after), head)
+        head = _digest(body)
+        entries.append(AuditEntry(*body, head))
     return entries
 
 

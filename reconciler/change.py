@@ -70,9 +70,12 @@ class Change:
     @property
     def field_changes(self) -> tuple[FieldChange, ...]:
         """Fields whose value differs (for creations and deletions: every field that is set)."""
-        before, after = dict(self.before or ()), dict(self.after or ())
-        names = [name for name, _ in (self.after or self.before or ())]
-        return tuple(FieldChange(n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n))
+        if self.before is None:
+            return tuple(FieldChange(n, None, v) for n, v in self.after or () if v is not None)
+        if self.after is None:
+            return tuple(FieldChange(n, v, None) for n, v in self.before if v is not None)
+        # Both sides hold every field of the kind, in the kind's order.
+        return tuple(FieldChange(n, b, a) for (n, b), (_, a) in zip(self.before, self.after) if b != a)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def make_plan(desired: Mapping[str, EnterpriseState], stored: Mapping[str, Store
         if found:
             changes.extend(found)
             versions.append((number, current.version if current else None))
-    changes.sort(key=lambda c: (c.address.enterprise, c.step, c.address))
+    changes.sort(key=lambda c: (c.address.enterprise, c.step, c.address.quality, c.address.kind.value, c.address.key))
     sync = tuple((number, stored[number].version if number in stored else None, sync_digest(found),
                   tuple(sorted(found.items())))
                  for number, found in sorted((files or {}).items()) if number in desired)

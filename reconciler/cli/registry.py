@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -128,7 +127,7 @@ def register(cli: click.Group) -> None:
         finally:
             store.close()
         if output_format == "json":
-            click.echo(json.dumps([asdict(e) for e in entries], indent=2, ensure_ascii=False))
+            click.echo(json.dumps([e._asdict() for e in entries], indent=2, ensure_ascii=False))
             return
         for entry in entries:
             by = entry.actor or "unknown actor"

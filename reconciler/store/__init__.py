@@ -66,7 +66,8 @@ class Account:
 class Transaction(Protocol):
     def versions(self, numbers: Iterable[str]) -> dict[str, int]: ...
 
-    def execute(self, change: Change) -> None: ...
+    def execute(self, changes: list[Change]) -> None:
+        """Execute changes that share an action and a kind (consecutive in a plan)."""
 
     def bump_versions(self, numbers: Iterable[str]) -> None:
         """Count the apply as one write to each enterprise it touched."""

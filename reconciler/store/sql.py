@@ -13,7 +13,6 @@ import signal
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import astuple, fields
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
@@ -136,7 +135,7 @@ class SqlStore(ABC):
                     self.connection.cursor().executemany(statement, chunk)
 
     def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]:
-        columns = ", ".join(f.name for f in fields(AuditEntry))
+        columns = ", ".join(AuditEntry._fields)
         with self._snapshot():
             if enterprise is None:
                 rows = self._rows(f"SELECT {columns} FROM audit_log ORDER BY enterprise, seq")
@@ -201,42 +200,57 @@ class SqlTransaction:
             marks = ", ".join("?" * len(chunk))
             self._run(f"UPDATE enterprises SET version = version + 1 WHERE number IN ({marks})", chunk)
 
-    def execute(self, change: Change) -> None:
-        table = TABLES[change.address.kind]
-        keys = table.key_values(change.address)
-        where = " AND ".join(f"{c} = ?" for c in table.key_columns)
-        if change.action is Action.DELETE:
-            self._run(f"DELETE FROM {table.name} WHERE {where}", keys)
-        elif change.action is Action.UPDATE:
-            values = tuple(to_column(name, value) for name, value in change.after)
-            if table.field_columns:
-                assignments = ", ".join(f"{c} = ?" for c in table.field_columns)
-                self._run(f"UPDATE {table.name} SET {assignments} WHERE {where}", values + keys)
-        else:
-            values = tuple(to_column(name, value) for name, value in change.after)
-            columns = table.key_columns + table.field_columns
-            if change.address.kind is Kind.PERSON:
-                columns += ("username", "account_status", "created_at", "activation_deadline")
-                values += (self._username(change.address.enterprise, dict(change.after)["name"]), "pending",
-                           now_text(self.now), now_text(self.now + timedelta(days=ACTIVATION_DAYS)))
-            marks = ", ".join("?" * len(columns))
-            self._run(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", keys + values)
-        self.executed += 1
-        if self.kill_after and self.executed >= self.kill_after:
+    def execute(self, changes: list[Change]) -> None:
+        """Execute changes that share an action and a kind, as one batch per statement.
+
+        Under fault injection the batch is cut where the process must die, so a test can
+        stop the apply after any number of changes.
+        """
+        if not changes:
+            return
+        if self.kill_after and self.executed + len(changes) >= self.kill_after:
+            cut = self.kill_after - self.executed
+            self._execute_batch(changes[:cut])
             os.kill(os.getpid(), signal.SIGKILL)
+        self._execute_batch(changes)
+
+    def _execute_batch(self, changes: list[Change]) -> None:
+        first = changes[0]
+        table = TABLES[first.address.kind]
+        where = " AND ".join(f"{c} = ?" for c in table.key_columns)
+        if first.action is Action.DELETE:
+            statement = f"DELETE FROM {table.name} WHERE {where}"
+            rows = [table.key_values(c.address) for c in changes]
+        elif first.action is Action.UPDATE:
+            if not table.field_columns:
+                return
+            assignments = ", ".join(f"{c} = ?" for c in table.field_columns)
+            statement = f"UPDATE {table.name} SET {assignments} WHERE {where}"
+            rows = [tuple(to_column(n, v) for n, v in c.after) + table.key_values(c.address) for c in changes]
+        else:
+            columns = table.key_columns + table.field_columns
+            rows = [table.key_values(c.address) + tuple(to_column(n, v) for n, v in c.after) for c in changes]
+            if first.address.kind is Kind.PERSON:
+                columns += ("username", "account_status", "created_at", "activation_deadline")
+                account = ("pending", now_text(self.now), now_text(self.now + timedelta(days=ACTIVATION_DAYS)))
+                rows = [row + (self._username(c.address.enterprise, dict(c.after)["name"]),) + account
+                        for row, c in zip(rows, changes)]
+            statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        self.store.connection.cursor().executemany(self.store.q(statement), rows)
+        self.executed += len(changes)
 
     def record_audit(self, shared: Context, changes: list[Change]) -> None:
         """Append one entry per change to each enterprise's chain, and move the chain's head."""
         by_enterprise: dict[str, list[Change]] = {}
         for change in changes:
             by_enterprise.setdefault(change.address.enterprise, []).append(change)
-        columns = [f.name for f in fields(AuditEntry)]
+        columns = list(AuditEntry._fields)
         statement = self.store.q(f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})")
         for enterprise, found in sorted(by_enterprise.items()):
             seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?",
                                          (enterprise,))[0]
             entries = chain(shared, enterprise, found, seq, head)
-            self.store.connection.cursor().executemany(statement, [astuple(e) for e in entries])
+            self.store.connection.cursor().executemany(statement, entries)
             self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
                       (entries[-1].seq, entries[-1].hash, enterprise))
 
