@@ -8,11 +8,12 @@ hash, so an edited entry, a deleted one and a cut-off tail are all reported.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import orjson
 from datetime import datetime
 
 from reconciler.change import Change
@@ -61,7 +62,7 @@ def context(now: datetime, actor: str | None, run: str, plan_hash: str, override
 
 
 def _digest(body: tuple) -> str:
-    return hashlib.sha256(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(body)).hexdigest()
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -71,7 +72,7 @@ def entry_hash(entry: AuditEntry) -> str:
 
 def _json(fields) -> str | None:  # noqa: ANN001
     values = fields_document(fields)
-    return None if values is None else json.dumps(values, sort_keys=True, ensure_ascii=False)
+    return None if values is None else orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def chain(shared: Context, enterprise: str, changes: Iterable[Change], seq: int, head: str) -> list[AuditEntry]:

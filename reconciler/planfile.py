@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import json
 import os
+
+import orjson
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,9 +54,12 @@ def is_plan_file(path: Path) -> bool:
 
 
 def plan_hash(plan: Plan) -> str:
-    """SHA-256 of the plan's canonical JSON: the same plan has the same hash, saved or not."""
-    canonical = json.dumps(plan_document(plan), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 over what the plan does: the same plan has the same hash, saved or not."""
+    hasher = hashlib.sha256(orjson.dumps([plan.versions, [tuple(r.__dict__.values()) for r in plan.refusals],
+                                          plan.actor, plan.sync]))
+    for change in plan.changes:
+        hasher.update(orjson.dumps((change.action.value, str(change.address), change.before, change.after)))
+    return hasher.hexdigest()
 
 
 def _checksum(body: dict) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+import orjson
 
 from reconciler.identifiers import format_enterprise_number
 from reconciler.plan import Action, Change, Plan
@@ -16,8 +15,8 @@ SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 
 def show_value(value: Value) -> str:
     if isinstance(value, tuple):
-        return json.dumps(list(value))
-    return json.dumps(value, ensure_ascii=False)
+        return "[" + ", ".join(orjson.dumps(item).decode() for item in value) + "]"
+    return orjson.dumps(value).decode()
 
 
 def local_address(change: Change) -> str:
