@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reconciler.catalogue import Catalogue
-from reconciler.declared import Block, DeclaredEnterprise, Role, quality_appointments
+from reconciler.declared import Appointment, Block, DeclaredEnterprise, Role
 from reconciler.diagnostics import where
 from reconciler.model import Quality
 from reconciler.rules import Finding, rule
@@ -63,18 +63,18 @@ def co_access_managers_need_access_manager(enterprise: DeclaredEnterprise, catal
 def one_role_per_quality(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """Never the same person twice in one quality: a person is at most once among its administrators
     (access manager and co-access managers) and at most once among its users."""
-    for code, blocks in enterprise.qualities().items():
-        seen: dict[tuple[bool, str], object] = {}
-        for block in blocks:
-            for appointment in quality_appointments(code, block):
-                group = (appointment.role is Role.USER, appointment.ssin)
-                if group in seen:
-                    earlier = seen[group]
-                    yield (appointment.site.at("ssin"),
-                           f'{appointment.person.name} is already {earlier.role.value} of quality "{code}" '
-                           f"({where(earlier.site.at())})")
-                else:
-                    seen[group] = appointment
+    seen: dict[tuple[str, bool, str], Appointment] = {}
+    for appointment in enterprise.appointments():
+        if appointment.quality is None:
+            continue
+        group = (appointment.quality, appointment.role is Role.USER, appointment.ssin)
+        if group in seen:
+            earlier = seen[group]
+            yield (appointment.site.at("ssin"),
+                   f'{appointment.person.name} is already {earlier.role.value} of quality "{appointment.quality}" '
+                   f"({where(earlier.site.at())})")
+        else:
+            seen[group] = appointment
 
 
 @rule("H007", "people only in activated qualities")

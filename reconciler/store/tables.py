@@ -48,7 +48,12 @@ class Table:
         return Address(row[0], self.kind, quality, key)
 
     def fields(self, row: tuple) -> Fields:
-        values = row[len(self.key_columns):]
+        start = len(self.key_columns)
+        if self.kind is Kind.USER:  # most rows by far: converted without the general loop
+            return (("services", tuple(sorted(set(row[start].split())))), ("protected", bool(row[start + 1])))
+        if self.kind is Kind.PERSON:
+            return (("name", row[start]), ("email", row[start + 1]))
+        values = row[start:]
         return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values))
 
 
