@@ -68,7 +68,17 @@ def exit_codes_table() -> str:
     return "\n".join(["| code | meaning |", "|---|---|"] + [f"| {code} | {what} |" for code, what in EXIT_CODES.items()])
 
 
-SECTIONS = {"rules": rules_table, "catalogue": catalogue_table, "authority": authority_table, "gates": gates_table,
+def bench_table() -> str:
+    """The table of the last ``make bench``, as kept in bench/RESULTS.md."""
+    path = Path("bench/RESULTS.md")
+    if not path.exists():
+        return "(no benchmark results yet: run `make bench`)"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    measured = [line for line in lines if line.startswith("Measured")]
+    return "\n".join(measured + [""] + [line for line in lines if line.startswith("|")])
+
+
+SECTIONS = {"rules": rules_table, "bench": bench_table, "catalogue": catalogue_table, "authority": authority_table, "gates": gates_table,
             "exit-codes": exit_codes_table}
 
 
