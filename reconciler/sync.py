@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 from reconciler import __version__
@@ -29,6 +30,7 @@ class SyncRecord:
     version: int
 
 
+@cache
 def catalogue_sha() -> str:
     return hashlib.sha256(resources.files("reconciler").joinpath("catalogue.yaml").read_bytes()).hexdigest()
 
