@@ -16,7 +16,8 @@ from reconciler.gates import Policy, Refusal, check_gates
 from reconciler.state import EnterpriseState
 from reconciler.sync import sync_digest
 
-__all__ = ["Action", "Change", "FieldChange", "Plan", "StoredEnterprise", "make_plan"]
+__all__ = ["Action", "Change", "FieldChange", "Plan", "PlanPart", "StoredEnterprise", "combine", "make_plan",
+           "plan_enterprise"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,41 @@ def diff_enterprise(desired: EnterpriseState, stored: EnterpriseState | None) ->
     return changes
 
 
+@dataclass(frozen=True)
+class PlanPart:
+    """The plan of one enterprise, before the parts are put together."""
+
+    number: str
+    changes: tuple[Change, ...]
+    version: int | None  # stored version read; None for an enterprise not stored yet
+    refusals: tuple[Refusal, ...]
+    sync: tuple[str, int | None, str, tuple[tuple[str, str], ...]] | None
+
+
+def plan_enterprise(number: str, desired: EnterpriseState, current: StoredEnterprise | None, policy: Policy,
+                    files: dict[str, str] | None = None) -> PlanPart:
+    """The changes, gates and sync record of one enterprise: the unit plans are made of."""
+    found = diff_enterprise(desired, current.state if current else None)
+    found.sort(key=lambda c: (c.step, c.address.quality, c.address.kind.value, c.address.key))
+    refusals = check_gates(found, {number: current} if current else {}, policy) if found else ()
+    version = current.version if current else None
+    sync = (number, version, sync_digest(files), tuple(sorted(files.items()))) if files is not None else None
+    return PlanPart(number, tuple(found), version, refusals, sync)
+
+
+def combine(parts: Iterable[PlanPart], policy: Policy, skipped: Iterable[str] = ()) -> Plan:
+    """One plan from the parts of several enterprises, in enterprise order."""
+    ordered = sorted(parts, key=lambda part: part.number)
+    return Plan(
+        changes=tuple(change for part in ordered for change in part.changes),
+        versions=tuple((part.number, part.version) for part in ordered if part.changes),
+        refusals=tuple(refusal for part in ordered for refusal in part.refusals),
+        actor=policy.actor,
+        sync=tuple(part.sync for part in ordered if part.sync is not None),
+        skipped=tuple(sorted(skipped)),
+    )
+
+
 def make_plan(desired: Mapping[str, EnterpriseState], stored: Mapping[str, StoredEnterprise],
               policy: Policy | None = None, files: Mapping[str, dict[str, str]] | None = None,
               skipped: Iterable[str] = ()) -> Plan:
@@ -61,17 +97,6 @@ def make_plan(desired: Mapping[str, EnterpriseState], stored: Mapping[str, Store
     The safety gates are evaluated here, so every view of the plan shows what apply will refuse.
     """
     policy = policy or Policy()
-    changes: list[Change] = []
-    versions: list[tuple[str, int | None]] = []
-    for number in sorted(desired):
-        current = stored.get(number)
-        found = diff_enterprise(desired[number], current.state if current else None)
-        if found:
-            changes.extend(found)
-            versions.append((number, current.version if current else None))
-    changes.sort(key=lambda c: (c.address.enterprise, c.step, c.address.quality, c.address.kind.value, c.address.key))
-    sync = tuple((number, stored[number].version if number in stored else None, sync_digest(found),
-                  tuple(sorted(found.items())))
-                 for number, found in sorted((files or {}).items()) if number in desired)
-    return Plan(tuple(changes), tuple(versions), check_gates(changes, stored, policy), policy.actor, sync,
-                tuple(sorted(skipped)))
+    parts = [plan_enterprise(number, desired[number], stored.get(number), policy, (files or {}).get(number))
+             for number in desired]
+    return combine(parts, policy, skipped)

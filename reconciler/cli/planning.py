@@ -10,15 +10,14 @@ import click
 
 from reconciler import identifiers
 from reconciler.apply import Refused, apply_plan
-from reconciler.authority import check_authority
-from reconciler.desired import load_desired
 from reconciler.cli.common import (
     EXIT_CHANGES, EXIT_LOCK, EXIT_PLAN_FILE, EXIT_REFUSED, EXIT_STALE, actor_option, desired_or_exit, fail,
     is_terminal, lock_timeout_option, open_or_exit, paths_argument, plural, report, state_option, use_color,
 )
 from reconciler.export import enterprise_document
 from reconciler.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
-from reconciler.plan import Plan, make_plan
+from reconciler.pipeline import plan_paths
+from reconciler.plan import Plan
 from reconciler.planfile import PlanFileError, is_plan_file, read_plan_file, write_plan_file
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
@@ -47,19 +46,12 @@ def override_options(command):
 
 def planned(paths: tuple[Path, ...], store: Store, actor: str | None, share: float,
             full: bool = False) -> tuple[Plan, str]:
-    """Plan the declaration against the store; authority errors end the command."""
-    desired = desired_or_exit(paths, sync=None if full else store.sync_records)
-    stored = store.read(desired.enterprises)
-    result = make_plan(desired.enterprises, stored, Policy(share, actor), desired.files_of, desired.skipped)
-    if actor:
-        problems = check_authority(result.changes, stored, actor, desired.origins)
-        if problems and not desired.exact:  # read again with positions, to say where each change is
-            desired = load_desired(paths, fast=False)[0]
-            problems = check_authority(result.changes, stored, actor, desired.origins)
-        if problems:
-            report(sorted(problems))
-            raise SystemExit(1)
-    return result, desired.digest
+    """Plan the declaration against the store, one enterprise at a time; any problem ends the command."""
+    result = plan_paths(paths, store, Policy(share, actor), full)
+    if result.problems:
+        report(result.problems)
+        raise SystemExit(1)
+    return result.plan, result.digest
 
 
 def render(plan: Plan, output_format: str, markdown_limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None) -> str:
