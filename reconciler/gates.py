@@ -99,6 +99,8 @@ def roles_of(ssin: str, records: Mapping[Address, Fields]) -> set[tuple[str, str
 def mass_removal(number, changes, before, after, policy) -> Iterator[str]:
     """A plan removing more than the set share (default 25%) of an enterprise's stored users, or of its
     administrators, and more than one of them, is refused: the usual sign of a file deleted by mistake."""
+    if not any(c.action is Action.DELETE or c.address.kind is Kind.QUALITY for c in changes):
+        return  # nothing removed, no access manager replaced: nothing to count
     groups = {
         "users": ({a for a in before if a.kind is Kind.USER}, {a for a in after if a.kind is Kind.USER}),
         "administrators": (_administrators(before), _administrators(after)),

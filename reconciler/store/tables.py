@@ -9,6 +9,7 @@ the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from reconciler.state import FIELDS, Address, Fields, Kind, Value
 
@@ -20,7 +21,7 @@ class Table:
     quality_column: str | None
     key_column: str | None
 
-    @property
+    @cached_property
     def key_columns(self) -> tuple[str, ...]:
         return ("enterprise" if self.kind is not Kind.ENTERPRISE else "number",) + tuple(
             c for c in (self.quality_column, self.key_column) if c)
