@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from reconciler import identifiers
 from reconciler.declared import DeclaredEnterprise, Role, Site, compact_ssin
@@ -36,6 +36,10 @@ class Kind(Enum):
     SENDER = "sender"
     ROUTE = "route"
 
+    # Members are singletons, so identity is a correct hash; Enum's own hashes the name in
+    # Python, and every record address (a million per registry) is hashed several times.
+    __hash__ = object.__hash__
+
 
 FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.ENTERPRISE: ("name", "main_access_manager", "default_quality"),
@@ -50,9 +54,12 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Address:
-    """Where a record lives: enterprise, then quality (when inside one), then its own key."""
+class Address(NamedTuple):
+    """Where a record lives: enterprise, then quality (when inside one), then its own key.
+
+    A named tuple rather than a dataclass: it is hashed and compared in C, and registries
+    hold millions of addresses.
+    """
 
     enterprise: str
     kind: Kind
