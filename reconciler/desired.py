@@ -1,7 +1,8 @@
 """From paths on disk to the desired state: load, validate, check the rules, convert.
 
-This is the one entry point the commands use; it collects every problem in every file
-and returns them together, so a pull request shows all of its mistakes in one run.
+Every problem in every file is collected and returned together, so a pull request shows
+all of its mistakes in one run.  ``iter_enterprises`` does the work one enterprise at a
+time (planning uses it that way, see ``pipeline``); ``load_desired`` collects it all.
 """
 
 from __future__ import annotations
@@ -34,11 +35,6 @@ class Desired:
     digest: str
     files_of: dict[str, dict[str, str]]  # per planned enterprise: path -> sha256 of its files
     skipped: frozenset[str]  # enterprises unchanged since their last apply, not parsed
-
-    @property
-    def exact(self) -> bool:
-        """Whether every file was read with positions (the fast path keeps none)."""
-        return all(f.site.document.exact for d in self.declarations.values() for f in d.files)
 
 
 SyncLookup = Callable[[list[str]], tuple[dict[str, str], dict[str, SyncRecord]]]

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import click
 
-from reconciler.desired import Desired, SyncLookup, load_desired
+from reconciler.desired import Desired, load_desired
 from reconciler.diagnostics import Diagnostic
 from reconciler.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError, open_store
 
@@ -73,8 +73,8 @@ def report(problems: list[Diagnostic]) -> None:
     click.echo(f"{plural(len(problems), 'problem')} found.", err=True)
 
 
-def desired_or_exit(paths: tuple[Path, ...], sync: SyncLookup | None = None) -> Desired:
-    desired, problems = load_desired(paths, sync=sync)
+def desired_or_exit(paths: tuple[Path, ...]) -> Desired:
+    desired, problems = load_desired(paths)
     if problems:
         report(problems)
         raise SystemExit(EXIT_ERROR)
