@@ -7,7 +7,7 @@ largest enterprise.  Every problem of every file is still collected before faili
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,17 +29,22 @@ class Planned:
     digest: str  # of the declared files the plan was computed from
 
 
-def plan_paths(paths: Iterable[str | Path], store: Store, policy: Policy, full: bool = False) -> Planned:
+Progress = Callable[[int, int], None]  # (files read so far, files to read)
+
+
+def plan_paths(paths: Iterable[str | Path], store: Store, policy: Policy, full: bool = False,
+               progress: Progress | None = None) -> Planned:
     """Plan every enterprise declared under ``paths``; skip unchanged ones unless ``full``."""
     paths = list(paths)
     sync: SyncLookup | None = None if full else store.sync_records
     try:
-        return _plan(paths, store, policy, sync, stream=True)
+        return _plan(paths, store, policy, sync, stream=True, progress=progress)
     except Regroup:
-        return _plan(paths, store, policy, sync, stream=False)
+        return _plan(paths, store, policy, sync, stream=False, progress=progress)
 
 
-def _plan(paths: list, store: Store, policy: Policy, sync: SyncLookup | None, stream: bool) -> Planned:
+def _plan(paths: list, store: Store, policy: Policy, sync: SyncLookup | None, stream: bool,
+          progress: Progress | None) -> Planned:
     selection = select(paths, sync)
     problems = list(selection.problems)
     parts: list[PlanPart] = []
@@ -48,6 +53,8 @@ def _plan(paths: list, store: Store, policy: Policy, sync: SyncLookup | None, st
     for outcome in iter_enterprises(selection, stream=stream):
         problems.extend(outcome.problems)
         documents += outcome.documents
+        if progress is not None:
+            progress(documents, len(selection.files))
         if outcome.state is None or outcome.problems:
             continue
         files.update(outcome.files)

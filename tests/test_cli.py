@@ -171,3 +171,12 @@ def test_changes_made_outside_reconciler_are_planned_back(run, tmp_path: Path) -
     assert result.exit_code == 2
     assert '~ services = ["dimona"] -> ["dimona", "dmfa"]' in result.stdout
     assert '~ notification_email = "someone@else.example" -> "administratie@goudenkorst.example"' in result.stdout
+
+
+def test_progress_only_when_asked_or_on_a_terminal(run, tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    quiet = run("plan", EXAMPLES, "--state", state)
+    assert "reading" not in quiet.stderr  # not a terminal: silent, as in CI logs
+    loud = run("plan", EXAMPLES, "--state", state, "--progress")
+    assert loud.exit_code == 0
+    assert loud.stderr.splitlines()[-1] == "reading 12 of 12 files"

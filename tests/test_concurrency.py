@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,6 +53,16 @@ def declare(folder: Path, number: str, variant: int, users: int = 3) -> Path:
     path = folder / f"{number}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def eventually(condition, seconds: float = 10.0) -> bool:
+    """PostgreSQL ends a killed client's session (and its locks) a moment after the kill."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def desired_of(path: Path):
@@ -179,7 +190,7 @@ def test_sigkill_at_any_point_leaves_the_store_as_it_was(url: str, tmp_path: Pat
         assert completed.returncode == -signal.SIGKILL, completed.stderr
         assert store.read() == before, f"killed after {kill_after} statements"
         assert store.accounts(ENTERPRISES[0]) == before_accounts
-        assert not any(holder.held for holder in store.lock_holders())
+        assert eventually(lambda: not any(holder.held for holder in store.lock_holders()))
     completed = subprocess.run(
         [sys.executable, "-m", "reconciler", "apply", str(target), "--state", url, "--auto-approve",
          "--lock-timeout", "5", "--allow-mass-removal"], capture_output=True, text=True, timeout=120)
@@ -195,6 +206,9 @@ def test_stale_lock_is_listed_and_released(url: str, tmp_path: Path, run) -> Non
         env={**os.environ, KILL_AFTER_ENV: "2", "GITHUB_ACTOR": "ci-bot", "GITHUB_RUN_ID": "777"},
         capture_output=True, text=True, timeout=120)
     assert completed.returncode == -signal.SIGKILL
+    probe = open_store(url)
+    assert eventually(lambda: not any(holder.held for holder in probe.lock_holders()))
+    probe.close()
     listed = run("lock", "list", "--state", url)
     assert listed.exit_code == 0
     assert "0999.010.027  ci-bot  run 777  since " in listed.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,13 +46,33 @@ def override_options(command):
 
 
 def planned(paths: tuple[Path, ...], store: Store, actor: str | None, share: float,
-            full: bool = False) -> tuple[Plan, str]:
+            full: bool = False, progress: bool | None = None) -> tuple[Plan, str]:
     """Plan the declaration against the store, one enterprise at a time; any problem ends the command."""
-    result = plan_paths(paths, store, Policy(share, actor), full)
+    report_progress = is_tty(sys.stderr) if progress is None else progress
+    result = plan_paths(paths, store, Policy(share, actor), full, show_progress if report_progress else None)
+    if report_progress and is_tty(sys.stderr):
+        click.echo("\r\033[K", err=True, nl=False)  # clear the progress line
     if result.problems:
         report(result.problems)
         raise SystemExit(1)
     return result.plan, result.digest
+
+
+def is_tty(stream) -> bool:  # noqa: ANN001
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def show_progress(done: int, total: int) -> None:
+    """One line on stderr, rewritten in place on a terminal; plain lines when asked for in a log."""
+    if is_tty(sys.stderr):
+        click.echo(f"\rreading {done:,} of {total:,} files", err=True, nl=False)
+    else:
+        click.echo(f"reading {done:,} of {total:,} files", err=True)
+
+
+progress_option = click.option(
+    "--progress/--no-progress", default=None,
+    help="Report files read on stderr (default: only on a terminal, never in CI logs).")
 
 
 def render(plan: Plan, output_format: str, markdown_limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None) -> str:
@@ -84,12 +105,14 @@ def register(cli: click.Group) -> None:
     @click.option("--markdown-limit", type=click.IntRange(min=1000), default=DEFAULT_LIMIT, show_default=True,
                   help="Longest Markdown comment, in characters; longer plans get a shortened comment.")
     @full_option
+    @progress_option
     def plan(paths: tuple[Path, ...], state_url: str, output_format: str, detailed_exitcode: bool, out: Path | None,
-             actor: str | None, max_removal_share: float, markdown_limit: int, full: bool) -> None:
+             actor: str | None, max_removal_share: float, markdown_limit: int, full: bool,
+             progress: bool | None) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
         try:
-            result, digest = planned(paths, store, actor, max_removal_share, full)
+            result, digest = planned(paths, store, actor, max_removal_share, full, progress)
         finally:
             store.close()
         if out is not None:
@@ -110,8 +133,9 @@ def register(cli: click.Group) -> None:
     @removal_share_option
     @override_options
     @full_option
+    @progress_option
     def apply(paths: tuple[Path, ...], state_url: str, auto_approve: bool, lock_timeout: float, actor: str | None,
-              max_removal_share: float, overrides: tuple[str, ...], full: bool) -> None:
+              max_removal_share: float, overrides: tuple[str, ...], full: bool, progress: bool | None) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
         Shows the plan, asks for confirmation on a terminal, and applies it in one transaction.
@@ -126,7 +150,7 @@ def register(cli: click.Group) -> None:
                 fail(str(error), EXIT_PLAN_FILE)
         store = open_or_exit(state_url, lock_timeout)
         try:
-            result = saved.plan if saved else planned(paths, store, actor, max_removal_share, full)[0]
+            result = saved.plan if saved else planned(paths, store, actor, max_removal_share, full, progress)[0]
             click.echo(render_plan(result, color=use_color()), nl=False)
             if result.is_empty:
                 apply_plan(result, store)  # records what the enterprises were checked against
