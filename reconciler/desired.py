@@ -33,8 +33,7 @@ class Desired:
     origins: dict[Address, Site]
     files: int
     digest: str
-    files_of: dict[str, dict[str, str]]  # per planned enterprise: path -> sha256 of its files
-    skipped: frozenset[str]  # enterprises unchanged since their last apply, not parsed
+    files_of: dict[str, dict[str, str]]  # per enterprise: path -> sha256 of its files
 
 
 SyncLookup = Callable[[list[str]], tuple[dict[str, str], dict[str, SyncRecord]]]
@@ -146,18 +145,16 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
             problems = []
 
 
-def load_desired(paths: Iterable[str | Path], fast: bool = True,
-                 sync: SyncLookup | None = None) -> tuple[Desired, list[Diagnostic]]:
+def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desired, list[Diagnostic]]:
     """Everything declared under ``paths``; the problems list is sorted and empty when all is valid.
 
     With ``fast`` (the default) valid files are read by the fast path; any enterprise with a
     problem is read again by the position-tracking loader, so every message keeps its
-    ``file:line:column``.  With ``sync`` (the store's record of past applies), enterprises
-    unchanged since their last apply are skipped without being parsed (``reconciler.sync``).
-    This collects every enterprise; planning reads them one at a time (``reconciler.pipeline``).
+    ``file:line:column``.  This collects every enterprise; planning reads them one at a time
+    and skips those unchanged since their last apply (``reconciler.pipeline``).
     """
     paths = list(paths)
-    selection = select(paths, sync)
+    selection = select(paths, None)
     problems = list(selection.problems)
     outcomes = list(iter_enterprises(selection, fast, stream=False))
     enterprises: dict[str, EnterpriseState] = {}
@@ -174,11 +171,10 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True,
             enterprises[outcome.number] = outcome.state
             origins.update(outcome.origins)
             files_of[outcome.number] = outcome.files
-    if not documents and not problems and not selection.skipped:
+    if not documents and not problems:
         problems.append(no_files(paths))
-    hashed = selection.hashed or {p: s for files in files_of.values() for p, s in files.items()}
-    desired = Desired(enterprises, declarations, origins, documents, digest(hashed), files_of,
-                      frozenset(selection.skipped))
+    hashed = {p: s for files in files_of.values() for p, s in files.items()}
+    desired = Desired(enterprises, declarations, origins, documents, digest(hashed), files_of)
     return desired, sorted(problems)
 
 

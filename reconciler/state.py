@@ -91,9 +91,6 @@ class EnterpriseState:
     number: str
     records: Mapping[Address, Fields]
 
-    def of_kind(self, kind: Kind) -> dict[Address, dict[str, Value]]:
-        return {a: dict(f) for a, f in sorted(self.records.items()) if a.kind is kind}
-
 
 def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dict[Address, Site]]:
     """The desired state of an enterprise whose declaration passed every rule, and where each

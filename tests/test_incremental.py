@@ -10,9 +10,8 @@ import pytest
 import reconciler.desired
 from conftest import EXAMPLES, outside_write
 from reconciler.apply import apply_plan
-from reconciler.desired import load_desired
-from reconciler.gates import OVERRIDES
-from reconciler.plan import make_plan
+from reconciler.gates import OVERRIDES, Policy
+from reconciler.pipeline import plan_paths
 from reconciler.store import open_store
 
 SMALL, SECRETARIAT, LARGE = "0999055557", "0999077729", "0999123457"
@@ -41,9 +40,10 @@ def registry(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
 
 
 def plan_and_apply(store, apply: bool = True, folder: str = "enterprises"):
-    desired, problems = load_desired([folder], sync=store.sync_records)
-    assert problems == []
-    plan = make_plan(desired.enterprises, store.read(desired.enterprises), None, desired.files_of, desired.skipped)
+    """Plan as `reconciler plan` does: one enterprise at a time, skipping unchanged ones."""
+    planned_now = plan_paths([folder], store, Policy())
+    assert planned_now.problems == []
+    plan = planned_now.plan
     if apply:
         apply_plan(plan, store, overrides=frozenset(OVERRIDES))
     return plan

@@ -45,12 +45,12 @@ def rule(rule_id: str, summary: str) -> Callable[[Check], Check]:
     return register
 
 
-def check_enterprise(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> list[Diagnostic]:
+def check_enterprise(declaration: DeclaredEnterprise, catalogue: Catalogue) -> list[Diagnostic]:
     """Run every rule on one enterprise and collect all findings."""
     return [
         Diagnostic(position, found.id, message)
         for found in RULES.values()
-        for position, message in found.check(enterprise, catalogue)
+        for position, message in found.check(declaration, catalogue)
     ]
 
 

@@ -156,10 +156,6 @@ class PostgresStore(SqlStore):
                           (enterprise,))
         return holder
 
-    def drop(self) -> None:
-        """Remove the registry's schema entirely (tests, and migrating away)."""
-        self.connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
-
     def close(self) -> None:
         self.connection.close()
         if self._side is not None:
