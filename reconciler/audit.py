@@ -77,12 +77,22 @@ def _json(fields) -> str | None:  # noqa: ANN001
 
 def chain(shared: Context, enterprise: str, changes: Iterable[Change], seq: int, head: str) -> list[AuditEntry]:
     """Entries for ``changes``, continuing the chain after entry ``seq`` whose hash is ``head``."""
+    return chain_events(shared, enterprise, ((change.action.value, str(change.address), _json(change.before),
+                                              _json(change.after)) for change in changes), seq, head)
+
+
+def event_json(values: dict | None) -> str | None:
+    return None if values is None else orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def chain_events(shared: Context, enterprise: str, events: Iterable[tuple[str, str, str | None, str | None]],
+                 seq: int, head: str) -> list[AuditEntry]:
+    """Entries for (action, subject, before JSON, after JSON) events, continuing the chain at ``seq``."""
     entries = []
     common = (shared.at, shared.actor, shared.run, shared.plan_hash, shared.commit_sha, shared.overrides)
-    for change in changes:
+    for action, subject, before, after in events:
         seq += 1
-        body = (enterprise, seq, *common, change.action.value, str(change.address), _json(change.before),
-                _json(change.after), head)
+        body = (enterprise, seq, *common, action, subject, before, after, head)
         head = _digest(body)
         entries.append(AuditEntry(*body, head))
     return entries

@@ -8,8 +8,8 @@ reported with the area's id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 from reconciler.change import Action, Change, StoredEnterprise
@@ -126,3 +126,93 @@ def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnte
                     f"{actor} ({roles}) may not {change.action.value} {change.address}: "
                     f"{area.what} is reserved to: {allowed}"))
     return problems
+
+
+CONTACT_CENTER = "contact-center"
+
+
+@dataclass
+class Roles:
+    """The roles one person holds in an enterprise, read from the stored state."""
+
+    main: bool = False
+    co_main: bool = False
+    access_manager: set[str] = field(default_factory=set)  # qualities
+    co_access_manager: set[str] = field(default_factory=set)
+    user: dict[str, tuple[str, ...]] = field(default_factory=dict)  # quality -> services
+
+    def highest(self) -> str:
+        """The role that decides who is above this person."""
+        for name, held in (("main access manager", self.main), ("co-main access manager", self.co_main),
+                           ("access manager", self.access_manager), ("co-access manager", self.co_access_manager),
+                           ("user", self.user)):
+            if held:
+                return name
+        return "none"
+
+    def administers(self, all_qualities: Iterable[str]) -> list[str]:
+        """Qualities this person manages: all of them for (co-)main access managers."""
+        if self.main or self.co_main:
+            return sorted(all_qualities)
+        return sorted(self.access_manager | self.co_access_manager)
+
+
+def roles_by_person(records: Mapping[Address, tuple]) -> dict[str, Roles]:
+    """Every person's roles in one pass over an enterprise's records."""
+    roles: dict[str, Roles] = {}
+
+    def of(ssin: str) -> Roles:
+        return roles.setdefault(ssin, Roles())
+
+    for address, values in records.items():
+        kind = address.kind
+        if kind is Kind.PERSON:
+            of(address.key)
+        elif kind is Kind.ENTERPRISE:
+            main = dict(values)["main_access_manager"]
+            if main:
+                of(main).main = True
+        elif kind is Kind.CO_MAIN_ACCESS_MANAGER:
+            of(address.key).co_main = True
+        elif kind is Kind.QUALITY:
+            manager = dict(values)["access_manager"]
+            if manager:
+                of(manager).access_manager.add(address.quality)
+        elif kind is Kind.CO_ACCESS_MANAGER:
+            of(address.key).co_access_manager.add(address.quality)
+        elif kind is Kind.USER:
+            of(address.key).user[address.quality] = dict(values)["services"]
+    return roles
+
+
+# Who issues new access codes for an account: the level above the account's highest role.
+CODE_ISSUERS = (
+    ("main access manager", "an operator of the contact center (--actor contact-center)"),
+    ("co-main access manager", "the main access manager"),
+    ("access manager", "the main access manager or a co-main access manager"),
+    ("co-access manager", "the main access manager, a co-main access manager, or the access manager of that quality"),
+    ("user", "the main access manager, a co-main access manager, or the access manager or a co-access manager "
+             "of one of the user's qualities"),
+)
+
+
+def may_issue_codes(actor: str, actor_roles: Roles | None, subject: str, subject_roles: Roles) -> bool:
+    """Whether ``actor`` may issue new access codes for ``subject``: only from a level above."""
+    if actor == subject:
+        return False
+    highest = subject_roles.highest()
+    if actor == CONTACT_CENTER:
+        return highest == "main access manager"
+    if actor_roles is None or highest in ("main access manager", "none"):
+        return False
+    if actor_roles.main:
+        return True
+    if highest == "co-main access manager":
+        return False
+    if actor_roles.co_main:
+        return True
+    if highest == "access manager":
+        return False
+    if highest == "co-access manager":
+        return bool(actor_roles.access_manager & subject_roles.co_access_manager)
+    return bool((actor_roles.access_manager | actor_roles.co_access_manager) & set(subject_roles.user))

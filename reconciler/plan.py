@@ -16,8 +16,19 @@ from reconciler.gates import Policy, Refusal, check_gates
 from reconciler.state import EnterpriseState
 from reconciler.sync import sync_digest
 
-__all__ = ["Action", "Change", "FieldChange", "Plan", "PlanPart", "StoredEnterprise", "combine", "make_plan",
-           "plan_enterprise"]
+__all__ = ["Action", "Change", "FieldChange", "Plan", "PlanPart", "StoredEnterprise", "Waiting", "combine",
+           "make_plan", "plan_enterprise"]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An account of a planned enterprise that nobody has activated yet, as read when planning."""
+
+    enterprise: str
+    username: str
+    name: str
+    status: str  # awaiting codes, pending or expired
+    deadline: str | None
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,9 @@ class Plan:
     # Per planned enterprise: (number, version read, digest, files) for incremental planning.
     sync: tuple[tuple[str, int | None, str, tuple[tuple[str, str], ...]], ...] = ()
     skipped: tuple[str, ...] = ()  # enterprises unchanged since their last apply, not parsed
+    # Accounts not activated yet, for people to chase; informative only, apply ignores them.
+    waiting: tuple[Waiting, ...] = ()  # the first few per enterprise, by deadline
+    waiting_counts: tuple[tuple[str, str, int], ...] = ()  # (enterprise, status, number of accounts)
 
     @property
     def is_empty(self) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from reconciler import __version__
 from reconciler.change import Action, Change
 from reconciler.gates import Refusal
-from reconciler.plan import Plan
+from reconciler.plan import Plan, Waiting
 from reconciler.render.json import plan_document
 from reconciler.state import FIELDS, Address, Kind
 
@@ -126,4 +126,7 @@ def plan_from_document(document: dict) -> Plan:
     versions = tuple((number, version) for number, version in document["versions"].items())
     sync = tuple((item["enterprise"], item["version"], item["digest"], tuple(sorted(item["files"].items())))
                  for item in document["sync"])
-    return Plan(tuple(changes), versions, refusals, document["actor"], sync, tuple(document["skipped"]))
+    waiting = tuple(Waiting(w["enterprise"], w["username"], w["name"], w["status"], w["deadline"])
+                    for w in document.get("waiting_accounts", {}).get("first", []))
+    counts = tuple((c["enterprise"], c["status"], c["count"]) for c in document.get("waiting_accounts", {}).get("counts", []))
+    return Plan(tuple(changes), versions, refusals, document["actor"], sync, tuple(document["skipped"]), waiting, counts)

@@ -15,6 +15,9 @@ from reconciler.cli import cli
 from reconciler.store import open_store
 from reconciler.store.postgresql import split_url
 
+# Argon2 at full cost would spend most of the suite hashing; one test checks the real costs.
+os.environ.setdefault("RECONCILER_ARGON2_PROFILE", "cheapest")
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "enterprises"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

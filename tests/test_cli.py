@@ -62,9 +62,12 @@ def test_plan_detailed_exitcode(run, tmp_path: Path) -> None:
     assert run("apply", SMALL, "--state", state, "--auto-approve").exit_code == 0
     result = run("plan", SMALL, "--state", state, "--detailed-exitcode")
     assert result.exit_code == 0
-    assert result.stdout == ("No changes. The stored state matches the declaration.\n"
-                             "1 enterprise unchanged since its last apply (same files, same stored version) "
-                             "was not read again.\n")
+    assert result.stdout.startswith("No changes. The stored state matches the declaration.\n"
+                                    "1 enterprise unchanged since its last apply (same files, same stored version) "
+                                    "was not read again.\n\n"
+                                    "Accounts not activated yet (`reconciler show NUMBER` lists every one):\n"
+                                    "  0999.055.557: 3 pending\n"
+                                    "    emertens  Els Mertens  pending (deadline 20")
 
 
 def test_plan_json(run, tmp_path: Path) -> None:
@@ -151,6 +154,8 @@ def test_show_and_export(run, tmp_path: Path) -> None:
     assert detail.exit_code == 0
     assert "main access manager: Els Mertens (75031366754) [emertens, pending until " in detail.stdout
     assert "accounts: 3 pending" in detail.stdout
+    assert sorted(p.name for p in (tmp_path / ".reconciler/letters/0999055557").iterdir()) == [
+        "emertens", "felamrani", "jmertens"]
     assert run("show", "0999.055.558", "--state", state).exit_code == 1
     missing = run("show", "0999.088.815", "--state", state)
     assert missing.exit_code == 1 and "not in the store" in missing.stderr

@@ -17,6 +17,8 @@ from reconciler.apply import apply_plan
 from reconciler.desired import load_desired
 from reconciler.export import export
 from reconciler.plan import make_plan
+from reconciler.delivery import LetterBox
+from reconciler.lifecycle import issue_codes
 from reconciler.render.json import render_plan_json
 from reconciler.render.text import render_plan
 
@@ -33,7 +35,12 @@ def plan_for(folder: Path, store):
 
 
 def people(store) -> dict[str, str]:
-    return {account.ssin: account.status for account in store.accounts(E)}
+    """Accounts that can still be used, by SSIN."""
+    return {account.ssin: account.status for account in store.accounts(E) if account.status != "deactivated"}
+
+
+def deactivated(store) -> set[str]:
+    return {account.ssin for account in store.accounts(E) if account.status == "deactivated"}
 
 
 # What must hold in the store after each step, beyond "the next plan is empty".
@@ -46,7 +53,7 @@ FACTS = {
     "03_replace_main_access_manager": lambda s, st: dict(st.records[_enterprise()])["main_access_manager"]
     == "58022754967",
     "04_parameters_and_services": lambda s, st: any(a.kind.value == "route" for a in st.records),
-    "05_deactivate_quality": lambda s, st: "91110738238" not in people(s) and "61061906014" not in people(s),
+    "05_deactivate_quality": lambda s, st: deactivated(s) == {"91110738238", "61061906014"},
     "06_remove_quality_and_parameters": lambda s, st: {a.kind.value for a in st.records}
     == {"enterprise", "person", "quality", "user"},
 }
@@ -79,9 +86,11 @@ def test_scenarios_in_order(store, tmp_path: Path, update_golden: bool, monkeypa
         assert round_trip.is_empty, step
 
 
-def test_new_accounts_are_pending_for_thirty_days(store) -> None:
+def test_new_accounts_are_pending_for_thirty_days(store, tmp_path: Path) -> None:
     _, plan = plan_for(SCENARIOS / STEPS[0], store)
     apply_plan(plan, store, now=NOW)
+    assert {a.effective_status(NOW) for a in store.accounts(E)} == {"awaiting codes"}
+    issue_codes(store, LetterBox(str(tmp_path)), None, NOW, "http://login", "run")
     accounts = store.accounts(E)
     assert {a.status for a in accounts} == {"pending"}
     assert {a.activation_deadline for a in accounts} == {(NOW + timedelta(days=30)).isoformat(timespec="seconds")}

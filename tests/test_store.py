@@ -103,7 +103,8 @@ def test_read_returns_only_the_enterprises_asked_for(store) -> None:
 @pytest.mark.parametrize("statement", [
     "UPDATE qualities SET activated = 7",
     "INSERT INTO enterprises (number, name) VALUES ('123', 'too short')",
-    "UPDATE persons SET account_status = 'asleep'",
+    "UPDATE accounts SET status = 'asleep'",
+    "UPDATE accounts SET username = (SELECT min(username) FROM accounts)",
 ])
 def test_store_rejects_impossible_rows_written_by_hand(store_url: str, statement: str) -> None:
     store = open_store(store_url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from reconciler import __version__
-from reconciler.cli import common, planning, registry
+from reconciler.cli import accounts, common, planning, registry
 from reconciler.cli.common import EXIT_ERROR
 
 
@@ -26,6 +26,7 @@ def cli() -> None:
 
 planning.register(cli)
 registry.register(cli)
+accounts.register(cli)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import click
 
+from reconciler import identifiers
 from reconciler.desired import Desired, load_desired
 from reconciler.diagnostics import Diagnostic
 from reconciler.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError, open_store
@@ -43,7 +44,28 @@ actor_option = click.option(
     help="Check every change against what this person may do according to the stored state "
     "('legal-representative' for the enterprise's legal representative).",
 )
+
+
+def delivery_options(command):  # noqa: ANN001, ANN201
+    """--delivery and --login-url: how access codes reach people, and where they activate."""
+    command = click.option(
+        "--login-url", metavar="URL", envvar="RECONCILER_LOGIN_URL",
+        help="Address of the first-login page, printed in the letters (default http://127.0.0.1:8080/first-login). "
+        "Also read from RECONCILER_LOGIN_URL.")(command)
+    return click.option(
+        "--delivery", "delivery_url", metavar="URL", envvar="RECONCILER_DELIVERY",
+        help="Where access codes go: letters:PATH (default letters:.reconciler/letters) or "
+        "smtp://[user@]host[:port]?from=ADDRESS[&starttls=yes]. Also read from RECONCILER_DELIVERY.")(command)
+
+
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+
+
+def enterprise_or_exit(text: str) -> str:
+    try:
+        return identifiers.enterprise_number(text)
+    except identifiers.InvalidIdentifier as error:
+        fail(str(error))
 
 
 def plural(count: int, word: str) -> str:

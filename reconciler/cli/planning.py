@@ -10,12 +10,14 @@ from pathlib import Path
 import click
 
 from reconciler import identifiers
-from reconciler.apply import Refused, apply_plan
+from reconciler.apply import Refused, apply_plan, run_id
 from reconciler.cli.common import (
-    EXIT_CHANGES, EXIT_LOCK, EXIT_PLAN_FILE, EXIT_REFUSED, EXIT_STALE, actor_option, desired_or_exit, fail,
+    EXIT_CHANGES, EXIT_LOCK, EXIT_PLAN_FILE, EXIT_REFUSED, EXIT_STALE, actor_option, delivery_options, desired_or_exit, fail,
     is_terminal, lock_timeout_option, open_or_exit, paths_argument, plural, report, state_option, use_color,
 )
+from reconciler.delivery import DeliveryError, login_url as delivery_login_url, open_delivery
 from reconciler.export import enterprise_document
+from reconciler.lifecycle import issue_codes, with_waiting_accounts
 from reconciler.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
 from reconciler.pipeline import plan_paths
 from reconciler.plan import Plan
@@ -55,7 +57,30 @@ def planned(paths: tuple[Path, ...], store: Store, actor: str | None, share: flo
     if result.problems:
         report(result.problems)
         raise SystemExit(1)
-    return result.plan, result.digest
+    return with_waiting_accounts(result.plan, store, datetime.now(timezone.utc)), result.digest
+
+
+def enterprises_in(plan: Plan) -> set[str]:
+    return {n for n, _ in plan.versions} | {s[0] for s in plan.sync} | set(plan.skipped)
+
+
+def send_codes(store: Store, delivery_url: str | None, login_url: str | None, numbers: set[str],
+               actor: str | None) -> None:
+    """Send access codes to every account of ``numbers`` still waiting for them."""
+    if not store.awaiting_codes(numbers, limit=1):
+        return
+    try:
+        delivery = open_delivery(delivery_url)
+        try:
+            sent = issue_codes(store, delivery, numbers, datetime.now(timezone.utc), delivery_login_url(login_url),
+                               run_id(), actor)
+        finally:
+            delivery.close()
+    except DeliveryError as error:
+        fail(f"{error}; the apply itself is complete: send the codes with `reconciler credentials issue`")
+    except LockTimeout as error:
+        fail(str(error), EXIT_LOCK)
+    click.echo(f"Access codes sent for {plural(sent, 'new account')}: {delivery.description}.")
 
 
 def is_tty(stream) -> bool:  # noqa: ANN001
@@ -134,11 +159,16 @@ def register(cli: click.Group) -> None:
     @override_options
     @full_option
     @progress_option
+    @delivery_options
+    @click.option("--defer-codes", is_flag=True,
+                  help="Do not send access codes now; `reconciler credentials issue` sends them later.")
     def apply(paths: tuple[Path, ...], state_url: str, auto_approve: bool, lock_timeout: float, actor: str | None,
-              max_removal_share: float, overrides: tuple[str, ...], full: bool, progress: bool | None) -> None:
+              max_removal_share: float, overrides: tuple[str, ...], full: bool, progress: bool | None,
+              delivery_url: str | None, login_url: str | None, defer_codes: bool) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
         Shows the plan, asks for confirmation on a terminal, and applies it in one transaction.
+        Then sends access codes to the new accounts of the enterprises in the plan.
         """
         saved = None
         if len(paths) == 1 and is_plan_file(paths[0]):
@@ -154,6 +184,8 @@ def register(cli: click.Group) -> None:
             click.echo(render_plan(result, color=use_color()), nl=False)
             if result.is_empty:
                 apply_plan(result, store)  # records what the enterprises were checked against
+                if not defer_codes:
+                    send_codes(store, delivery_url, login_url, enterprises_in(result), actor)
                 return
             if unlifted(result.refusals, overrides):
                 fail("refused by the safety gates above; nothing was changed", EXIT_REFUSED)
@@ -176,6 +208,8 @@ def register(cli: click.Group) -> None:
                 fail(str(error))
             click.echo(f"\nApply complete: {plural(len(result.changes), 'change')} in "
                        f"{plural(len(result.enterprises()), 'enterprise')}.")
+            if not defer_codes:
+                send_codes(store, delivery_url, login_url, enterprises_in(result), actor)
         finally:
             store.close()
 

@@ -9,18 +9,13 @@ import click
 
 from reconciler import identifiers
 from reconciler.audit import verify
-from reconciler.cli.common import desired_or_exit, fail, open_or_exit, paths_argument, plural, state_option
+from reconciler.cli.common import (
+    desired_or_exit, enterprise_or_exit, fail, open_or_exit, paths_argument, plural, state_option,
+)
 from reconciler.codeowners import PLATFORMS, codeowners
 from reconciler.copy import copy_registry
 from reconciler.export import export as export_state
 from reconciler.store import StoreError
-
-
-def enterprise_or_exit(text: str) -> str:
-    try:
-        return identifiers.enterprise_number(text)
-    except identifiers.InvalidIdentifier as error:
-        fail(str(error))
 
 
 def register(cli: click.Group) -> None:
@@ -131,10 +126,13 @@ def register(cli: click.Group) -> None:
             return
         for entry in entries:
             by = entry.actor or "unknown actor"
-            extra = f" commit {entry.commit_sha[:12]}" if entry.commit_sha else ""
+            extra = f"  plan {entry.plan_hash[:12]}" if entry.plan_hash else ""  # account events have no plan
+            extra += f" commit {entry.commit_sha[:12]}" if entry.commit_sha else ""
             extra += f" overrides {entry.overrides}" if entry.overrides else ""
+            if entry.after and not entry.plan_hash:
+                extra += f"  {entry.after}"
             click.echo(f"{entry.at}  {entry.enterprise}#{entry.seq}  {entry.action:6}  {entry.address}  "
-                       f"by {by}  run {entry.run}  plan {entry.plan_hash[:12]}{extra}")
+                       f"by {by}  run {entry.run}{extra}")
         if not entries:
             click.echo("The audit trail is empty.")
 

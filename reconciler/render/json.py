@@ -45,6 +45,11 @@ def plan_document(plan: Plan) -> dict:
         "skipped": list(plan.skipped),
         "sync": [{"enterprise": number, "version": version, "digest": digest, "files": dict(files)}
                  for number, version, digest, files in plan.sync],
+        "waiting_accounts": {
+            "counts": [{"enterprise": e, "status": status, "count": n} for e, status, n in plan.waiting_counts],
+            "first": [{"enterprise": w.enterprise, "username": w.username, "name": w.name, "status": w.status,
+                       "deadline": w.deadline} for w in plan.waiting],
+        },
     }
 
 

@@ -39,7 +39,7 @@ def render_change(change: Change) -> list[str]:
         else:
             lines.append(f"      {symbol} {name} = {show_value(field.after if field.after is not None else field.before)}")
     if change.action is Action.CREATE and change.address.kind is Kind.PERSON:
-        lines.append(f"        (new account: pending activation; its codes expire {ACTIVATION_DAYS} days after apply)")
+        lines.append(f"        (new account: access codes are sent after apply and expire {ACTIVATION_DAYS} days later)")
     return lines
 
 
@@ -68,9 +68,27 @@ def _skipped(plan: Plan) -> str:
             f"last apply (same files, same stored version) {'were' if count != 1 else 'was'} not read again.\n")
 
 
+def waiting_lines(plan: Plan) -> list[str]:
+    """Accounts of the planned enterprises that nobody has activated yet: counts, then the first few."""
+    if not plan.waiting_counts:
+        return []
+    lines = ["", "Accounts not activated yet (`reconciler show NUMBER` lists every one):"]
+    by_enterprise: dict[str, list[str]] = {}
+    for number, status, count in plan.waiting_counts:
+        by_enterprise.setdefault(number, []).append(f"{count} {status}")
+    for number, counts in by_enterprise.items():
+        lines.append(f"  {format_enterprise_number(number)}: {', '.join(counts)}")
+        for waiting in (w for w in plan.waiting if w.enterprise == number):
+            until = f" (deadline {waiting.deadline[:10]})" if waiting.deadline else ""
+            lines.append(f"    {waiting.username}  {waiting.name}  {waiting.status}{until}")
+    return lines
+
+
 def _render_plan(plan: Plan) -> str:
     if plan.is_empty:
-        return "No changes. The stored state matches the declaration.\n" + _skipped(plan)
+        text = "No changes. The stored state matches the declaration.\n" + _skipped(plan)
+        waiting = waiting_lines(plan)
+        return text + ("\n".join(waiting) + "\n" if waiting else "")
     lines = ["reconciler will perform the following actions:"]
     current = None
     for change in plan.changes:
@@ -83,6 +101,7 @@ def _render_plan(plan: Plan) -> str:
         lines += [""] + render_change(change)
     lines += ["", summary(plan)]
     lines += refusal_lines(plan)
+    lines += waiting_lines(plan)
     return "\n".join(lines) + "\n" + _skipped(plan)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Protocol
 
 from reconciler.audit import AuditEntry, Context
@@ -46,21 +46,53 @@ class LockHolder:
 
 @dataclass(frozen=True)
 class Account:
-    """Login state of one person's account in one enterprise (never a password)."""
+    """Login state of one person's account in one enterprise.
+
+    Hashes are argon2id; the codes and passwords themselves are never stored.  ``name``
+    and ``email`` come from the declared person and are empty once the person is removed.
+    """
 
     enterprise: str
     ssin: str
     name: str
+    email: str
     username: str
-    status: str
+    status: str  # pending, active or deactivated, as stored
     created_at: str
+    codes_issued_at: str | None
     activation_deadline: str | None
+    activated_at: str | None
+    deactivated_at: str | None
+    session_epoch: int  # moves whenever codes, password or status change: older sessions end
+    temporary_hash: str | None = field(default=None, repr=False)
+    password_hash: str | None = field(default=None, repr=False)
 
     def effective_status(self, now: datetime) -> str:
-        """``pending`` turns ``expired`` once the activation deadline has passed."""
-        if self.status == "pending" and self.activation_deadline and self.activation_deadline < now.isoformat():
+        """What the account is at ``now``: awaiting codes, pending, expired, active or deactivated."""
+        if self.status != "pending":
+            return self.status
+        if self.codes_issued_at is None:
+            return AWAITING_CODES
+        if self.activation_deadline and self.activation_deadline < now_text(now):
             return "expired"
-        return self.status
+        return "pending"
+
+
+AWAITING_CODES = "awaiting codes"
+WAITING = ("pending", "expired", AWAITING_CODES)  # statuses of accounts not activated yet
+
+
+def now_text(now: datetime) -> str:
+    """Times are stored as ISO 8601 text in UTC, to the second, so they compare as text."""
+    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ActivationNotices:
+    """Accounts of some enterprises that wait for a first login: counts, and the first few by deadline."""
+
+    counts: dict[str, dict[str, int]]  # enterprise -> status -> number of accounts
+    first: list[Account]
 
 
 class Transaction(Protocol):
@@ -78,6 +110,12 @@ class Transaction(Protocol):
     def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
         """Remember the files an enterprise was applied from, if it is still at ``version``."""
 
+    def update_account(self, account: Account, **values: object) -> bool:
+        """Change an account if nobody changed it since it was read (its session epoch); False if they did."""
+
+    def record_events(self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]) -> None:
+        """Append account events (action, subject, before, after) to the enterprise's audit chain."""
+
 
 class Store(Protocol):
     url: str
@@ -85,7 +123,27 @@ class Store(Protocol):
     def read(self, numbers: Iterable[str] | None = None) -> dict[str, StoredEnterprise]:
         """Snapshot of the given enterprises (all when None) with their versions."""
 
-    def accounts(self, number: str) -> list[Account]: ...
+    def accounts(self, number: str) -> list[Account]:
+        """Every account of an enterprise, deactivated ones included, by name."""
+
+    def account(self, username: str) -> Account | None:
+        """The account a user name logs in to."""
+
+    def account_of(self, enterprise: str, ssin: str) -> Account | None: ...
+
+    def awaiting_codes(self, numbers: Iterable[str] | None = None, limit: int | None = None) -> list[Account]:
+        """Pending accounts whose codes were never issued (all enterprises when None)."""
+
+    def activation_notices(self, numbers: Iterable[str], now: datetime, first: int) -> ActivationNotices: ...
+
+    def count_login_failure(self, username: str, now: datetime, window_start: datetime) -> int:
+        """Count one failed login for a typed user name; failures before ``window_start`` are forgotten."""
+
+    def lock_login(self, username: str, until: datetime) -> None: ...
+
+    def login_locked_until(self, username: str) -> str | None: ...
+
+    def clear_login_failures(self, username: str) -> None: ...
 
     def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> AbstractContextManager[Transaction]:
         """All-or-nothing unit of work holding the lock of each enterprise it writes."""

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors, sql
 
-from reconciler.store import LockHolder, LockTimeout, StoreError
-from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, lock_key, migrations, now_text
+from reconciler.store import LockHolder, LockTimeout, StoreError, now_text
+from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, lock_key, migrations
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -77,6 +77,22 @@ class PostgresStore(SqlStore):
     def _snapshot(self) -> Iterator[None]:
         with self.connection.transaction():
             self.connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._search_path()
+            yield
+
+    def _lock_usernames(self) -> None:
+        """User names are unique across enterprises, whose applies otherwise run in parallel.
+
+        Taken after every enterprise lock, so it can never close a cycle of waits.
+        """
+        try:
+            self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, "usernames"),))
+        except errors.LockNotAvailable:
+            raise LockTimeout(f"timed out waiting for another apply to finish handing out user names in {self.url}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self.connection.transaction():
             self._search_path()
             yield
 

@@ -13,20 +13,24 @@ import signal
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from reconciler.audit import AuditEntry, Context, chain
+from reconciler.audit import AuditEntry, Context, chain, chain_events, event_json
 from reconciler.change import Action, Change, StoredEnterprise
 from reconciler.state import Address, EnterpriseState, Fields, Kind
-from reconciler.store import ACTIVATION_DAYS, Account, LockHolder, StoreError, batched
+from reconciler.store import Account, ActivationNotices, LockHolder, StoreError, batched, now_text
 from reconciler.store.accounts import UsernameAllocator
 from reconciler.store.tables import TABLES, to_column
 from reconciler.sync import SyncRecord
 
 REGISTRY_TABLES = ("enterprises", "persons", "qualities", "co_main_access_managers", "co_access_managers",
-                   "users", "senders", "routes", "audit_log", "declared_files")
+                   "users", "senders", "routes", "audit_log", "declared_files", "accounts", "login_failures")
+ACCOUNT_COLUMNS = ("a.enterprise, a.ssin, coalesce(p.name, ''), coalesce(p.email, ''), a.username, a.status, "
+                   "a.created_at, a.codes_issued_at, a.activation_deadline, a.activated_at, a.deactivated_at, "
+                   "a.session_epoch, a.temporary_hash, a.password_hash")
+ACCOUNTS_FROM = "accounts a LEFT JOIN persons p ON p.enterprise = a.enterprise AND p.ssin = a.ssin"
 CHUNK = 900  # bound parameters per statement, below SQLite's historical limit of 999
 
 # Fault injection for the crash tests: the process kills itself (SIGKILL, no clean-up)
@@ -57,10 +61,6 @@ def default_holder() -> str:
         if os.environ.get(variable):
             return os.environ[variable]
     return f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
-
-
-def now_text(now: datetime) -> str:
-    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 class SqlStore(ABC):
@@ -106,10 +106,87 @@ class SqlStore(ABC):
             yield from self._rows(f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
 
     def accounts(self, number: str) -> list[Account]:
+        return self._accounts("a.enterprise = ? ORDER BY coalesce(p.name, a.username), a.ssin", (number,))
+
+    def account(self, username: str) -> Account | None:
+        found = self._accounts("a.username = ?", (username.strip().lower(),))
+        return found[0] if found else None
+
+    def account_of(self, enterprise: str, ssin: str) -> Account | None:
+        found = self._accounts("a.enterprise = ? AND a.ssin = ?", (enterprise, ssin))
+        return found[0] if found else None
+
+    def awaiting_codes(self, numbers: Iterable[str] | None = None, limit: int | None = None) -> list[Account]:
+        where = "a.status = 'pending' AND a.codes_issued_at IS NULL"
+        order = " ORDER BY a.enterprise, a.ssin" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        if numbers is None:
+            return self._accounts(where + order, ())
+        found: list[Account] = []
+        for chunk in batched(sorted(set(numbers)), CHUNK):
+            found += self._accounts(f"{where} AND a.enterprise IN ({', '.join('?' * len(chunk))}){order}", chunk)
+        return found[:limit] if limit is not None else found
+
+    def _accounts(self, where: str, params: Iterable[Any]) -> list[Account]:
         with self._snapshot():
-            rows = self._rows("SELECT enterprise, ssin, name, username, account_status, created_at, "
-                              "activation_deadline FROM persons WHERE enterprise = ? ORDER BY name, ssin", (number,))
+            rows = self._rows(f"SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS_FROM} WHERE {where}", params)
         return [Account(*row) for row in rows]
+
+    def activation_notices(self, numbers: Iterable[str], now: datetime, first: int) -> ActivationNotices:
+        """Counts of waiting accounts per enterprise and status, and the ``first`` of each by deadline."""
+        counts: dict[str, dict[str, int]] = {}
+        listed: list[Account] = []
+        at = now_text(now)
+        with self._snapshot():
+            for chunk in batched(sorted(set(numbers)), CHUNK):
+                marks = ", ".join("?" * len(chunk))
+                rows = self._rows(
+                    "SELECT enterprise, CASE WHEN codes_issued_at IS NULL THEN 'awaiting codes' "
+                    "WHEN activation_deadline < ? THEN 'expired' ELSE 'pending' END AS state, count(*) "
+                    f"FROM accounts WHERE status = 'pending' AND enterprise IN ({marks}) GROUP BY 1, 2",
+                    (at, *chunk))
+                for enterprise, state, count in rows:
+                    counts.setdefault(enterprise, {})[state] = count
+                listed += [Account(*row[:-1]) for row in self._rows(
+                    f"SELECT * FROM (SELECT {ACCOUNT_COLUMNS}, row_number() OVER (PARTITION BY a.enterprise "
+                    "ORDER BY coalesce(a.activation_deadline, ''), a.username) AS n "
+                    f"FROM {ACCOUNTS_FROM} WHERE a.status = 'pending' AND a.enterprise IN ({marks})) ranked "
+                    "WHERE n <= ?", (*chunk, first))]
+        listed.sort(key=lambda a: (a.enterprise, a.activation_deadline or "", a.username))
+        return ActivationNotices(counts, listed)
+
+    def count_login_failure(self, username: str, now: datetime, window_start: datetime) -> int:
+        with self._write():
+            self._rows_write(
+                "INSERT INTO login_failures (username, failures, first_failed_at) VALUES (?, 1, ?) "
+                "ON CONFLICT (username) DO UPDATE SET "
+                "failures = CASE WHEN login_failures.first_failed_at < ? THEN 1 ELSE login_failures.failures + 1 END, "
+                "first_failed_at = CASE WHEN login_failures.first_failed_at < ? THEN excluded.first_failed_at "
+                "ELSE login_failures.first_failed_at END",
+                (username, now_text(now), now_text(window_start), now_text(window_start)))
+            return self._rows("SELECT failures FROM login_failures WHERE username = ?", (username,))[0][0]
+
+    def lock_login(self, username: str, until: datetime) -> None:
+        with self._write():
+            self._rows_write("UPDATE login_failures SET locked_until = ? WHERE username = ?", (now_text(until), username))
+
+    def login_locked_until(self, username: str) -> str | None:
+        with self._snapshot():
+            found = self._rows("SELECT locked_until FROM login_failures WHERE username = ?", (username,))
+        return found[0][0] if found else None
+
+    def clear_login_failures(self, username: str) -> None:
+        with self._write():
+            self._rows_write("DELETE FROM login_failures WHERE username = ?", (username,))
+
+    def _rows_write(self, sql: str, params: Iterable[Any] = ()) -> None:
+        self.connection.execute(self.q(sql), tuple(params))
+
+    def _lock_usernames(self) -> None:
+        """Inside an apply: keep other applies from handing out user names until this one commits."""
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[None]:
+        """A short read-write transaction outside any enterprise lock (login bookkeeping)."""
 
     def dump(self) -> dict[str, tuple[list[str], list[tuple]]]:
         """Every row of the registry, table by table, as stored (accounts and versions included)."""
@@ -183,7 +260,7 @@ class SqlTransaction:
         self.now = now
         self.executed = 0
         self.kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
-        self._usernames: dict[str, UsernameAllocator] = {}
+        self._usernames: UsernameAllocator | None = None
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))
@@ -230,29 +307,63 @@ class SqlTransaction:
         else:
             columns = table.key_columns + table.field_columns
             rows = [table.key_values(c.address) + tuple(to_column(n, v) for n, v in c.after) for c in changes]
-            if first.address.kind is Kind.PERSON:
-                columns += ("username", "account_status", "created_at", "activation_deadline")
-                account = ("pending", now_text(self.now), now_text(self.now + timedelta(days=ACTIVATION_DAYS)))
-                rows = [row + (self._username(c.address.enterprise, dict(c.after)["name"]),) + account
-                        for row, c in zip(rows, changes)]
             statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         self.store.connection.cursor().executemany(self.store.q(statement), rows)
+        if first.address.kind is Kind.PERSON and first.action is not Action.UPDATE:
+            self._accounts_follow(changes)
         self.executed += len(changes)
+
+    def _accounts_follow(self, changes: list[Change]) -> None:
+        """A declared person has an account; a removed one keeps it, deactivated, with every code revoked.
+
+        A person declared again gets their old account (and user name) back, pending, with
+        codes still to be issued.
+        """
+        at = now_text(self.now)
+        cursor = self.store.connection.cursor()
+        if changes[0].action is Action.DELETE:
+            cursor.executemany(self.store.q(
+                "UPDATE accounts SET status = 'deactivated', deactivated_at = ?, temporary_hash = NULL, "
+                "password_hash = NULL, session_epoch = session_epoch + 1 WHERE enterprise = ? AND ssin = ?"),
+                [(at, c.address.enterprise, c.address.key) for c in changes])
+            return
+        cursor.executemany(self.store.q(
+            "INSERT INTO accounts (enterprise, ssin, username, status, created_at) VALUES (?, ?, ?, 'pending', ?) "
+            "ON CONFLICT (enterprise, ssin) DO UPDATE SET status = 'pending', created_at = excluded.created_at, "
+            "codes_issued_at = NULL, activation_deadline = NULL, temporary_hash = NULL, password_hash = NULL, "
+            "activated_at = NULL, deactivated_at = NULL, session_epoch = accounts.session_epoch + 1"),
+            [(c.address.enterprise, c.address.key, self._username(dict(c.after)["name"]), at) for c in changes])
+
+    def update_account(self, account: Account, **values: object) -> bool:
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        cursor = self.store.connection.execute(self.store.q(
+            f"UPDATE accounts SET {assignments}, session_epoch = session_epoch + 1 "
+            "WHERE enterprise = ? AND ssin = ? AND session_epoch = ?"),
+            (*values.values(), account.enterprise, account.ssin, account.session_epoch))
+        return cursor.rowcount == 1
+
+    def record_events(self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]) -> None:
+        seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))[0]
+        entries = chain_events(shared, enterprise, ((action, subject, event_json(before), event_json(after))
+                                                    for action, subject, before, after in events), seq, head)
+        self._append_audit(enterprise, entries)
+
+    def _append_audit(self, enterprise: str, entries: list[AuditEntry]) -> None:
+        columns = list(AuditEntry._fields)
+        statement = self.store.q(f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})")
+        self.store.connection.cursor().executemany(statement, entries)
+        self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
+                  (entries[-1].seq, entries[-1].hash, enterprise))
 
     def record_audit(self, shared: Context, changes: list[Change]) -> None:
         """Append one entry per change to each enterprise's chain, and move the chain's head."""
         by_enterprise: dict[str, list[Change]] = {}
         for change in changes:
             by_enterprise.setdefault(change.address.enterprise, []).append(change)
-        columns = list(AuditEntry._fields)
-        statement = self.store.q(f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})")
         for enterprise, found in sorted(by_enterprise.items()):
             seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?",
                                          (enterprise,))[0]
-            entries = chain(shared, enterprise, found, seq, head)
-            self.store.connection.cursor().executemany(statement, entries)
-            self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
-                      (entries[-1].seq, entries[-1].hash, enterprise))
+            self._append_audit(enterprise, chain(shared, enterprise, found, seq, head))
 
     def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
         """Remember what the enterprise was applied from, if it is still at ``version``."""
@@ -266,9 +377,9 @@ class SqlTransaction:
         self._run("UPDATE enterprises SET synced_digest = ?, synced_version = version WHERE number = ? AND version = ?",
                   (digest, number, version))
 
-    def _username(self, enterprise: str, name: str) -> str:
-        if enterprise not in self._usernames:
-            self._usernames[enterprise] = UsernameAllocator(
-                lambda: (r[0] for r in self.store._rows("SELECT username FROM persons WHERE enterprise = ?",
-                                                        (enterprise,))))
-        return self._usernames[enterprise].allocate(name)
+    def _username(self, name: str) -> str:
+        """User names are unique in the registry (they are what people log in with) and never reused."""
+        if self._usernames is None:
+            self.store._lock_usernames()
+            self._usernames = UsernameAllocator(lambda: (r[0] for r in self.store._rows("SELECT username FROM accounts")))
+        return self._usernames.allocate(name)

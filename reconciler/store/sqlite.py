@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reconciler.store import LockHolder, LockTimeout, StoreError
-from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, migrations, now_text
+from reconciler.store import LockHolder, LockTimeout, StoreError, now_text
+from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, migrations
 
 
 class SqliteStore(SqlStore):
@@ -42,20 +42,30 @@ class SqliteStore(SqlStore):
         db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-        for version, name, sql in migrations("sqlite"):
-            if version in done:
-                continue
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if not db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
-                    for statement in _statements(sql):
-                        db.execute(statement)
-                    db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                               (version, name, now_text(datetime.now(timezone.utc))))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        pending = [m for m in migrations("sqlite") if m[0] not in done]
+        if not pending:
+            return
+        # Foreign keys are checked once at the end, as SQLite prescribes for migrations that
+        # rebuild a table (enforcing them row by row would trip over the rebuild itself).
+        db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for version, name, sql in pending:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    if not db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                        for statement in _statements(sql):
+                            db.execute(statement)
+                        broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StoreError(f"migration {name} leaves rows without their parent: {broken[:5]}")
+                        db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                                   (version, name, now_text(datetime.now(timezone.utc))))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        finally:
+            db.execute("PRAGMA foreign_keys = ON")
 
     def applied_migrations(self) -> list[tuple[int, str]]:
         return list(self.connection.execute("SELECT version, name FROM schema_migrations ORDER BY version"))
@@ -67,6 +77,16 @@ class SqliteStore(SqlStore):
             yield
         finally:
             self.connection.execute("COMMIT")
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
 
     @contextmanager
     def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> Iterator[SqlTransaction]:
