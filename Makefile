@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STATE  ?= .reconciler/state.db
+LETTERS ?= .reconciler/letters
+PORT   ?= 8080
+SUDO    = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test docs schemas examples golden clean bench
+.PHONY: install run serve browser test docs schemas examples golden clean bench
 
 install: $(VENV)/.installed
 
@@ -14,16 +17,30 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-## Plan and apply the examples into a fresh SQLite store, then show that nothing is left to do.
+## Plan and apply the examples into a fresh SQLite store (access codes as letters), then show
+## that nothing is left to do, and where the letters and the first-login page are.
 run: install
-	rm -f $(STATE) $(STATE)-wal $(STATE)-shm
+	rm -rf $(STATE) $(STATE)-wal $(STATE)-shm $(LETTERS)
 	$(BIN)/reconciler validate examples/enterprises
-	$(BIN)/reconciler apply examples/enterprises --state sqlite:///$(STATE) --auto-approve
+	$(BIN)/reconciler apply examples/enterprises --state sqlite:///$(STATE) --auto-approve \
+		--delivery letters:$(LETTERS) --login-url http://127.0.0.1:$(PORT)/first-login
 	$(BIN)/reconciler plan examples/enterprises --state sqlite:///$(STATE) --detailed-exitcode
 	$(BIN)/reconciler show --state sqlite:///$(STATE)
 	$(BIN)/reconciler audit verify --state sqlite:///$(STATE)
+	@echo
+	@echo "Access codes of the example accounts, one folder per person: $(LETTERS)/<enterprise>/<user name>/"
+	@echo "  for example: cat $(LETTERS)/0999055557/emertens/*"
+	@echo "First-login page: run 'make serve', then open http://127.0.0.1:$(PORT)/first-login"
 
-test: install
+## Serve the first-login page and the overview on the store `make run` filled.
+serve: install
+	$(BIN)/reconciler serve --state sqlite:///$(STATE) --port $(PORT)
+
+## Debian's Chromium, for the end-to-end tests of the first-login page.
+browser:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 ## Regenerate what is derived from the code: JSON Schema and the README's tables.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reconciler.authority import AREAS, Standing
+from reconciler.authority import AREAS, CODE_ISSUERS, Standing
 from reconciler.catalogue import load_catalogue
 from reconciler.cli.common import EXIT_CODES
 from reconciler.gates import GATES
@@ -56,6 +56,12 @@ def authority_table() -> str:
     return "\n".join(rows)
 
 
+def code_issuers_table() -> str:
+    rows = ["| account of | new access codes are issued by |", "|---|---|"]
+    rows += [f"| {role} | {issuers} |" for role, issuers in CODE_ISSUERS]
+    return "\n".join(rows)
+
+
 def gates_table() -> str:
     rows = ["| id | gate | lifted by | why |", "|---|---|---|---|"]
     for found in GATES.values():
@@ -79,7 +85,7 @@ def bench_table() -> str:
 
 
 SECTIONS = {"rules": rules_table, "bench": bench_table, "catalogue": catalogue_table, "authority": authority_table, "gates": gates_table,
-            "exit-codes": exit_codes_table}
+            "exit-codes": exit_codes_table, "code-issuers": code_issuers_table}
 
 
 def render_readme(text: str) -> str:

@@ -244,7 +244,10 @@ def register(cli: click.Group) -> None:
             if output_format == "json":
                 document = {"version": stored.version, "declaration": enterprise_document(stored.state),
                             "accounts": [{"ssin": a.ssin, "username": a.username, "status": a.effective_status(now),
-                                          "activation_deadline": a.activation_deadline} for a in accounts]}
+                                          "codes_issued_at": a.codes_issued_at,
+                                          "activation_deadline": a.activation_deadline,
+                                          "activated_at": a.activated_at, "deactivated_at": a.deactivated_at}
+                                         for a in accounts]}
                 click.echo(json.dumps(document, indent=2, ensure_ascii=False))
             else:
                 click.echo(render_enterprise(stored, accounts, now), nl=False)

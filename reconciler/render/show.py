@@ -7,7 +7,7 @@ from datetime import datetime
 from reconciler.identifiers import format_enterprise_number
 from reconciler.plan import StoredEnterprise
 from reconciler.state import Address, Kind
-from reconciler.store import Account
+from reconciler.store import WAITING, Account
 
 
 def plural(count: int, one: str, many: str) -> str:
@@ -70,6 +70,16 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
             elif address.kind is Kind.ROUTE:
                 lines.append(f"    route: {address.key} -> sender {fields['sender']}")
     statuses = [account.effective_status(now) for account in accounts]
-    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("pending", "expired", "active") if s in statuses)
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in (*WAITING, "active", "deactivated") if s in statuses)
     lines.append(f"  accounts: {counts or 'none'}")
+    waiting = sorted((a for a, s in zip(accounts, statuses) if s in WAITING),
+                     key=lambda a: (a.activation_deadline or "", a.username))
+    if waiting:
+        lines.append("  not activated yet (new codes come from the level above: reconciler credentials reissue):")
+        for account in waiting:
+            status = account.effective_status(now)
+            when = {"pending": " until ", "expired": " since "}.get(status, "")
+            lines.append(f"    {account.username}  {account.name}  {status}{when}{(account.activation_deadline or '')[:10] if when else ''}")
+    for account in (a for a in accounts if a.status == "deactivated"):
+        lines.append(f"  deactivated: {account.username} ({account.ssin}) since {account.deactivated_at[:10]}")
     return "\n".join(lines) + "\n"
