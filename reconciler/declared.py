@@ -63,9 +63,15 @@ class Appointment:
     person: Person
     site: Site
     ssin: str = field(init=False)
+    ssin_valid: bool = field(init=False)  # checked once here; rule H014 words the error
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ssin", compact_ssin(self.person.ssin))
+        try:
+            compact, valid = identifiers.ssin(self.person.ssin), True
+        except identifiers.InvalidIdentifier:
+            compact, valid = self.person.ssin.strip(), False
+        object.__setattr__(self, "ssin", compact)
+        object.__setattr__(self, "ssin_valid", valid)
 
 
 def compact_ssin(text: str) -> str:

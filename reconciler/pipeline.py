@@ -7,19 +7,22 @@ largest enterprise.  Every problem of every file is still collected before faili
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.authority import check_authority
 from reconciler.declared import Site
-from reconciler.desired import (Outcome, Regroup, SyncLookup, digest, exactly, iter_enterprises, no_files,
-                                select)
+from reconciler.desired import (Outcome, Regroup, Selection, SyncLookup, digest, exactly, head_number,
+                                iter_enterprises, no_files, select)
 from reconciler.diagnostics import Diagnostic
 from reconciler.gates import Policy
 from reconciler.plan import Plan, PlanPart, combine, plan_enterprise
 from reconciler.state import Address, declared_state
-from reconciler.store import Store
+from reconciler.store import Store, open_store
 
 
 @dataclass(frozen=True)
@@ -29,44 +32,134 @@ class Planned:
     digest: str  # of the declared files the plan was computed from
 
 
+@dataclass
+class Shard:
+    """What planning some of the enterprises gave: put together by ``_plan``."""
+
+    parts: list[PlanPart]
+    problems: list[Diagnostic]
+    files: dict[str, str]
+    documents: int
+    revived: set[str]  # enterprises that looked unchanged but got a new file
+
+
 Progress = Callable[[int, int], None]  # (files read so far, files to read)
+PARALLEL_FILES = 64  # below this many files, starting processes costs more than it saves
+WORKERS_ENV = "RECONCILER_WORKERS"
 
 
 def plan_paths(paths: Iterable[str | Path], store: Store, policy: Policy, full: bool = False,
-               progress: Progress | None = None) -> Planned:
-    """Plan every enterprise declared under ``paths``; skip unchanged ones unless ``full``."""
+               progress: Progress | None = None, workers: int | None = None) -> Planned:
+    """Plan every enterprise declared under ``paths``; skip unchanged ones unless ``full``.
+
+    Enterprises are planned in ``workers`` processes (default: one per core when there are
+    enough files; ``RECONCILER_WORKERS`` overrides), each reading its own enterprises'
+    files and stored rows; the result is the same plan as in one process.
+    """
     paths = list(paths)
     sync: SyncLookup | None = None if full else store.sync_records
     try:
-        return _plan(paths, store, policy, sync, stream=True, progress=progress)
+        return _plan(paths, store, policy, sync, stream=True, progress=progress, workers=workers)
     except Regroup:
-        return _plan(paths, store, policy, sync, stream=False, progress=progress)
+        return _plan(paths, store, policy, sync, stream=False, progress=progress, workers=1)
 
 
 def _plan(paths: list, store: Store, policy: Policy, sync: SyncLookup | None, stream: bool,
-          progress: Progress | None) -> Planned:
+          progress: Progress | None, workers: int | None) -> Planned:
     selection = select(paths, sync)
-    problems = list(selection.problems)
-    parts: list[PlanPart] = []
-    files: dict[str, str] = {}
-    documents = 0
+    groups = _groups(selection.files) if stream else None
+    count = _worker_count(workers, len(selection.files))
+    if groups is not None and count > 1:
+        shards = _in_processes(selection, groups, store.url, policy, count, progress)
+    else:
+        shards = [_plan_shard(selection, store, policy, stream, progress)]
+    problems = list(selection.problems) + [p for shard in shards for p in shard.problems]
+    parts = [part for shard in shards for part in shard.parts]
+    files = {path: sha for shard in shards for path, sha in shard.files.items()}
+    documents = sum(shard.documents for shard in shards)
+    skipped = selection.skipped - {n for shard in shards for n in shard.revived}
+    if not documents and not problems and not skipped:
+        problems.append(no_files(paths))
+    plan = combine(parts, policy, skipped)
+    return Planned(plan, sorted(problems), digest(selection.hashed or files))
+
+
+def _plan_shard(selection: Selection, store: Store, policy: Policy, stream: bool,
+                progress: Progress | None = None, total: int | None = None) -> Shard:
+    """Read, check and plan the enterprises of ``selection.files``, one at a time."""
+    before = set(selection.skipped)
+    shard = Shard([], [], {}, 0, set())
     for outcome in iter_enterprises(selection, stream=stream):
-        problems.extend(outcome.problems)
-        documents += outcome.documents
+        shard.problems.extend(outcome.problems)
+        shard.documents += outcome.documents
         if progress is not None:
-            progress(documents, len(selection.files))
+            progress(shard.documents, total or len(selection.files))
         if outcome.state is None or outcome.problems:
             continue
-        files.update(outcome.files)
+        shard.files.update(outcome.files)
         stored = store.read([outcome.number]).get(outcome.number)
         part = plan_enterprise(outcome.number, outcome.state, stored, policy, outcome.files)
         if policy.actor and part.changes:
-            problems.extend(_authority(outcome, part, stored, policy.actor))
-        parts.append(part)
-    if not documents and not problems and not selection.skipped:
-        problems.append(no_files(paths))
-    plan = combine(parts, policy, selection.skipped)
-    return Planned(plan, sorted(problems), digest(selection.hashed or files))
+            shard.problems.extend(_authority(outcome, part, stored, policy.actor))
+        shard.parts.append(part)
+    shard.revived = before - selection.skipped
+    return shard
+
+
+def _worker_count(asked: int | None, files: int) -> int:
+    if asked is not None:
+        return asked
+    if os.environ.get(WORKERS_ENV):
+        return max(1, int(os.environ[WORKERS_ENV]))
+    return (os.cpu_count() or 1) if files >= PARALLEL_FILES else 1
+
+
+def _groups(files: list[Path]) -> list[list[Path]] | None:
+    """The files of each enterprise (by their heads), largest first; None if a head does not say."""
+    by_number: dict[str, list[Path]] = {}
+    for path in files:
+        number = head_number(path)
+        if number is None:
+            return None
+        by_number.setdefault(number, []).append(path)
+    return sorted(by_number.values(), key=lambda group: -sum(_size(p) for p in group))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# What every worker process needs, inherited when it forks rather than sent with each task.
+_inherited: dict = {}
+
+
+def _in_processes(selection: Selection, groups: list[list[Path]], url: str, policy: Policy, workers: int,
+                  progress: Progress | None) -> list[Shard]:
+    """Plan groups of enterprises in forked processes, largest first so that none is left for last."""
+    _inherited.update(selection=selection, url=url, policy=policy)
+    shards = []
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for shard in pool.map(_plan_group, groups, chunksize=1):
+                shards.append(shard)
+                if progress is not None:
+                    progress(sum(s.documents for s in shards), len(selection.files))
+    finally:
+        _inherited.clear()
+    return shards
+
+
+def _plan_group(files: list[Path]) -> Shard:
+    """In a worker: plan one enterprise's files, with the worker's own connection to the store."""
+    if "store" not in _inherited:
+        _inherited["store"] = open_store(_inherited["url"])
+    selection: Selection = _inherited["selection"]
+    mine = Selection(files, selection.hashed, set(selection.skipped), selection.records, [])
+    return _plan_shard(mine, _inherited["store"], _inherited["policy"], stream=True)
 
 
 def _authority(outcome: Outcome, part: PlanPart, stored, actor: str) -> list[Diagnostic]:  # noqa: ANN001

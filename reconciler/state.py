@@ -54,6 +54,10 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
 }
 
 
+# The word a record's own key is shown with, if it has one (enterprises and qualities are named by their place).
+_OWN_KEY = {kind: "" if kind in (Kind.ENTERPRISE, Kind.QUALITY) else kind.value for kind in Kind}
+
+
 class Address(NamedTuple):
     """Where a record lives: enterprise, then quality (when inside one), then its own key.
 
@@ -67,12 +71,11 @@ class Address(NamedTuple):
     key: str = ""
 
     def __str__(self) -> str:
-        parts = [f"enterprise[{self.enterprise}]"]
-        if self.quality:
-            parts.append(f"quality[{self.quality}]")
-        if self.kind not in (Kind.ENTERPRISE, Kind.QUALITY):
-            parts.append(f"{self.kind.value}[{self.key}]")
-        return ".".join(parts)
+        """``enterprise[N].quality[Q].user[SSIN]``: the form plans, audit entries and errors use."""
+        head = f"enterprise[{self.enterprise}].quality[{self.quality}]" if self.quality else \
+            f"enterprise[{self.enterprise}]"
+        own = _OWN_KEY[self.kind]
+        return f"{head}.{own}[{self.key}]" if own else head
 
     def __lt__(self, other: Address) -> bool:  # Kind has no order of its own
         return (self.enterprise, self.quality, self.kind.value, self.key) < (

@@ -25,6 +25,8 @@ def valid_ssins(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterato
     """A person is identified by their SSIN (INSZ/NISS): a national register or BIS number with a possible
     birth date and valid mod-97 check digits."""
     for appointment in enterprise.appointments():
+        if appointment.ssin_valid:
+            continue
         try:
             identifiers.ssin(appointment.person.ssin)
         except identifiers.InvalidIdentifier as error:

@@ -1,0 +1,83 @@
+"""Planning in several processes gives exactly the plan, problems and skips of one process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.apply import apply_plan
+from reconciler.gates import Policy
+from reconciler import pipeline
+from reconciler.pipeline import plan_paths
+from reconciler.render.json import plan_document
+from tests.conftest import ROOT, outside_write
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("registry") / "data"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "3000", str(folder), "--seed", "7"],
+                   check=True, capture_output=True)
+    return folder
+
+
+def both(paths: list[Path], store, **options) -> tuple:  # noqa: ANN003
+    one = plan_paths(paths, store, Policy(1.0), workers=1, **options)
+    calls = len(forked)
+    two = plan_paths(paths, store, Policy(1.0), workers=2, **options)
+    assert len(forked) == calls + 1, "the plan was not made in several processes"
+    return one, two
+
+
+forked: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def count_forks(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = pipeline._in_processes
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        forked.append(args[4])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_in_processes", spy)
+
+
+def same(one, two) -> None:  # noqa: ANN001
+    assert plan_document(one.plan) == plan_document(two.plan)
+    assert one.problems == two.problems
+    assert one.digest == two.digest
+
+
+def test_parallel_plans_equal_serial_ones(registry: Path, store, store_url: str) -> None:
+    one, two = both([registry], store)
+    same(one, two)
+    assert len(one.plan.changes) > 3000 and not one.problems
+    apply_plan(two.plan, store)
+    outside_write(store_url, "UPDATE users SET services = 'dimona' WHERE ssin IN "
+                             "(SELECT ssin FROM users ORDER BY ssin LIMIT 7)")
+    one, two = both([registry], store, full=True)
+    same(one, two)
+    assert 0 < len(one.plan.changes) <= 7
+    one, two = both([registry], store)  # incremental: the untouched enterprises are skipped in both
+    same(one, two)
+    assert one.plan.skipped and len(one.plan.changes) == len(two.plan.changes)
+
+
+def test_parallel_problems_equal_serial_ones(registry: Path, store, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    files = sorted(registry.rglob("*.yaml"))
+    for index, path in enumerate(files):
+        target = broken / path.relative_to(registry)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = path.read_text(encoding="utf-8")
+        if index % 5 == 0:
+            text = text.replace("services: [", "services: [nonsense, ", 1).replace("ssin: \"", "ssin: \"1", 1)
+        target.write_text(text, encoding="utf-8")
+    one, two = both([broken], store)
+    same(one, two)
+    assert len(one.problems) > len(files) // 5
