@@ -120,8 +120,12 @@ def reissue_codes(store: Store, delivery: Delivery, actor: str, enterprise: str,
 
 
 def with_waiting_accounts(plan: Plan, store: Store, now: datetime, first: int = 10) -> Plan:
-    """The plan, with the accounts of its enterprises that still wait for a first login."""
-    numbers = {n for n, _ in plan.versions} | {s[0] for s in plan.sync} | set(plan.skipped)
+    """The plan, with the accounts that still wait for a first login in the enterprises it read.
+
+    Skipped enterprises are left out: a pull request's plan stays the cost of what it
+    changes (``reconciler show NUMBER`` lists any enterprise's accounts).
+    """
+    numbers = {n for n, _ in plan.versions} | {s[0] for s in plan.sync}
     notices = store.activation_notices(numbers, now, first)
     waiting = tuple(Waiting(a.enterprise, a.username, a.name, a.effective_status(now), a.activation_deadline)
                     for a in notices.first)

@@ -7,6 +7,7 @@ largest enterprise.  Every problem of every file is still collected before faili
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -141,6 +142,8 @@ def _in_processes(selection: Selection, groups: list[list[Path]], url: str, poli
     """Plan groups of enterprises in forked processes, largest first so that none is left for last."""
     _inherited.update(selection=selection, url=url, policy=policy)
     shards = []
+    gc.collect()
+    gc.freeze()  # what the workers inherit stays shared: the collector never writes to those pages
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -149,6 +152,7 @@ def _in_processes(selection: Selection, groups: list[list[Path]], url: str, poli
                 if progress is not None:
                     progress(sum(s.documents for s in shards), len(selection.files))
     finally:
+        gc.unfreeze()
         _inherited.clear()
     return shards
 

@@ -121,7 +121,7 @@ def test_deferred_codes_then_issue_and_reissue_commands(run, tmp_path: Path) -> 
     applied = run("apply", SMALL_FILE, "--state", state, "--auto-approve", "--defer-codes")
     assert applied.exit_code == 0 and "Access codes sent" not in applied.stdout
     assert not (tmp_path / ".reconciler" / "letters").exists()
-    planned = run("plan", SMALL_FILE, "--state", state)
+    planned = run("plan", SMALL_FILE, "--state", state, "--full")  # skipped enterprises are not listed
     assert "0999.055.557: 3 awaiting codes" in planned.stdout
     issued = run("credentials", "issue", "--state", state)
     assert issued.stdout == "Access codes sent for 3 accounts: letters in .reconciler/letters.\n"
@@ -143,7 +143,7 @@ def test_deferred_codes_then_issue_and_reissue_commands(run, tmp_path: Path) -> 
     assert "user: Fatima El Amrani (61061906014) [felamrani, expired]" in shown
     assert "    felamrani  Fatima El Amrani  expired since 2026-01-31\n" in shown
     assert "accounts: 2 pending, 1 expired\n" in shown
-    assert "0999.055.557: 1 expired, 2 pending" in run("plan", SMALL_FILE, "--state", state).stdout
+    assert "0999.055.557: 1 expired, 2 pending" in run("plan", SMALL_FILE, "--state", state, "--full").stdout
 
 
 def free_port() -> int:

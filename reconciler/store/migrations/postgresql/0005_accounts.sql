@@ -20,7 +20,7 @@ CREATE TABLE accounts (
     session_epoch       BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (enterprise, ssin)
 );
-CREATE INDEX accounts_status ON accounts (status, enterprise);
+CREATE INDEX accounts_waiting ON accounts (enterprise, status, activation_deadline);
 
 -- Accounts created before this migration had their codes handed out by other means:
 -- they keep their deadline and count as issued.  A user name used in two enterprises
