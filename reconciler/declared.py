@@ -8,7 +8,7 @@ each part's own file and line, so parts are kept side by side here, not merged y
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -169,6 +169,8 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
                 broken.add(key)
             continue
         enterprise = enterprises.setdefault(key, DeclaredEnterprise(key))
+        if not document.exact:  # the model holds the data now; a file read again (``exactly``) comes from disk
+            document = replace(document, data=None)
         enterprise.files.append(Block(model, Site(document, ())))
     return {key: value for key, value in enterprises.items() if key not in broken}, problems
 

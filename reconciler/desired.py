@@ -131,9 +131,10 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
             documents += more
             problems += found
         declarations, found = group_documents(documents)
+        read, documents = len(documents), []  # the models hold what is needed: let the raw data go
         problems += found
         if not declarations:
-            yield Outcome(None, None, None, {}, {}, problems, len(documents))
+            yield Outcome(None, None, None, {}, {}, problems, read)
         for number, declaration in declarations.items():
             findings = check_enterprise(declaration, catalogue)
             if findings and not all(file.site.document.exact for file in declaration.files):

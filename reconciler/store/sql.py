@@ -117,13 +117,16 @@ class SqlStore(ABC):
         return found[0] if found else None
 
     def awaiting_codes(self, numbers: Iterable[str] | None = None, limit: int | None = None) -> list[Account]:
+        # No ORDER BY in SQL: the planner then uses the index that finds these rows directly.
         where = "a.status = 'pending' AND a.codes_issued_at IS NULL"
-        order = " ORDER BY a.enterprise, a.ssin" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        bound = f" LIMIT {int(limit)}" if limit is not None else ""
         if numbers is None:
-            return self._accounts(where + order, ())
-        found: list[Account] = []
-        for chunk in batched(sorted(set(numbers)), CHUNK):
-            found += self._accounts(f"{where} AND a.enterprise IN ({', '.join('?' * len(chunk))}){order}", chunk)
+            found = self._accounts(where + bound, ())
+        else:
+            found = []
+            for chunk in batched(sorted(set(numbers)), CHUNK):
+                found += self._accounts(f"{where} AND a.enterprise IN ({', '.join('?' * len(chunk))}){bound}", chunk)
+        found.sort(key=lambda a: (a.enterprise, a.ssin))
         return found[:limit] if limit is not None else found
 
     def _accounts(self, where: str, params: Iterable[Any]) -> list[Account]:

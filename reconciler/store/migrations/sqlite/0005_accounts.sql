@@ -20,7 +20,9 @@ CREATE TABLE accounts (
     session_epoch       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (enterprise, ssin)
 );
-CREATE INDEX accounts_waiting ON accounts (enterprise, status, activation_deadline);
+-- Accounts not activated yet, per enterprise: those whose codes were never sent (what every
+-- apply looks for, usually none) come first, then the others by deadline.
+CREATE INDEX accounts_waiting ON accounts (enterprise, status, codes_issued_at, activation_deadline);
 
 -- Accounts created before this migration had their codes handed out by other means:
 -- they keep their deadline and count as issued.  A user name used in two enterprises
