@@ -54,7 +54,7 @@ class FieldChange:
     after: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One record created, updated or deleted; ``before``/``after`` are None when absent."""
 

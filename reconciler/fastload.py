@@ -5,7 +5,8 @@ PyYAML (through the position-tracking loader) stays the reference: the fast path
 
 - a conservative scan of the text sends any file with a plain scalar that YAML 1.1 would
   read as something other than text (``no``, ``on``, ``0123``, ``1:20``, ``2026-01-01``,
-  ``~``, ...), or with a tag, anchor or alias, to the reference loader;
+  ``~``, ...), with a tag, anchor or alias, or with a comment inside (or a line break
+  across) a flow collection, to the reference loader;
 - the number of nodes rapidyaml parsed must equal the number of nodes in the data, so a
   duplicate key (which JSON silently collapses) is caught;
 - the caller validates the data against the schema, and re-reads any file that fails
@@ -45,6 +46,9 @@ _TRAPS = (
     re.compile(rf"\n[ \t]*(?:[0-9.+]|-[0-9.]|{_WORDS}{_END})"),  # alone on a line: a continued plain scalar
     re.compile(r"[\s\[{,](?:[!&*][^\s]|[@`%])|[\[{,][ \t]*[|>]"),  # tags, anchors, aliases; reserved indicators
     re.compile(r"\n[ \t]*(?:\?|%|---|\.\.\.)(?:\s|$)"),  # complex keys, directives, document markers
+    # Comments inside flow collections, and flow collections continued on another line:
+    # rapidyaml reads "{name: a # b}" as the text "a # b" where PyYAML sees a comment.
+    re.compile(r"[\[{][^\n]*[ \t]#|[\[{][^\n\]}]*(?:\n|$)"),
 )
 
 

@@ -8,6 +8,7 @@ must read it without problems and produce the very same data.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,17 @@ def test_fast_path_agrees_with_pyyaml(text: str) -> None:
         assert problems == []
         assert reference is not None and reference.data == fast.data
         assert is_valid(reference.data)
+
+
+@pytest.mark.parametrize("flow", [
+    "      - {ssin: '85073003328', name: a # not a comment, email: u@b.example, services: []}\n",
+    "      - {ssin: '85073003328', name: a, # a comment\n         email: u@b.example, services: []}\n",
+    "      - ssin: '85073003328'\n        services: [dimona,\n                   dmfa]\n",
+])
+def test_comments_and_line_breaks_in_flow_collections_go_to_the_reference_loader(flow: str) -> None:
+    """Found by the property test: rapidyaml reads "a # not a comment" in a flow mapping as text."""
+    text = "enterprise:\n  number: '0999.055.557'\nqualities:\n  - code: employer\n    users:\n" + flow
+    assert load_fast(text.encode(), "doc.yaml") is None
 
 
 def test_unquoted_numbers_go_to_the_reference_loader() -> None:

@@ -25,7 +25,7 @@ from reconciler.planfile import PlanFileError, is_plan_file, read_plan_file, wri
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
 from reconciler.render.show import render_enterprise, render_overview
-from reconciler.render.text import render_plan
+from reconciler.render.text import plan_chunks
 from reconciler.store import LockTimeout, StalePlan, Store, StoreError
 
 FORMATS = click.Choice(["text", "json", "markdown"])
@@ -100,12 +100,16 @@ progress_option = click.option(
     help="Report files read on stderr (default: only on a terminal, never in CI logs).")
 
 
-def render(plan: Plan, output_format: str, markdown_limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None) -> str:
+def echo_plan(plan: Plan, output_format: str, markdown_limit: int = DEFAULT_LIMIT,
+              full_plan_at: str | None = None) -> None:
+    """Print a plan in the format asked for; text is printed as it is rendered."""
     if output_format == "json":
-        return render_plan_json(plan)
-    if output_format == "markdown":
-        return render_plan_markdown(plan, markdown_limit, full_plan_at)
-    return render_plan(plan, color=use_color())
+        click.echo(render_plan_json(plan), nl=False)
+    elif output_format == "markdown":
+        click.echo(render_plan_markdown(plan, markdown_limit, full_plan_at), nl=False)
+    else:
+        for chunk in plan_chunks(plan, color=use_color()):
+            click.echo(chunk, nl=False)
 
 
 def register(cli: click.Group) -> None:
@@ -145,7 +149,7 @@ def register(cli: click.Group) -> None:
                 write_plan_file(out, result, digest)
             except OSError as error:
                 fail(f"cannot write {out}: {error.strerror}")
-        click.echo(render(result, output_format, markdown_limit, str(out) if out else None), nl=False)
+        echo_plan(result, output_format, markdown_limit, str(out) if out else None)
         if detailed_exitcode and not result.is_empty:
             raise SystemExit(EXIT_CHANGES)
 
@@ -181,7 +185,7 @@ def register(cli: click.Group) -> None:
         store = open_or_exit(state_url, lock_timeout)
         try:
             result = saved.plan if saved else planned(paths, store, actor, max_removal_share, full, progress)[0]
-            click.echo(render_plan(result, color=use_color()), nl=False)
+            echo_plan(result, "text")
             if result.is_empty:
                 apply_plan(result, store)  # records what the enterprises were checked against
                 if not defer_codes:
@@ -225,7 +229,7 @@ def register(cli: click.Group) -> None:
                 saved = read_plan_file(Path(target))
             except PlanFileError as error:
                 fail(str(error), EXIT_PLAN_FILE)
-            click.echo(render(saved.plan, output_format, full_plan_at=target), nl=False)
+            echo_plan(saved.plan, output_format, full_plan_at=target)
             return
         store = open_or_exit(state_url)
         try:

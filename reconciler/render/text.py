@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import groupby
+
 import click
 import orjson
 
@@ -54,10 +57,32 @@ def paint(line: str) -> str:
 
 def render_plan(plan: Plan, color: bool = False) -> str:
     """The plan for people; ``color`` only for terminals (see ``cli.common.use_color``)."""
-    text = _render_plan(plan)
-    if not color:
-        return text
-    return "".join(paint(line) + "\n" for line in text.splitlines())
+    return "".join(plan_chunks(plan, color))
+
+
+def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
+    """The plan's text one enterprise at a time: printed as it is made, never held whole.
+
+    A first apply of a million users has millions of lines; building them into one string
+    would double the memory the plan itself needs.
+    """
+    def text(lines: list[str]) -> str:
+        return "".join((paint(line) if color else line) + "\n" for line in lines)
+
+    if plan.is_empty:
+        yield text(["No changes. The stored state matches the declaration."]) + _skipped(plan)
+        yield text(waiting_lines(plan))
+        return
+    yield text(["reconciler will perform the following actions:"])
+    versions = dict(plan.versions)
+    for number, changes in groupby(plan.changes, key=lambda change: change.address.enterprise):
+        version = versions.get(number)
+        lines = ["", f"# enterprise {format_enterprise_number(number)} "
+                     f"({'new' if version is None else f'stored version {version}'})"]
+        for change in changes:
+            lines += [""] + render_change(change)
+        yield text(lines)
+    yield text(["", summary(plan)] + refusal_lines(plan) + waiting_lines(plan)) + _skipped(plan)
 
 
 def _skipped(plan: Plan) -> str:
@@ -82,27 +107,6 @@ def waiting_lines(plan: Plan) -> list[str]:
             until = f" (deadline {waiting.deadline[:10]})" if waiting.deadline else ""
             lines.append(f"    {waiting.username}  {waiting.name}  {waiting.status}{until}")
     return lines
-
-
-def _render_plan(plan: Plan) -> str:
-    if plan.is_empty:
-        text = "No changes. The stored state matches the declaration.\n" + _skipped(plan)
-        waiting = waiting_lines(plan)
-        return text + ("\n".join(waiting) + "\n" if waiting else "")
-    lines = ["reconciler will perform the following actions:"]
-    current = None
-    for change in plan.changes:
-        number = change.address.enterprise
-        if number != current:
-            current = number
-            version = dict(plan.versions).get(number)
-            state = "new" if version is None else f"stored version {version}"
-            lines += ["", f"# enterprise {format_enterprise_number(number)} ({state})"]
-        lines += [""] + render_change(change)
-    lines += ["", summary(plan)]
-    lines += refusal_lines(plan)
-    lines += waiting_lines(plan)
-    return "\n".join(lines) + "\n" + _skipped(plan)
 
 
 def refusal_lines(plan: Plan) -> list[str]:
