@@ -10,6 +10,7 @@ YAML 1.1 turned into numbers or booleans, so messages can show what the user typ
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,12 +211,26 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()))
+            found.extend(_yaml_files(path))
         elif path.exists():
             found.append(path)
         else:
             problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, "no such file or folder"))
     return list(dict.fromkeys(found)), problems
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    """YAML files under a folder (not following linked folders), sorted as paths sort.
+
+    ``os.walk`` rather than ``Path.rglob``, and sorting by parts rather than by ``Path``:
+    registries hold thousands of files, and every plan lists them.
+    """
+    found = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if os.path.splitext(name)[1] in YAML_SUFFIXES and os.path.isfile(full := os.path.join(root, name)):
+                found.append(Path(full))
+    return sorted(found, key=lambda p: p.parts)
 
 
 def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:

@@ -17,7 +17,6 @@ from functools import cache
 
 from argon2 import PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 PROFILE_ENV = "RECONCILER_ARGON2_PROFILE"
 OWASP_MINIMUM = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
@@ -87,6 +86,8 @@ def verify(stored_hash: str | None, secret: str, code: bool = False) -> bool:
 @cache
 def common_passwords() -> frozenset[str]:
     """The 30,000 most common passwords of zxcvbn's list, compared case-insensitively."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # large: loaded when a password is chosen
+
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
