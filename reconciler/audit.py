@@ -17,7 +17,6 @@ import orjson
 from datetime import datetime
 
 from reconciler.change import Change
-from reconciler.render.json import fields_document
 
 COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
 GENESIS = ""
@@ -71,8 +70,8 @@ def entry_hash(entry: AuditEntry) -> str:
 
 
 def _json(fields) -> str | None:  # noqa: ANN001
-    values = fields_document(fields)
-    return None if values is None else orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()
+    """Fields as compact JSON with sorted keys (orjson writes tuples as arrays, as the plan's JSON does)."""
+    return None if fields is None else orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def chain(shared: Context, enterprise: str, changes: Iterable[Change], seq: int, head: str) -> list[AuditEntry]:

@@ -18,7 +18,7 @@ SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 
 def show_value(value: Value) -> str:
     if isinstance(value, tuple):
-        return "[" + ", ".join(orjson.dumps(item).decode() for item in value) + "]"
+        return (b"[" + b", ".join([orjson.dumps(item) for item in value]) + b"]").decode()
     return orjson.dumps(value).decode()
 
 
@@ -27,22 +27,24 @@ def local_address(change: Change) -> str:
     return str(change.address).split(".", 1)[1] if change.address.kind is not Kind.ENTERPRISE else "enterprise"
 
 
+NEW_ACCOUNT = f"        (new account: access codes are sent after apply and expire {ACTIVATION_DAYS} days later)"
+
+
 def render_change(change: Change) -> list[str]:
     symbol = SYMBOL[change.action]
     lines = [f"  {symbol} {local_address(change)}"]
-    field_changes = change.field_changes
-    if change.action is not Action.UPDATE:  # a new or removed record: show what is set
-        field_changes = tuple(f for f in field_changes if (f.after if f.after is not None else f.before) not in
-                              (None, False))
-    width = max((len(f.name) for f in field_changes), default=0)
-    for field in field_changes:
-        name = field.name.ljust(width)
-        if change.action is Action.UPDATE:
-            lines.append(f"      ~ {name} = {show_value(field.before)} -> {show_value(field.after)}")
-        else:
-            lines.append(f"      {symbol} {name} = {show_value(field.after if field.after is not None else field.before)}")
+    if change.action is Action.UPDATE:
+        field_changes = change.field_changes
+        width = max((len(f.name) for f in field_changes), default=0)
+        lines += [f"      ~ {f.name.ljust(width)} = {show_value(f.before)} -> {show_value(f.after)}"
+                  for f in field_changes]
+        return lines
+    # A new or removed record: show what is set.
+    shown = [(name, value) for name, value in (change.after or change.before) if value is not None and value is not False]
+    width = max((len(name) for name, _ in shown), default=0)
+    lines += [f"      {symbol} {name.ljust(width)} = {show_value(value)}" for name, value in shown]
     if change.action is Action.CREATE and change.address.kind is Kind.PERSON:
-        lines.append(f"        (new account: access codes are sent after apply and expire {ACTIVATION_DAYS} days later)")
+        lines.append(NEW_ACCOUNT)
     return lines
 
 
