@@ -222,11 +222,14 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]
 def _yaml_files(folder: Path) -> list[Path]:
     """YAML files under a folder (not following linked folders), sorted as paths sort.
 
+    Hidden folders (``.github``, ``.gitlab-ci``, ``.reconciler``, ...) are left out, so that
+    a repository's root can be given without its CI workflows being read as declarations.
     ``os.walk`` rather than ``Path.rglob``, and sorting by parts rather than by ``Path``:
     registries hold thousands of files, and every plan lists them.
     """
     found = []
-    for root, _, names in os.walk(folder):
+    for root, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
         for name in names:
             if os.path.splitext(name)[1] in YAML_SUFFIXES and os.path.isfile(full := os.path.join(root, name)):
                 found.append(Path(full))

@@ -93,8 +93,12 @@ def test_missing_path_and_folder_discovery(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.yml").write_text("a: 1\n")
     (tmp_path / "notes.txt").write_text("ignored\n")
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text("on: push\n")  # a workflow, not a declaration
     documents, problems = load_paths([tmp_path, tmp_path / "missing.yaml"])
     assert [Path(d.path).name for d in documents] == ["b.yaml", "a.yml"]
+    hidden, _ = load_paths([tmp_path / ".github" / "workflows"])  # named explicitly: read
+    assert [Path(d.path).name for d in hidden] == ["ci.yml"]
     assert [(p.rule, p.message) for p in problems] == [("Y005", "no such file or folder")]
 
 
