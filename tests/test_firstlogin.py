@@ -123,6 +123,8 @@ def test_deferred_codes_then_issue_and_reissue_commands(run, tmp_path: Path) -> 
     assert not (tmp_path / ".reconciler" / "letters").exists()
     planned = run("plan", SMALL_FILE, "--state", state, "--full")  # skipped enterprises are not listed
     assert "0999.055.557: 3 awaiting codes" in planned.stdout
+    comment = run("plan", SMALL_FILE, "--state", state, "--full", "--format", "markdown").stdout
+    assert "| 0999.055.557 | 3 | 0 | 0 |" in comment and "- 0999.055.557 `emertens` Els Mertens: awaiting codes" in comment
     issued = run("credentials", "issue", "--state", state)
     assert issued.stdout == "Access codes sent for 3 accounts: letters in .reconciler/letters.\n"
     assert run("credentials", "issue", "--state", state).stdout.startswith("Access codes sent for 0 accounts")

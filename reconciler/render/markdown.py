@@ -8,6 +8,7 @@ where the full plan can be read.  The plan file itself always stays complete.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import groupby
 
 from reconciler.change import Action
 from reconciler.identifiers import format_enterprise_number
@@ -43,8 +44,8 @@ def _gates(plan: Plan) -> list[str]:
 def _sections(plan: Plan) -> list[str]:
     lines: list[str] = []
     versions = dict(plan.versions)
-    for number in plan.enterprises():
-        changes = [c for c in plan.changes if c.address.enterprise == number]
+    for number, grouped in groupby(plan.changes, key=lambda change: change.address.enterprise):
+        changes = list(grouped)
         counts = Counter(c.action for c in changes)
         state = "new" if versions.get(number) is None else f"stored version {versions[number]}"
         lines += ["", f"<details><summary><b>{format_enterprise_number(number)}</b> ({state}): "
@@ -56,13 +57,31 @@ def _sections(plan: Plan) -> list[str]:
     return lines
 
 
+def _waiting(plan: Plan, listed: bool = True) -> list[str]:
+    """Accounts of the enterprises read that nobody has activated yet."""
+    if not plan.waiting_counts:
+        return []
+    counts: dict[str, dict[str, int]] = {}
+    for number, status, count in plan.waiting_counts:
+        counts.setdefault(number, {})[status] = count
+    lines = ["", "<details><summary>Accounts not activated yet</summary>", "",
+             "| enterprise | awaiting codes | pending | expired |", "|---|---:|---:|---:|"]
+    lines += [f"| {format_enterprise_number(n)} | {c.get('awaiting codes', 0)} | {c.get('pending', 0)} | "
+              f"{c.get('expired', 0)} |" for n, c in counts.items()]
+    if listed and plan.waiting:
+        lines += ["", "First by deadline (`reconciler show NUMBER` lists every one):", ""]
+        lines += [f"- {format_enterprise_number(w.enterprise)} `{w.username}` {w.name}: {w.status}"
+                  + (f" (deadline {w.deadline[:10]})" if w.deadline else "") for w in plan.waiting]
+    return lines + ["", "</details>"]
+
+
 def render_plan_markdown(plan: Plan, limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None) -> str:
     """The comment; never longer than ``limit`` characters."""
     title = "### reconciler plan"
     if plan.is_empty:
-        return f"{title}\n\nNo changes. The stored state matches the declaration.\n"
+        return "\n".join([title, "", "No changes. The stored state matches the declaration."] + _waiting(plan)) + "\n"
     head = [title, "", f"**{summary(plan)}**", ""]
-    full = "\n".join(head + _summary_table(plan) + _gates(plan) + _sections(plan)) + "\n"
+    full = "\n".join(head + _summary_table(plan) + _gates(plan) + _sections(plan) + _waiting(plan)) + "\n"
     if len(full) <= limit:
         return full
     where = full_plan_at or "the plan job's log (`reconciler plan` in text format)"
@@ -70,7 +89,7 @@ def render_plan_markdown(plan: Plan, limit: int = DEFAULT_LIMIT, full_plan_at: s
                 f"read it in {where}."]
     rows = None
     while True:
-        short = "\n".join(head + _summary_table(plan, rows) + _gates(plan) + note) + "\n"
+        short = "\n".join(head + _summary_table(plan, rows) + _gates(plan) + _waiting(plan, listed=False) + note) + "\n"
         if len(short) <= limit:
             return short
         if rows == 0:
