@@ -28,6 +28,7 @@ def local_address(change: Change) -> str:
 
 
 NEW_ACCOUNT = f"        (new account: access codes are sent after apply and expire {ACTIVATION_DAYS} days later)"
+REMOVED_ACCOUNT = "        (account deactivated: its codes, password and sessions stop working)"
 
 
 def render_change(change: Change) -> list[str]:
@@ -43,8 +44,8 @@ def render_change(change: Change) -> list[str]:
     shown = [(name, value) for name, value in (change.after or change.before) if value is not None and value is not False]
     width = max((len(name) for name, _ in shown), default=0)
     lines += [f"      {symbol} {name.ljust(width)} = {show_value(value)}" for name, value in shown]
-    if change.action is Action.CREATE and change.address.kind is Kind.PERSON:
-        lines.append(NEW_ACCOUNT)
+    if change.address.kind is Kind.PERSON:
+        lines.append(NEW_ACCOUNT if change.action is Action.CREATE else REMOVED_ACCOUNT)
     return lines
 
 
