@@ -82,9 +82,9 @@ def start(store: Store, username: str, code: str, now: datetime) -> Account:
     return account
 
 
-def current(store: Store, enterprise: str, ssin: str, epoch: int, now: datetime) -> Account:
+def current(store: Store, username: str, epoch: int, now: datetime) -> Account:
     """The account of a first login in progress, if nothing happened to it since step 1."""
-    account = store.account_of(enterprise, ssin)
+    account = store.account(username)
     if account is None or account.session_epoch != epoch or account.status != "pending":
         raise LoginRefused("This activation is no longer valid. Start again with the codes of your latest letters.")
     if account.effective_status(now) == "expired":
@@ -128,9 +128,13 @@ def login(store: Store, username: str, password: str, now: datetime) -> Account:
     return account
 
 
-def signed_in(store: Store, enterprise: str, ssin: str, epoch: int) -> Account | None:
-    """The account of a session, unless it was deactivated or got new codes since (sessions end then)."""
-    account = store.account_of(enterprise, ssin)
+def signed_in(store: Store, username: str, epoch: int) -> Account | None:
+    """The account of a session, unless it was deactivated or got new codes since (sessions end then).
+
+    Sessions name the account by its user name, never by the national register number: a
+    session cookie is signed, not encrypted.
+    """
+    account = store.account(username)
     if account is None or account.status != "active" or account.session_epoch != epoch:
         return None
     return account

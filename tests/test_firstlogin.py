@@ -100,7 +100,7 @@ def test_a_wrong_national_register_number_counts_towards_the_lock_out(issued) ->
     with pytest.raises(firstlogin.LockedOut):
         firstlogin.confirm_identity(store, account, "75031366754", NOW)
     with pytest.raises(firstlogin.LockedOut):
-        firstlogin.current(store, SMALL, JAN, account.session_epoch, NOW)
+        firstlogin.current(store, "jmertens", account.session_epoch, NOW)
 
 
 def test_activate_on_a_terminal(run, tmp_path: Path) -> None:

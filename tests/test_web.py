@@ -56,6 +56,10 @@ def test_new_codes_end_the_open_session(client) -> None:
     web, store, letters = client
     activate(web, letters, "jmertens", JAN)
     assert web.get("/me").status_code == 200
+    app = web.application
+    cookie = web.get_cookie("session").value
+    content = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert content["account"]["username"] == "jmertens" and JAN not in repr(content)  # signed, not encrypted
     reissue_codes(store, LetterBox(str(letters)), "75031366754", SMALL, "jmertens", NOW, "l", "r")
     assert web.get("/me").location == "/login"
 

@@ -1,7 +1,8 @@
 """The first-login page and the read-only overview, as a Flask application.
 
 Thin, like the CLI: each view reads a form, calls ``firstlogin`` or ``overview`` and
-renders a template.  Sessions are signed cookies that carry the account's session
+renders a template.  Sessions are signed cookies that carry the account's user name
+(never its national register number: the cookie is signed, not encrypted) and session
 epoch, so new codes or a deactivation end every open session at its next request.
 Forms carry a CSRF token (Flask-WTF); failed attempts lock a user name out (``firstlogin``).
 """
@@ -51,7 +52,7 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
         found = session.get("account")
         if not found:
             return None
-        account = firstlogin.signed_in(store(), found["enterprise"], found["ssin"], found["epoch"])
+        account = firstlogin.signed_in(store(), found["username"], found["epoch"])
         if account is None:
             session.clear()
         return account
@@ -59,13 +60,13 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
     def sign_in(account: Account) -> None:
         session.clear()
         session.permanent = True
-        session["account"] = {"enterprise": account.enterprise, "ssin": account.ssin, "epoch": account.session_epoch}
+        session["account"] = {"username": account.username, "epoch": account.session_epoch}
 
     def flow_account() -> Account:
         flow = session.get("flow")
         if not flow:
             raise firstlogin.LoginRefused("Start with your user name and temporary password.")
-        return firstlogin.current(store(), flow["enterprise"], flow["ssin"], flow["epoch"], clock())
+        return firstlogin.current(store(), flow["username"], flow["epoch"], clock())
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -106,8 +107,7 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
                 account = firstlogin.start(store(), request.form.get("username", ""),
                                            request.form.get("temporary_password", ""), clock())
                 session.clear()
-                session["flow"] = {"enterprise": account.enterprise, "ssin": account.ssin,
-                                   "epoch": account.session_epoch, "step": "identity"}
+                session["flow"] = {"username": account.username, "epoch": account.session_epoch, "step": "identity"}
                 return redirect(url_for("identity"))
             except firstlogin.LoginRefused as refused:
                 error = str(refused)
