@@ -25,7 +25,6 @@ from reconciler import audit
 from reconciler.authority import CODE_ISSUERS, CONTACT_CENTER, may_issue_codes, roles_by_person
 from reconciler.delivery import Delivery, Letter
 from reconciler.passwords import generate_code, hash_codes
-from reconciler.state import Address, Kind
 from reconciler.plan import Plan, Waiting
 from reconciler.store import ACTIVATION_DAYS, Account, Store, batched, now_text
 
@@ -40,7 +39,7 @@ def issue_codes(store: Store, delivery: Delivery, numbers: Iterable[str] | None,
                 run: str, actor: str | None = None, progress: Callable[[int, int], None] | None = None) -> int:
     """Issue codes to every account of ``numbers`` (all when None) that is still waiting for them."""
     waiting = store.awaiting_codes(numbers)
-    names = _enterprise_names(store, {a.enterprise for a in waiting})
+    names = store.enterprise_names({a.enterprise for a in waiting})
     done = 0
     for batch in batched(waiting, ISSUE_BATCH):
         codes = [generate_code() for _ in batch]
@@ -65,13 +64,6 @@ def issue_codes(store: Store, delivery: Delivery, numbers: Iterable[str] | None,
         if progress:
             progress(done, len(waiting))
     return len(waiting)
-
-
-def _enterprise_names(store: Store, numbers: set[str]) -> dict[str, str]:
-    names = {}
-    for number, stored in store.read(numbers).items():
-        names[number] = dict(stored.state.records[Address(number, Kind.ENTERPRISE)])["name"]
-    return names
 
 
 def find_account(store: Store, enterprise: str, who: str) -> Account:
@@ -105,7 +97,7 @@ def reissue_codes(store: Store, delivery: Delivery, actor: str, enterprise: str,
     code = generate_code()
     hashed = hash_codes([code])[0]
     deadline = now_text(now + timedelta(days=ACTIVATION_DAYS))
-    name = _enterprise_names(store, {enterprise})[enterprise]
+    name = store.enterprise_names([enterprise])[enterprise]
     delivery.send(Letter(enterprise, name, account.name, account.email, account.username, code, deadline, login_url))
     shared = audit.context(now, actor if actor != CONTACT_CENTER else f"{CONTACT_CENTER} ({operator})", run, "", ())
     with store.transaction(now, [enterprise], run) as transaction:

@@ -123,6 +123,9 @@ class Store(Protocol):
     def read(self, numbers: Iterable[str] | None = None) -> dict[str, StoredEnterprise]:
         """Snapshot of the given enterprises (all when None) with their versions."""
 
+    def enterprise_names(self, numbers: Iterable[str]) -> dict[str, str]:
+        """The names of enterprises, without reading their records (for letters)."""
+
     def accounts(self, number: str) -> list[Account]:
         """Every account of an enterprise, deactivated ones included, by name."""
 

@@ -105,6 +105,14 @@ class SqlStore(ABC):
         for chunk in batched(wanted, CHUNK):
             yield from self._rows(f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
 
+    def enterprise_names(self, numbers: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._snapshot():
+            for chunk in batched(sorted(set(numbers)), CHUNK):
+                found.update(self._rows(f"SELECT number, name FROM enterprises WHERE number IN "
+                                        f"({', '.join('?' * len(chunk))})", chunk))
+        return found
+
     def accounts(self, number: str) -> list[Account]:
         return self._accounts("a.enterprise = ? ORDER BY coalesce(p.name, a.username), a.ssin", (number,))
 
