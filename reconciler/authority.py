@@ -78,59 +78,6 @@ def areas_of(change: Change, new_enterprise: bool) -> set[str]:
     return {_KIND_AREA.get(kind, "A003")}
 
 
-def standing(actor: str, records: Mapping[Address, tuple], quality: str, subject: str) -> set[Standing]:
-    """What ``actor`` is, in the stored state, for a change inside ``quality`` about person ``subject``."""
-    if actor == LEGAL_REPRESENTATIVE:
-        return {Standing.LEGAL_REPRESENTATIVE}
-    held: set[Standing] = set()
-    managed_people: set[str] = set()
-    for address, values in records.items():
-        values = dict(values)
-        if address.kind is Kind.ENTERPRISE and values["main_access_manager"] == actor:
-            held.add(M)
-        elif address.kind is Kind.CO_MAIN_ACCESS_MANAGER and address.key == actor:
-            held.add(CM)
-        elif address.kind is Kind.QUALITY and values["access_manager"] == actor:
-            managed_people |= {a.key for a in records if a.quality == address.quality
-                               and a.kind in (Kind.USER, Kind.CO_ACCESS_MANAGER)}
-            if address.quality == quality:
-                held.add(AM)
-        elif address.kind is Kind.CO_ACCESS_MANAGER and address.key == actor and address.quality == quality:
-            held.add(CAM)
-    if subject and subject == actor:
-        held.add(ME)
-    if subject and subject in managed_people:
-        held.add(AM)  # a person's data may be corrected by the access manager of one of their qualities
-    return held
-
-
-def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnterprise], actor: str,
-                    origins: Mapping[Address, Site]) -> list[Diagnostic]:
-    """Every change of the plan that ``actor`` may not make, as an error with the area's id."""
-    problems = []
-    for change in changes:
-        number = change.address.enterprise
-        current = stored.get(number)
-        records = current.state.records if current else {}
-        subject = change.address.key if change.address.kind is Kind.PERSON else ""
-        held = standing(actor, records, change.address.quality, subject)
-        for area_id in sorted(areas_of(change, current is None)):
-            area = AREAS[area_id]
-            if not held & area.allowed:
-                site = origins.get(change.address) or origins.get(Address(number, Kind.ENTERPRISE))
-                where = site.at() if site else Position(number)
-                roles = ", ".join(sorted(s.value for s in held)) or "no role"
-                allowed = ", ".join(s.value for s in Standing if s in area.allowed)
-                problems.append(Diagnostic(
-                    where, area.id,
-                    f"{actor} ({roles}) may not {change.action.value} {change.address}: "
-                    f"{area.what} is reserved to: {allowed}"))
-    return problems
-
-
-CONTACT_CENTER = "contact-center"
-
-
 @dataclass
 class Roles:
     """The roles one person holds in an enterprise, read from the stored state."""
@@ -183,6 +130,58 @@ def roles_by_person(records: Mapping[Address, tuple]) -> dict[str, Roles]:
         elif kind is Kind.USER:
             of(address.key).user[address.quality] = dict(values)["services"]
     return roles
+
+
+def standing(actor: str, roles: Mapping[str, Roles], quality: str, subject: str) -> set[Standing]:
+    """What ``actor`` is, in the stored state, for a change inside ``quality`` about person ``subject``."""
+    if actor == LEGAL_REPRESENTATIVE:
+        return {Standing.LEGAL_REPRESENTATIVE}
+    held: set[Standing] = set()
+    mine = roles.get(actor)
+    if mine is not None:
+        if mine.main:
+            held.add(M)
+        if mine.co_main:
+            held.add(CM)
+        if quality in mine.access_manager:
+            held.add(AM)
+        if quality in mine.co_access_manager:
+            held.add(CAM)
+    if subject and subject == actor:
+        held.add(ME)
+    theirs = roles.get(subject) if subject else None
+    if mine is not None and theirs is not None and mine.access_manager & (set(theirs.user) | theirs.co_access_manager):
+        held.add(AM)  # a person's data may be corrected by the access manager of one of their qualities
+    return held
+
+
+def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnterprise], actor: str,
+                    origins: Mapping[Address, Site]) -> list[Diagnostic]:
+    """Every change of the plan that ``actor`` may not make, as an error with the area's id."""
+    problems = []
+    roles_of: dict[str, dict[str, Roles]] = {}  # per enterprise, read once: plans have many changes
+    for change in changes:
+        number = change.address.enterprise
+        current = stored.get(number)
+        if number not in roles_of:
+            roles_of[number] = roles_by_person(current.state.records if current else {})
+        subject = change.address.key if change.address.kind is Kind.PERSON else ""
+        held = standing(actor, roles_of[number], change.address.quality, subject)
+        for area_id in sorted(areas_of(change, current is None)):
+            area = AREAS[area_id]
+            if not held & area.allowed:
+                site = origins.get(change.address) or origins.get(Address(number, Kind.ENTERPRISE))
+                where = site.at() if site else Position(number)
+                roles = ", ".join(sorted(s.value for s in held)) or "no role"
+                allowed = ", ".join(s.value for s in Standing if s in area.allowed)
+                problems.append(Diagnostic(
+                    where, area.id,
+                    f"{actor} ({roles}) may not {change.action.value} {change.address}: "
+                    f"{area.what} is reserved to: {allowed}"))
+    return problems
+
+
+CONTACT_CENTER = "contact-center"
 
 
 # Who issues new access codes for an account: the level above the account's highest role.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 import click
@@ -15,7 +16,7 @@ from reconciler.cli.common import (
 )
 from reconciler.delivery import DeliveryError, login_url as resolve_login_url, open_delivery
 from reconciler.lifecycle import NotAllowed, issue_codes, reissue_codes
-from reconciler.store import LockTimeout, StoreError
+from reconciler.store import LockTimeout, Store, StoreError
 
 
 def _now() -> datetime:
@@ -37,19 +38,9 @@ def register(cli: click.Group) -> None:
         numbers = [enterprise_or_exit(e) for e in enterprises] or None
         store = open_or_exit(state_url)
         try:
-            delivery = open_delivery(delivery_url)
-            try:
-                sent = issue_codes(store, delivery, numbers, _now(), resolve_login_url(login_url), run_id(),
-                                   progress=_progress if sys.stderr.isatty() else None)
-            finally:
-                delivery.close()
-        except DeliveryError as error:
-            fail(str(error))
-        except LockTimeout as error:
-            fail(str(error), EXIT_LOCK)
+            send_codes(store, delivery_url, login_url, numbers, noun="account")
         finally:
             store.close()
-        click.echo(f"Access codes sent for {plural(sent, 'account')}: {delivery.description}.")
 
     @credentials.command("reissue")
     @click.argument("who")
@@ -131,6 +122,24 @@ def register(cli: click.Group) -> None:
         click.echo(f"First-login page: http://{host}:{port}/first-login  (log in: http://{host}:{port}/login)",
                    err=True)
         waitress_serve(app, host=host, port=port, threads=threads, ident="reconciler")
+
+
+def send_codes(store: Store, delivery_url: str | None, login_url: str | None, numbers: Iterable[str] | None,
+               actor: str | None = None, noun: str = "new account", after_apply: bool = False) -> None:
+    """Send access codes to every account of ``numbers`` (all when None) still waiting for them."""
+    try:
+        delivery = open_delivery(delivery_url)
+        try:
+            sent = issue_codes(store, delivery, numbers, _now(), resolve_login_url(login_url), run_id(), actor,
+                               progress=_progress if sys.stderr.isatty() else None)
+        finally:
+            delivery.close()
+    except DeliveryError as error:
+        hint = "; the apply itself is complete: send the codes with `reconciler credentials issue`" if after_apply else ""
+        fail(f"{error}{hint}")
+    except LockTimeout as error:
+        fail(str(error), EXIT_LOCK)
+    click.echo(f"Access codes sent for {plural(sent, noun)}: {delivery.description}.")
 
 
 def _progress(done: int, total: int) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 import click
 
 from reconciler import identifiers
-from reconciler.apply import Refused, apply_plan, run_id
+from reconciler.apply import Refused, apply_plan
+from reconciler.cli.accounts import send_codes
 from reconciler.cli.common import (
     EXIT_CHANGES, EXIT_LOCK, EXIT_PLAN_FILE, EXIT_REFUSED, EXIT_STALE, actor_option, delivery_options, desired_or_exit, fail,
     is_terminal, lock_timeout_option, open_or_exit, paths_argument, plural, report, state_option, use_color,
 )
-from reconciler.delivery import DeliveryError, login_url as delivery_login_url, open_delivery
 from reconciler.export import enterprise_document
-from reconciler.lifecycle import issue_codes, with_waiting_accounts
+from reconciler.lifecycle import with_waiting_accounts
 from reconciler.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
 from reconciler.pipeline import plan_paths
 from reconciler.plan import Plan
@@ -64,23 +64,11 @@ def enterprises_in(plan: Plan) -> set[str]:
     return {n for n, _ in plan.versions} | {s[0] for s in plan.sync} | set(plan.skipped)
 
 
-def send_codes(store: Store, delivery_url: str | None, login_url: str | None, numbers: set[str],
-               actor: str | None) -> None:
-    """Send access codes to every account of ``numbers`` still waiting for them."""
-    if not store.awaiting_codes(numbers, limit=1):
-        return
-    try:
-        delivery = open_delivery(delivery_url)
-        try:
-            sent = issue_codes(store, delivery, numbers, datetime.now(timezone.utc), delivery_login_url(login_url),
-                               run_id(), actor)
-        finally:
-            delivery.close()
-    except DeliveryError as error:
-        fail(f"{error}; the apply itself is complete: send the codes with `reconciler credentials issue`")
-    except LockTimeout as error:
-        fail(str(error), EXIT_LOCK)
-    click.echo(f"Access codes sent for {plural(sent, 'new account')}: {delivery.description}.")
+def send_new_codes(store: Store, delivery_url: str | None, login_url: str | None, numbers: set[str],
+                   actor: str | None) -> None:
+    """After an apply: codes for the accounts it created (nothing is printed when there are none)."""
+    if store.awaiting_codes(numbers, limit=1):
+        send_codes(store, delivery_url, login_url, numbers, actor, after_apply=True)
 
 
 def is_tty(stream) -> bool:  # noqa: ANN001
@@ -189,7 +177,7 @@ def register(cli: click.Group) -> None:
             if result.is_empty:
                 apply_plan(result, store)  # records what the enterprises were checked against
                 if not defer_codes:
-                    send_codes(store, delivery_url, login_url, enterprises_in(result), actor)
+                    send_new_codes(store, delivery_url, login_url, enterprises_in(result), actor)
                 return
             if unlifted(result.refusals, overrides):
                 fail("refused by the safety gates above; nothing was changed", EXIT_REFUSED)
@@ -213,7 +201,7 @@ def register(cli: click.Group) -> None:
             click.echo(f"\nApply complete: {plural(len(result.changes), 'change')} in "
                        f"{plural(len(result.enterprises()), 'enterprise')}.")
             if not defer_codes:
-                send_codes(store, delivery_url, login_url, enterprises_in(result), actor)
+                send_new_codes(store, delivery_url, login_url, enterprises_in(result), actor)
         finally:
             store.close()
 

@@ -167,7 +167,7 @@ class SqlStore(ABC):
 
     def count_login_failure(self, username: str, now: datetime, window_start: datetime) -> int:
         with self._write():
-            self._rows_write(
+            self._execute(
                 "INSERT INTO login_failures (username, failures, first_failed_at) VALUES (?, 1, ?) "
                 "ON CONFLICT (username) DO UPDATE SET "
                 "failures = CASE WHEN login_failures.first_failed_at < ? THEN 1 ELSE login_failures.failures + 1 END, "
@@ -178,7 +178,7 @@ class SqlStore(ABC):
 
     def lock_login(self, username: str, until: datetime) -> None:
         with self._write():
-            self._rows_write("UPDATE login_failures SET locked_until = ? WHERE username = ?", (now_text(until), username))
+            self._execute("UPDATE login_failures SET locked_until = ? WHERE username = ?", (now_text(until), username))
 
     def login_locked_until(self, username: str) -> str | None:
         with self._snapshot():
@@ -187,9 +187,9 @@ class SqlStore(ABC):
 
     def clear_login_failures(self, username: str) -> None:
         with self._write():
-            self._rows_write("DELETE FROM login_failures WHERE username = ?", (username,))
+            self._execute("DELETE FROM login_failures WHERE username = ?", (username,))
 
-    def _rows_write(self, sql: str, params: Iterable[Any] = ()) -> None:
+    def _execute(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.connection.execute(self.q(sql), tuple(params))
 
     def _lock_usernames(self) -> None:
