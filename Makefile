@@ -45,7 +45,7 @@ test: install browser
 
 ## Regenerate what is derived from the code: JSON Schema and the README's tables.
 docs schemas: install
-	$(BIN)/python -m reconciler.docs
+	$(BIN)/python -m reconciler.cli.docs
 
 ## Regenerate the large example enterprise (deterministic).
 examples: install

@@ -15,8 +15,8 @@ import random
 import shutil
 from pathlib import Path
 
-from reconciler.catalogue import load_catalogue
-from reconciler.identifiers import nsso_check_digits
+from reconciler.declare.catalogue import load_catalogue
+from reconciler.declare.identifiers import nsso_check_digits
 
 FILE_USERS = 1_000
 MIN_USERS, MAX_USERS = 10, 50_000

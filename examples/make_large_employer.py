@@ -12,8 +12,8 @@ import random
 import sys
 from pathlib import Path
 
-from reconciler.export import Quoted, dump_yaml
-from reconciler.identifiers import nsso_check_digits
+from reconciler.declare.identifiers import nsso_check_digits
+from reconciler.render.export import Quoted, dump_yaml
 
 FIRST = ["An", "Bart", "Chloé", "Dirk", "Els", "Fatima", "Geert", "Hanne", "Ilse", "Jan", "Karim", "Lien",
          "Marc", "Nathalie", "Olivier", "Pieter", "Rania", "Sofie", "Thomas", "Ursula", "Vincent", "Wim",

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.store import open_store
+from reconciler.store.backends import open_store
 from reconciler.store.postgresql import split_url
 
 # Argon2 at full cost would spend most of the suite hashing; one test checks the real costs.

@@ -6,11 +6,23 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-
 from conftest import EXAMPLES
-from reconciler.authority import AREAS, LEGAL_REPRESENTATIVE, Standing, areas_of, check_authority
-from reconciler.change import Action, Change, StoredEnterprise
-from reconciler.state import Address, EnterpriseState, Kind, fields
+
+from reconciler.plan.authority import (
+    AREAS,
+    LEGAL_REPRESENTATIVE,
+    Standing,
+    areas_of,
+    check_authority,
+)
+from reconciler.records.change import Action, Change
+from reconciler.records.state import (
+    Address,
+    EnterpriseState,
+    Kind,
+    StoredEnterprise,
+    fields,
+)
 
 E = "0999055557"
 MAIN, CO_MAIN, AM, CO_AM, USER, OTHER = ("75031366754", "58022754967", "61061906014", "87040208957",

@@ -84,7 +84,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def username_of(state: str, ssin: str) -> str:
-    from reconciler.store import open_store
+    from reconciler.store.backends import open_store
 
     store = open_store(state)
     try:

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from conftest import drop_store, new_store_url
-from reconciler.apply import apply_plan
-from reconciler.copy import compare
-from reconciler.desired import load_desired
-from reconciler.gates import OVERRIDES
-from reconciler.plan import make_plan
-from reconciler.store import LockTimeout, StalePlan, StoreError, open_store
+
+from reconciler.apply.execute import apply_plan
+from reconciler.plan.desired import load_desired
+from reconciler.plan.gates import OVERRIDES
+from reconciler.plan.plan import make_plan
+from reconciler.store.backends import open_store
+from reconciler.store.copy import compare
+from reconciler.store.port import LockTimeout, StalePlan, StoreError
 from reconciler.store.sql import KILL_AFTER_ENV
 
 ENTERPRISES = ["0999010027", "0999020024", "0999030021", "0999040018", "0999050015"]

@@ -8,8 +8,8 @@ import shlex
 import click
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from reconciler.cli import cli
 
 CI_FILES = sorted((ROOT / "examples" / "ci").glob("*.yml"))

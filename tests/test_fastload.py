@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.fastload import load_fast
-from reconciler.load import load_text
-from reconciler.schema import is_valid
+from reconciler.declare.fastload import load_fast
+from reconciler.declare.load import load_text
+from reconciler.declare.schema import is_valid
 
 TRAPS = ["no", "No", "NO", "yes", "On", "off", "y", "n", "True", "TRUE", "true", "false", "null", "Null", "~",
          "0123", "0o17", "0x1F", "0b101", "1_000", "1:20", "190:20:30", "1.5", ".5", "1e3", "-1", "+1", ".inf",

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from reconciler import audit, firstlogin
-from reconciler.delivery import DeliveryError, LetterBox, Mailer, open_delivery
-from reconciler.lifecycle import issue_codes
-from reconciler.store import open_store
+from reconciler.accounts import firstlogin
+from reconciler.accounts.delivery import DeliveryError, LetterBox, Mailer, open_delivery
+from reconciler.accounts.lifecycle import issue_codes
+from reconciler.store import audit
+from reconciler.store.backends import open_store
 from reconciler.store.sql import migrations
 from tests.conftest import EXAMPLES, outside_write
 from tests.test_lifecycle import NOW, SMALL, apply_paths, code_of

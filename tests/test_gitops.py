@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, drop_store, new_store_url, outside_write
-from reconciler.apply import Refused, apply_plan
-from reconciler.desired import load_desired
-from reconciler.change import Action, Change
-from reconciler.gates import GATES, Policy, check_gates
-from reconciler.plan import make_plan
+
+from reconciler.apply.execute import Refused, apply_plan
+from reconciler.plan.desired import load_desired
+from reconciler.plan.gates import GATES, Policy, check_gates
+from reconciler.plan.plan import make_plan
+from reconciler.records.change import Action, Change
+from reconciler.records.state import Address, Kind
 from reconciler.render.markdown import render_plan_markdown
-from reconciler.state import Address, Kind
-from reconciler.store import open_store
+from reconciler.store.backends import open_store
 
 SMALL = EXAMPLES / "small-employer.yaml"
 E = "0999055557"

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, ROOT, check_golden
 from jsonschema import Draft202012Validator
 
-from conftest import EXAMPLES, ROOT, check_golden
-from reconciler.desired import load_desired
-from reconciler.plan import make_plan
+from reconciler.plan.desired import load_desired
+from reconciler.plan.plan import make_plan
 from reconciler.render.json import render_plan_json
 from reconciler.render.text import render_plan
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from reconciler import identifiers
-from reconciler.identifiers import InvalidIdentifier
+from reconciler.declare import identifiers
+from reconciler.declare.identifiers import InvalidIdentifier
 
 ENTERPRISE = [
     ("0999.055.557", "0999055557"),

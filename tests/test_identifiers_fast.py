@@ -6,7 +6,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum.be import ssn
 
-from reconciler import identifiers
+from reconciler.declare import identifiers
 
 
 def stdnum_accepts(number: str) -> bool:

@@ -6,13 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-import reconciler.desired
 from conftest import EXAMPLES, outside_write
-from reconciler.apply import apply_plan
-from reconciler.gates import OVERRIDES, Policy
-from reconciler.pipeline import plan_paths
-from reconciler.store import open_store
+
+import reconciler.plan.desired
+from reconciler.apply.execute import apply_plan
+from reconciler.plan.gates import OVERRIDES, Policy
+from reconciler.plan.pipeline import plan_paths
+from reconciler.store.backends import open_store
 
 SMALL, SECRETARIAT, LARGE = "0999055557", "0999077729", "0999123457"
 
@@ -25,14 +25,14 @@ def registry(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     store = open_store(store_url)
     parsed: list[str] = []
-    real = reconciler.desired.load_files
+    real = reconciler.plan.desired.load_files
 
     def recording(files, fast=False):
         files = list(files)
         parsed.extend(str(f) for f in files)
         return real(files, fast)
 
-    monkeypatch.setattr(reconciler.desired, "load_files", recording)
+    monkeypatch.setattr(reconciler.plan.desired, "load_files", recording)
     plan_and_apply(store)
     parsed.clear()
     yield store, Path("enterprises"), parsed
@@ -111,13 +111,13 @@ qualities:
 
 def test_a_new_tool_version_or_catalogue_reads_everything(registry, monkeypatch: pytest.MonkeyPatch) -> None:
     store, _, _ = registry
-    import reconciler.sync
-    original = reconciler.sync.__version__
-    monkeypatch.setattr("reconciler.sync.__version__", "99.0.0")
+    import reconciler.plan.incremental
+    original = reconciler.plan.incremental.__version__
+    monkeypatch.setattr("reconciler.plan.incremental.__version__", "99.0.0")
     assert planned(plan_and_apply(store, apply=False)) == {SMALL, SECRETARIAT, LARGE}
-    monkeypatch.setattr("reconciler.sync.__version__", original)
+    monkeypatch.setattr("reconciler.plan.incremental.__version__", original)
     assert planned(plan_and_apply(store, apply=False)) == set()
-    monkeypatch.setattr("reconciler.sync.catalogue_sha", lambda: "another catalogue")
+    monkeypatch.setattr("reconciler.plan.incremental.catalogue_sha", lambda: "another catalogue")
     assert planned(plan_and_apply(store, apply=False)) == {SMALL, SECRETARIAT, LARGE}
 
 

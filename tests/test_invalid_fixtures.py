@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.load import LOADING_RULES
-from reconciler.rules import RULES
-from reconciler.schema import SCHEMA_RULES
+from reconciler.declare.load import LOADING_RULES
+from reconciler.declare.rules.registry import RULES
+from reconciler.declare.schema import SCHEMA_RULES
 
 INVALID = Path(__file__).resolve().parent / "fixtures" / "invalid"
 FIXTURES = sorted(p.name for p in INVALID.iterdir() if p.suffix != ".expected")

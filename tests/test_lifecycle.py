@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import firstlogin
-from reconciler.apply import apply_plan
-from reconciler.authority import CONTACT_CENTER
-from reconciler.delivery import LetterBox
-from reconciler.desired import load_desired
-from reconciler.lifecycle import NotAllowed, issue_codes, reissue_codes
-from reconciler.plan import make_plan
+from reconciler.accounts import firstlogin
+from reconciler.accounts.delivery import LetterBox
+from reconciler.accounts.lifecycle import NotAllowed, issue_codes, reissue_codes
+from reconciler.apply.execute import apply_plan
+from reconciler.plan.authority import CONTACT_CENTER
+from reconciler.plan.desired import load_desired
+from reconciler.plan.plan import make_plan
 from tests.conftest import EXAMPLES
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.load import load_file, load_paths, load_text
+from reconciler.declare.load import load_text
+from reconciler.declare.reading import load_file, load_paths
 
 
 def test_positions_of_values_and_keys() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply import apply_plan
-from reconciler.gates import Policy
-from reconciler import pipeline
-from reconciler.pipeline import plan_paths
-from reconciler.render.json import plan_document
+from reconciler.apply.execute import apply_plan
+from reconciler.plan import pipeline
+from reconciler.plan.document import plan_document
+from reconciler.plan.gates import Policy
+from reconciler.plan.pipeline import plan_paths
 from tests.conftest import ROOT, outside_write
 
 

@@ -6,8 +6,14 @@ import re
 
 import pytest
 
-from reconciler import passwords
-from reconciler.passwords import CODE_ALPHABET, generate_code, normalise_code, password_problems, verify
+from reconciler.accounts import passwords
+from reconciler.accounts.passwords import (
+    CODE_ALPHABET,
+    generate_code,
+    normalise_code,
+    password_problems,
+    verify,
+)
 
 USER, SSIN, NAME = "emertens", "75031366754", "Els Mertens"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES
-from reconciler.apply import apply_plan
-from reconciler.desired import load_desired
-from reconciler.gates import Policy
-from reconciler.pipeline import plan_paths
-from reconciler.plan import make_plan
+
+from reconciler.apply.execute import apply_plan
+from reconciler.plan.desired import load_desired
+from reconciler.plan.gates import Policy
+from reconciler.plan.pipeline import plan_paths
+from reconciler.plan.plan import make_plan
 
 
 def test_streamed_plan_equals_the_plan_of_everything(store, tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_streamed_plan_equals_the_plan_of_everything(store, tmp_path: Path) -> N
 
 
 def test_a_misleading_head_falls_back_to_grouping_by_content(store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("reconciler.desired.head_number", lambda path: "0999055557")  # every file lies
+    monkeypatch.setattr("reconciler.plan.desired.head_number", lambda path: "0999055557")  # every file lies
     streamed = plan_paths([EXAMPLES], store, Policy(), full=True)
     assert streamed.problems == []
     assert {c.address.enterprise for c in streamed.plan.changes} == {"0999055557", "0999077729", "0999123457"}

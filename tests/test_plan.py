@@ -8,8 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.plan import Action, StoredEnterprise, make_plan
-from reconciler.state import Address, EnterpriseState, Fields, Kind, fields
+from reconciler.plan.plan import make_plan
+from reconciler.records.change import Action
+from reconciler.records.state import (
+    Address,
+    EnterpriseState,
+    Fields,
+    Kind,
+    StoredEnterprise,
+    fields,
+)
 
 E = "0999055557"
 A, B, C = "75031366754", "58022754967", "61061906014"

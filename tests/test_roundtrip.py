@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES
-from reconciler.apply import apply_plan
-from reconciler.desired import load_desired
-from reconciler.export import export
-from reconciler.plan import make_plan
+
+from reconciler.apply.execute import apply_plan
+from reconciler.plan.desired import load_desired
+from reconciler.plan.plan import make_plan
+from reconciler.render.export import export
 
 EXAMPLE_PATHS = sorted(p.name for p in EXAMPLES.iterdir() if p.suffix == ".yaml" or p.is_dir())
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.catalogue import load_catalogue
-from reconciler.declared import group_documents
-from reconciler.desired import load_desired
-from reconciler.load import load_paths
-from reconciler.rules import RULES
+from reconciler.declare.catalogue import load_catalogue
+from reconciler.declare.declared import group_documents
+from reconciler.declare.reading import load_paths
+from reconciler.declare.rules.registry import RULES
+from reconciler.plan.desired import load_desired
 
 HERE = Path(__file__).resolve().parent
 VALID_SOURCES = [HERE / "fixtures" / "valid", HERE.parent / "examples" / "enterprises"]

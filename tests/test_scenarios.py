@@ -11,14 +11,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import check_golden
-from reconciler.apply import apply_plan
-from reconciler.desired import load_desired
-from reconciler.export import export
-from reconciler.plan import make_plan
-from reconciler.delivery import LetterBox
-from reconciler.lifecycle import issue_codes
+
+from reconciler.accounts.delivery import LetterBox
+from reconciler.accounts.lifecycle import issue_codes
+from reconciler.apply.execute import apply_plan
+from reconciler.plan.desired import load_desired
+from reconciler.plan.plan import make_plan
+from reconciler.render.export import export
 from reconciler.render.json import render_plan_json
 from reconciler.render.text import render_plan
 
@@ -60,7 +60,7 @@ FACTS = {
 
 
 def _enterprise():
-    from reconciler.state import Address, Kind
+    from reconciler.records.state import Address, Kind
 
     return Address(E, Kind.ENTERPRISE)
 

@@ -9,10 +9,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from reconciler.docs import render_readme
-from reconciler.load import load_paths
-from reconciler.model import EnterpriseDocument
-from reconciler.schema import schema_text, validate_document
+from reconciler.cli.docs import render_readme
+from reconciler.declare.model import EnterpriseDocument
+from reconciler.declare.reading import load_paths
+from reconciler.declare.schema import schema_text, validate_document
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

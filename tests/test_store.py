@@ -7,13 +7,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, outside_write
-from reconciler.apply import apply_plan
-from reconciler.desired import load_desired
-from reconciler.plan import Action, Change, make_plan
-from reconciler.state import Address, Kind, fields
-from reconciler.store import StalePlan, StoreError, open_store
+
+from reconciler.apply.execute import apply_plan
+from reconciler.plan.desired import load_desired
+from reconciler.plan.plan import make_plan
+from reconciler.records.change import Action, Change
+from reconciler.records.state import Address, Kind, fields
+from reconciler.store.backends import open_store
+from reconciler.store.port import StalePlan, StoreError
 from reconciler.store.sql import migrations
 
 SMALL = EXAMPLES / "small-employer.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.store.accounts import UsernameAllocator, base_username
+from reconciler.store.usernames import UsernameAllocator, base_username
 
 
 @pytest.mark.parametrize(("name", "expected"), [

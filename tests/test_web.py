@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.delivery import LetterBox
-from reconciler.lifecycle import issue_codes, reissue_codes
+from reconciler.accounts.delivery import LetterBox
+from reconciler.accounts.lifecycle import issue_codes, reissue_codes
 from reconciler.web.app import create_app
 from tests.test_firstlogin import JAN, PASSWORD, SMALL_FILE
 from tests.test_lifecycle import NOW, SMALL, apply_paths, code_of

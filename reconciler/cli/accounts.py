@@ -8,15 +8,23 @@ from datetime import datetime, timezone
 
 import click
 
-from reconciler import firstlogin, identifiers
-from reconciler.apply import run_id
-from reconciler.authority import CONTACT_CENTER
+from reconciler.accounts import firstlogin
+from reconciler.accounts.delivery import DeliveryError, open_delivery
+from reconciler.accounts.delivery import login_url as resolve_login_url
+from reconciler.accounts.lifecycle import NotAllowed, issue_codes, reissue_codes
 from reconciler.cli.common import (
-    EXIT_LOCK, delivery_options, enterprise_or_exit, fail, open_or_exit, plural, state_option,
+    EXIT_LOCK,
+    delivery_options,
+    enterprise_or_exit,
+    fail,
+    open_or_exit,
+    plural,
+    state_option,
 )
-from reconciler.delivery import DeliveryError, login_url as resolve_login_url, open_delivery
-from reconciler.lifecycle import NotAllowed, issue_codes, reissue_codes
-from reconciler.store import LockTimeout, Store, StoreError
+from reconciler.declare import identifiers
+from reconciler.plan.authority import CONTACT_CENTER
+from reconciler.store.audit import run_id
+from reconciler.store.port import LockTimeout, Store, StoreError
 
 
 def _now() -> datetime:

@@ -14,10 +14,11 @@ from typing import NoReturn
 
 import click
 
-from reconciler import identifiers
-from reconciler.desired import Desired, load_desired
-from reconciler.diagnostics import Diagnostic
-from reconciler.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError, open_store
+from reconciler.declare import identifiers
+from reconciler.declare.diagnostics import Diagnostic
+from reconciler.plan.desired import Desired, load_desired
+from reconciler.store.backends import open_store
+from reconciler.store.port import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_STALE, EXIT_PLAN_FILE, EXIT_LOCK, EXIT_REFUSED = range(7)
 EXIT_CODES = {

@@ -9,24 +9,44 @@ from pathlib import Path
 
 import click
 
-from reconciler import identifiers
-from reconciler.apply import Refused, apply_plan
+from reconciler.accounts.lifecycle import with_waiting_accounts
+from reconciler.apply.execute import Refused, apply_plan
 from reconciler.cli.accounts import send_codes
 from reconciler.cli.common import (
-    EXIT_CHANGES, EXIT_LOCK, EXIT_PLAN_FILE, EXIT_REFUSED, EXIT_STALE, actor_option, delivery_options, desired_or_exit, fail,
-    is_terminal, lock_timeout_option, open_or_exit, paths_argument, plural, report, state_option, use_color,
+    EXIT_CHANGES,
+    EXIT_LOCK,
+    EXIT_PLAN_FILE,
+    EXIT_REFUSED,
+    EXIT_STALE,
+    actor_option,
+    delivery_options,
+    desired_or_exit,
+    fail,
+    is_terminal,
+    lock_timeout_option,
+    open_or_exit,
+    paths_argument,
+    plural,
+    report,
+    state_option,
+    use_color,
 )
-from reconciler.export import enterprise_document
-from reconciler.lifecycle import with_waiting_accounts
-from reconciler.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
-from reconciler.pipeline import plan_paths
-from reconciler.plan import Plan
-from reconciler.planfile import PlanFileError, is_plan_file, read_plan_file, write_plan_file
+from reconciler.declare import identifiers
+from reconciler.plan.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
+from reconciler.plan.pipeline import plan_paths
+from reconciler.plan.plan import Plan
+from reconciler.plan.saved import (
+    PlanFileError,
+    is_plan_file,
+    read_plan_file,
+    write_plan_file,
+)
+from reconciler.render.export import enterprise_document
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
 from reconciler.render.show import render_enterprise, render_overview
 from reconciler.render.text import plan_chunks
-from reconciler.store import LockTimeout, StalePlan, Store, StoreError
+from reconciler.store.port import LockTimeout, StalePlan, Store, StoreError
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 removal_share_option = click.option(

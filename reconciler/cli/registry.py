@@ -7,15 +7,21 @@ from pathlib import Path
 
 import click
 
-from reconciler import identifiers
-from reconciler.audit import verify
 from reconciler.cli.common import (
-    desired_or_exit, enterprise_or_exit, fail, open_or_exit, paths_argument, plural, state_option,
+    desired_or_exit,
+    enterprise_or_exit,
+    fail,
+    open_or_exit,
+    paths_argument,
+    plural,
+    state_option,
 )
-from reconciler.codeowners import PLATFORMS, codeowners
-from reconciler.copy import copy_registry
-from reconciler.export import export as export_state
-from reconciler.store import StoreError
+from reconciler.declare import identifiers
+from reconciler.render.codeowners import PLATFORMS, codeowners
+from reconciler.render.export import export as export_state
+from reconciler.store.audit import verify
+from reconciler.store.copy import copy_registry
+from reconciler.store.port import StoreError
 
 
 def register(cli: click.Group) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from itertools import groupby
 
-from reconciler.change import Action
-from reconciler.identifiers import format_enterprise_number
-from reconciler.plan import Plan
+from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.plan.plan import Plan
+from reconciler.records.change import Action
 from reconciler.render.text import render_change, summary
 
 DEFAULT_LIMIT = 60_000

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reconciler.identifiers import format_enterprise_number
-from reconciler.plan import StoredEnterprise
-from reconciler.state import Address, Kind
-from reconciler.store import WAITING, Account
+from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.records.state import Address, Kind, StoredEnterprise
+from reconciler.store.port import WAITING, Account
 
 
 def plural(count: int, one: str, many: str) -> str:

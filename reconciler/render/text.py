@@ -8,10 +8,11 @@ from itertools import groupby
 import click
 import orjson
 
-from reconciler.identifiers import format_enterprise_number
-from reconciler.plan import Action, Change, Plan
-from reconciler.state import Kind, Value
-from reconciler.store import ACTIVATION_DAYS
+from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.plan.plan import Plan
+from reconciler.records.change import Action, Change
+from reconciler.records.state import Kind, Value
+from reconciler.store.port import ACTIVATION_DAYS
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 

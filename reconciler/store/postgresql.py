@@ -19,8 +19,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors, sql
 
-from reconciler.store import LockHolder, LockTimeout, StoreError, now_text
-from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, lock_key, migrations
+from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
+from reconciler.store.sql import (
+    SqlStore,
+    SqlTransaction,
+    default_holder,
+    lock_key,
+    migrations,
+)
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 

@@ -8,22 +8,35 @@ from __future__ import annotations
 
 import hashlib
 import os
-from abc import ABC, abstractmethod
 import signal
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from reconciler.audit import AuditEntry, Context, chain, chain_events, event_json
-from reconciler.change import Action, Change, StoredEnterprise
-from reconciler.state import Address, EnterpriseState, Fields, Kind
-from reconciler.store import Account, ActivationNotices, LockHolder, StoreError, batched, now_text
-from reconciler.store.accounts import UsernameAllocator
+from reconciler.records.change import Action, Change
+from reconciler.records.state import (
+    Address,
+    EnterpriseState,
+    Fields,
+    Kind,
+    StoredEnterprise,
+)
+from reconciler.store.audit import AuditEntry, Context, chain, chain_events, event_json
+from reconciler.store.port import (
+    Account,
+    ActivationNotices,
+    LockHolder,
+    StoreError,
+    SyncRecord,
+    batched,
+    now_text,
+)
 from reconciler.store.tables import TABLES, to_column
-from reconciler.sync import SyncRecord
+from reconciler.store.usernames import UsernameAllocator
 
 REGISTRY_TABLES = ("enterprises", "persons", "qualities", "co_main_access_managers", "co_access_managers",
                    "users", "senders", "routes", "audit_log", "declared_files", "accounts", "login_failures")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reconciler.store import LockHolder, LockTimeout, StoreError, now_text
+from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
 from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, migrations
 
 

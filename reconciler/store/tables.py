@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from reconciler.state import FIELDS, Address, Fields, Kind, Value
+from reconciler.records.state import FIELDS, Address, Fields, Kind, Value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Web: the first-login page and the overview a signed-in person sees (Flask, served by waitress)."""

@@ -15,15 +15,25 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from reconciler import firstlogin
-from reconciler.apply import run_id
-from reconciler.identifiers import format_enterprise_number
-from reconciler.lifecycle import utc_now
-from reconciler.overview import overview
-from reconciler.store import Account, Store, open_store
+from reconciler.accounts import firstlogin
+from reconciler.accounts.lifecycle import utc_now
+from reconciler.accounts.overview import overview
+from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.store.audit import run_id
+from reconciler.store.backends import open_store
+from reconciler.store.port import Account, Store
 
 SECRET_ENV = "RECONCILER_SECRET_KEY"
 

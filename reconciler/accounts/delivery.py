@@ -1,0 +1,172 @@
+"""Handing out temporary access codes, once, the way the portal does: in two halves.
+
+The user name and the temporary password always travel separately (two letters, or two
+e-mails), so one intercepted message is not enough to log in.  The code exists in clear
+only in memory and in what is delivered: never in the store, a plan, a log or the audit
+trail.
+
+Channels are named by a URL (``--delivery`` or ``RECONCILER_DELIVERY``):
+
+- ``letters:PATH``: sealed letters, one folder per person (mode 0700) holding two files
+  (mode 0600), ``1-user-name.txt`` and ``2-temporary-password.txt``;
+- ``smtp://[user@]host[:port]?from=ADDRESS[&starttls=yes]`` or ``smtps://...``: two
+  e-mails to the person's declared address; the password of the SMTP account is read
+  from ``RECONCILER_SMTP_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from reconciler.declare.identifiers import format_enterprise_number
+
+DELIVERY_ENV = "RECONCILER_DELIVERY"
+DEFAULT_DELIVERY = "letters:.reconciler/letters"
+LOGIN_URL_ENV = "RECONCILER_LOGIN_URL"
+DEFAULT_LOGIN_URL = "http://127.0.0.1:8080/first-login"
+SMTP_PASSWORD_ENV = "RECONCILER_SMTP_PASSWORD"
+
+
+class DeliveryError(Exception):
+    """A channel is misconfigured or refused a message; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Letter:
+    """Everything one person needs to log in for the first time."""
+
+    enterprise: str
+    enterprise_name: str
+    name: str
+    email: str
+    username: str
+    code: str
+    deadline: str  # ISO 8601, UTC
+    login_url: str
+
+    def user_name_text(self) -> str:
+        return (f"To: {self.name}\n"
+                f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
+                "An account on the secured online services of the social-security portal was created for you.\n\n"
+                f"Your user name: {self.username}\n\n"
+                "Your temporary password comes separately. Activate your account before "
+                f"{self.deadline[:16].replace('T', ' ')} UTC at:\n{self.login_url}\n"
+                "You will be asked for your national register number and a new password.\n")
+
+    def password_text(self) -> str:
+        return (f"To: {self.name}\n"
+                f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
+                f"Your temporary password: {self.code}\n\n"
+                f"It works once, until {self.deadline[:16].replace('T', ' ')} UTC. "
+                "Your user name comes separately.\n")
+
+
+class Delivery(Protocol):
+    description: str
+
+    def send(self, letter: Letter) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LetterBox:
+    """Sealed letters on disk, readable by their owner only; a new issue replaces the old letters."""
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+        self.description = f"letters in {folder}"
+
+    def send(self, letter: Letter) -> None:
+        person = self.folder / letter.enterprise / letter.username
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for directory in (self.folder, self.folder / letter.enterprise, person):
+            directory.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)
+        _write_private(person / "1-user-name.txt", letter.user_name_text())
+        _write_private(person / "2-temporary-password.txt", letter.password_text())
+
+    def close(self) -> None:
+        pass
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file that is never readable by others, not even while it is being written."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+class Mailer:
+    """Two e-mails per person over one SMTP connection, opened on the first letter."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        if not parts.hostname or "from" not in query:
+            raise DeliveryError(f"{url}: expected smtp://[user@]host[:port]?from=ADDRESS")
+        self.implicit_tls = parts.scheme == "smtps"
+        self.host, self.port = parts.hostname, parts.port or (465 if self.implicit_tls else 25)
+        self.user = unquote(parts.username) if parts.username else None
+        self.sender = query["from"]
+        self.starttls = query.get("starttls", "no").lower() in ("yes", "true", "1")
+        self.description = f"e-mail through {parts.scheme}://{self.host}:{self.port}"
+        self._connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._connection is None:
+            try:
+                if self.implicit_tls:
+                    connection = smtplib.SMTP_SSL(self.host, self.port, context=ssl.create_default_context(), timeout=30)
+                else:
+                    connection = smtplib.SMTP(self.host, self.port, timeout=30)
+                    if self.starttls:
+                        connection.starttls(context=ssl.create_default_context())
+                if self.user:
+                    connection.login(self.user, os.environ.get(SMTP_PASSWORD_ENV, ""))
+            except (OSError, smtplib.SMTPException) as error:
+                raise DeliveryError(f"cannot reach {self.description}: {error}") from None
+            self._connection = connection
+        return self._connection
+
+    def send(self, letter: Letter) -> None:
+        connection = self._connect()
+        for subject, body in (("Your user name for the social-security portal", letter.user_name_text()),
+                              ("Your temporary password for the social-security portal", letter.password_text())):
+            message = EmailMessage()
+            message["From"], message["To"], message["Subject"] = self.sender, letter.email, subject
+            message.set_content(body)
+            try:
+                connection.send_message(message)
+            except smtplib.SMTPException as error:
+                raise DeliveryError(f"{self.description} refused a message to {letter.email}: {error}") from None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._connection = None
+
+
+def open_delivery(url: str | None = None) -> Delivery:
+    """The channel a URL names; ``RECONCILER_DELIVERY`` or sealed letters in ``.reconciler/letters``."""
+    url = url or os.environ.get(DELIVERY_ENV) or DEFAULT_DELIVERY
+    if url.startswith("letters:"):
+        return LetterBox(url.removeprefix("letters:"))
+    if url.startswith(("smtp://", "smtps://")):
+        return Mailer(url)
+    raise DeliveryError(f"unsupported delivery {url!r}: expected letters:PATH, smtp://host... or smtps://host...")
+
+
+def login_url(url: str | None = None) -> str:
+    return url or os.environ.get(LOGIN_URL_ENV) or DEFAULT_LOGIN_URL

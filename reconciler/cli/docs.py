@@ -1,0 +1,108 @@
+"""Generate what the docs derive from the code, so they never drift.
+
+``python -m reconciler.cli.docs`` writes ``schemas/enterprise.schema.json`` and the generated
+sections of ``README.md`` (between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``).
+Tests call the same functions and fail when a checked-in copy is out of date.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reconciler.cli.common import EXIT_CODES
+from reconciler.declare.catalogue import load_catalogue
+from reconciler.declare.load import LOADING_RULES
+from reconciler.declare.rules.registry import RULES
+from reconciler.declare.schema import SCHEMA_RULES, schema_text
+from reconciler.plan.authority import AREAS, CODE_ISSUERS, Standing
+from reconciler.plan.gates import GATES
+
+SCHEMA_PATH = Path("schemas/enterprise.schema.json")
+README_PATH = Path("README.md")
+
+
+def rules_table() -> str:
+    rows = ["| id | checks that | rule |", "|---|---|---|"]
+    for rule_id, summary in sorted(LOADING_RULES.items()):
+        rows.append(f"| {rule_id} | {summary} | loading |")
+    for rule_id, summary in sorted(SCHEMA_RULES.items()):
+        rows.append(f"| {rule_id} | {summary} | JSON Schema |")
+    for rule in sorted(RULES.values(), key=lambda r: r.id):
+        rows.append(f"| {rule.id} | {rule.summary} | {rule.quote.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def catalogue_table() -> str:
+    catalogue = load_catalogue()
+    rows = ["| code | English | Dutch | French | requires | services offered |", "|---|---|---|---|---|---|"]
+    for quality in catalogue.qualities.values():
+        services = ", ".join(sorted(quality.services))
+        rows.append(f"| `{quality.code}` | {quality.en} | {quality.nl} | {quality.fr} | "
+                    f"{', '.join(quality.requires) or '-'} | {services} |")
+    rows += ["", "| service | English | structured messages |", "|---|---|---|"]
+    for service in catalogue.services.values():
+        rows.append(f"| `{service.code}` | {service.en} | {'yes' if service.structured_messages else 'no'} |")
+    return "\n".join(rows)
+
+
+def authority_table() -> str:
+    standings = list(Standing)
+    rows = ["| id | change | " + " | ".join(s.value for s in standings) + " |",
+            "|---|---|" + "---|" * len(standings)]
+    for area in AREAS.values():
+        cells = " | ".join("yes" if s in area.allowed else "-" for s in standings)
+        rows.append(f"| {area.id} | {area.what} | {cells} |")
+    return "\n".join(rows)
+
+
+def code_issuers_table() -> str:
+    rows = ["| account of | new access codes are issued by |", "|---|---|"]
+    rows += [f"| {role} | {issuers} |" for role, issuers in CODE_ISSUERS]
+    return "\n".join(rows)
+
+
+def gates_table() -> str:
+    rows = ["| id | gate | lifted by | why |", "|---|---|---|---|"]
+    for found in GATES.values():
+        why = " ".join((found.check.__doc__ or "").split())
+        rows.append(f"| {found.id} | {found.summary} | `{found.override}` | {why} |")
+    return "\n".join(rows)
+
+
+def exit_codes_table() -> str:
+    return "\n".join(["| code | meaning |", "|---|---|"] + [f"| {code} | {what} |" for code, what in EXIT_CODES.items()])
+
+
+def bench_table() -> str:
+    """The table of the last ``make bench``, as kept in bench/RESULTS.md."""
+    path = Path("bench/RESULTS.md")
+    if not path.exists():
+        return "(no benchmark results yet: run `make bench`)"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    measured = [line for line in lines if line.startswith("Measured")]
+    return "\n".join(measured + [""] + [line for line in lines if line.startswith("|")])
+
+
+SECTIONS = {"rules": rules_table, "bench": bench_table, "catalogue": catalogue_table, "authority": authority_table, "gates": gates_table,
+            "exit-codes": exit_codes_table, "code-issuers": code_issuers_table}
+
+
+def render_readme(text: str) -> str:
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> section")
+        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
+    return text
+
+
+def main() -> None:
+    SCHEMA_PATH.parent.mkdir(exist_ok=True)
+    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
+    README_PATH.write_text(render_readme(README_PATH.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH} and the generated sections of {README_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Group validated documents by enterprise, keeping the source position of every block.
+
+An enterprise may be split over several files (one per quality, one per team), and a
+quality over several blocks.  The rules need to see all parts together and to point at
+each part's own file and line, so parts are kept side by side here, not merged yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from pydantic import ValidationError
+
+from reconciler.declare import identifiers
+from reconciler.declare.diagnostics import Diagnostic, Position
+from reconciler.declare.model import EnterpriseDocument, Person, Quality
+from reconciler.declare.reading import load_file
+from reconciler.declare.schema import S_BAD_VALUE, is_valid, validate_document
+from reconciler.declare.source import JsonPath, SourceDocument
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A JSON path inside one source document."""
+
+    document: SourceDocument
+    path: JsonPath
+
+    def at(self, *rest: str | int, key: bool = False) -> Position:
+        return self.document.position(self.path + rest, key=key)
+
+    def child(self, *rest: str | int) -> Site:
+        return Site(self.document, self.path + rest)
+
+
+@dataclass(frozen=True)
+class Block(Generic[M]):
+    """A model together with the place it was declared."""
+
+    model: M
+    site: Site
+
+
+class Role(Enum):
+    MAIN_ACCESS_MANAGER = "main access manager"
+    CO_MAIN_ACCESS_MANAGER = "co-main access manager"
+    ACCESS_MANAGER = "access manager"
+    CO_ACCESS_MANAGER = "co-access manager"
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """One person in one role, as declared; ``ssin`` is compact when valid, as written otherwise."""
+
+    role: Role
+    quality: str | None
+    person: Person
+    site: Site
+    ssin: str = field(init=False)
+    ssin_valid: bool = field(init=False)  # checked once here; rule H014 words the error
+
+    def __post_init__(self) -> None:
+        try:
+            compact, valid = identifiers.ssin(self.person.ssin), True
+        except identifiers.InvalidIdentifier:
+            compact, valid = self.person.ssin.strip(), False
+        object.__setattr__(self, "ssin", compact)
+        object.__setattr__(self, "ssin_valid", valid)
+
+
+def compact_ssin(text: str) -> str:
+    try:
+        return identifiers.ssin(text)
+    except identifiers.InvalidIdentifier:
+        return text.strip()
+
+
+@dataclass
+class DeclaredEnterprise:
+    """Every part of one enterprise's declaration, in file order.
+
+    Files are added while documents are grouped; the views below are computed once, on first
+    use, because every rule reads them and enterprises hold up to tens of thousands of people.
+    """
+
+    number: str
+    files: list[Block[EnterpriseDocument]] = field(default_factory=list)
+    _qualities: dict[str, list[Block[Quality]]] | None = field(default=None, repr=False)
+    _appointments: list[Appointment] | None = field(default=None, repr=False)
+
+    def qualities(self) -> dict[str, list[Block[Quality]]]:
+        """Quality blocks by code, in declaration order."""
+        if self._qualities is None:
+            found: dict[str, list[Block[Quality]]] = {}
+            for file in self.files:
+                for index, quality in enumerate(file.model.qualities):
+                    found.setdefault(quality.code, []).append(Block(quality, file.site.child("qualities", index)))
+            self._qualities = found
+        return self._qualities
+
+    def appointments(self) -> list[Appointment]:
+        """Every person in every role: main and co-main access managers first, then by quality."""
+        if self._appointments is None:
+            self._appointments = list(self._find_appointments())
+        return self._appointments
+
+    def _find_appointments(self) -> Iterator[Appointment]:
+        for file in self.files:
+            document, site = file.model, file.site
+            if document.main_access_manager is not None:
+                yield Appointment(Role.MAIN_ACCESS_MANAGER, None, document.main_access_manager,
+                                  site.child("main_access_manager"))
+            for index, person in enumerate(document.co_main_access_managers):
+                yield Appointment(Role.CO_MAIN_ACCESS_MANAGER, None, person,
+                                  site.child("co_main_access_managers", index))
+        for code, blocks in self.qualities().items():
+            for block in blocks:
+                yield from quality_appointments(code, block)
+
+    @property
+    def first_site(self) -> Site:
+        return self.files[0].site
+
+
+def quality_appointments(code: str, block: Block[Quality]) -> Iterator[Appointment]:
+    quality, site = block.model, block.site
+    if quality.access_manager is not None:
+        yield Appointment(Role.ACCESS_MANAGER, code, quality.access_manager, site.child("access_manager"))
+    for index, person in enumerate(quality.co_access_managers):
+        yield Appointment(Role.CO_ACCESS_MANAGER, code, person, site.child("co_access_managers", index))
+    for index, user in enumerate(quality.users):
+        yield Appointment(Role.USER, code, user, site.child("users", index))
+
+
+def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, DeclaredEnterprise], list[Diagnostic]]:
+    """Validate each document against the schema and group the valid ones by enterprise.
+
+    An enterprise with any invalid file is left out of the result: running hierarchy rules
+    on a partial declaration would report phantom problems (a missing main access manager
+    that is declared in the broken file).
+    """
+    problems: list[Diagnostic] = []
+    enterprises: dict[str, DeclaredEnterprise] = {}
+    broken: set[str] = set()
+    for document in documents:
+        if not document.exact and not is_valid(document.data):
+            document, found = load_file(Path(document.path))  # the reference loader explains
+            problems.extend(found)
+            if document is None:
+                continue
+        key = enterprise_key(document.data)
+        found = validate_document(document)
+        model = None
+        if not found:
+            try:
+                model = EnterpriseDocument.model_validate(document.data)
+            except ValidationError as error:
+                found = [Diagnostic(document.position(tuple(e["loc"])), S_BAD_VALUE, e["msg"])
+                         for e in error.errors()]
+        problems.extend(found)
+        if model is None:
+            if key is not None:
+                broken.add(key)
+            continue
+        enterprise = enterprises.setdefault(key, DeclaredEnterprise(key))
+        if not document.exact:  # the model holds the data now; a file read again (``exactly``) comes from disk
+            document = replace(document, data=None)
+        enterprise.files.append(Block(model, Site(document, ())))
+    return {key: value for key, value in enterprises.items() if key not in broken}, problems
+
+
+def enterprise_key(data: object) -> str | None:
+    """The compact enterprise number a document names, or its text as written when invalid."""
+    if not isinstance(data, dict) or not isinstance(data.get("enterprise"), dict):
+        return None
+    number = data["enterprise"].get("number")
+    if not isinstance(number, str):
+        return None
+    try:
+        return identifiers.enterprise_number(number)
+    except identifiers.InvalidIdentifier:
+        return number.strip()

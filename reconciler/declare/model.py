@@ -1,0 +1,224 @@
+"""The declared format: one YAML document per enterprise, or several that add up to one.
+
+These pydantic models are the single source of the format: ``schemas/enterprise.schema.json``
+is generated from them (``make schemas``), and a test fails when the two drift apart.
+Titles and descriptions travel into the schema, where editors show them as hover help.
+
+Fields that may be left out are typed ``X | SkipJsonSchema[None]``: the schema then says
+"optional" without also allowing an explicit ``null``, which a reviewer would misread.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
+
+from reconciler.declare.catalogue import load_catalogue
+
+_catalogue = load_catalogue()
+QualityCode = Literal[tuple(_catalogue.qualities)]  # type: ignore[valid-type]
+ServiceCode = Literal[tuple(_catalogue.services)]  # type: ignore[valid-type]
+Channel = Literal["ftp", "sftp", "soap", "rest"]
+
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+SenderNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
+Fingerprint = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$")]
+SshKey = Annotated[str, StringConstraints(
+    pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")]
+Text = Annotated[str, StringConstraints(min_length=1)]
+Handle = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:/[A-Za-z0-9._-]+)*$")]
+
+
+def _distinct(items: list[str]) -> list[str]:
+    """Pydantic's side of the schema's ``uniqueItems``."""
+    if len(set(items)) != len(items):
+        raise ValueError("lists the same item twice")
+    return items
+
+
+class _Declared(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Person(_Declared):
+    """A natural person, identified by their SSIN. The same person may hold several roles."""
+
+    model_config = ConfigDict(title="Person")
+
+    ssin: Text = Field(
+        title="SSIN (INSZ / NISS)",
+        description="Social-security identification number: the national register number or the "
+        "BIS number, 11 digits with valid check digits. Quote it, e.g. \"85073003328\" or "
+        "\"85.07.30-033.28\".",
+    )
+    name: Text = Field(title="Name", description="Full name as it appears on the identity card.")
+    email: Email = Field(title="E-mail address", description="Where the portal sends this person's messages.")
+    github: Handle | SkipJsonSchema[None] = Field(
+        default=None, title="GitHub handle",
+        description="GitHub user name, without @; `reconciler codeowners` makes this person a reviewer "
+        "of the files they may approve.",
+    )
+    gitlab: Handle | SkipJsonSchema[None] = Field(
+        default=None, title="GitLab handle",
+        description="GitLab user name, without @; used by `reconciler codeowners --platform gitlab`.",
+    )
+
+
+class Appointee(Person):
+    """A person in a role that can be removed: a co-main or co-access manager."""
+
+    model_config = ConfigDict(title="Appointee")
+
+    protected: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Protected",
+        description="When true, reconciler refuses to remove this role, even after its block is deleted, "
+        "unless apply is given --allow-protected-removal. Set it to false first to allow removal.",
+    )
+
+
+class User(Appointee):
+    """A user account in one quality, granted online services that the quality offers."""
+
+    model_config = ConfigDict(title="User")
+
+    services: Annotated[list[ServiceCode], AfterValidator(_distinct)] = Field(
+        default_factory=list,
+        title="Online services",
+        description="Online services granted to this user; each must be offered by the quality.",
+        json_schema_extra={"uniqueItems": True},
+    )
+
+
+class TechnicalContact(_Declared):
+    """The one person the portal contacts about a sender's structured messages."""
+
+    name: Text = Field(title="Name", description="Name of the technical contact.")
+    email: Email = Field(title="E-mail address", description="E-mail of the technical contact.")
+    phone: Text | SkipJsonSchema[None] = Field(
+        default=None, title="Phone", description="Phone number of the technical contact."
+    )
+
+
+class Sender(_Declared):
+    """A sender of structured messages (batch files, SOAP or REST) for this quality."""
+
+    number: SenderNumber = Field(
+        title="Sender number (verzendernummer / numéro d'expéditeur)",
+        description="Number the portal assigned to this sender; quote it.",
+    )
+    channel: Channel = Field(
+        title="Channel",
+        description="How messages travel: ftp or sftp (batch files), soap or rest (web services).",
+    )
+    ssh_public_key: SshKey | SkipJsonSchema[None] = Field(
+        default=None,
+        title="SSH public key",
+        description="Required for sftp: the public key the sender logs in with.",
+    )
+    certificate_fingerprint: Fingerprint | SkipJsonSchema[None] = Field(
+        default=None,
+        title="Certificate fingerprint (SHA-256)",
+        description="Required for soap and rest: SHA-256 fingerprint of the sender's X.509 certificate.",
+    )
+    technical_contact: TechnicalContact | SkipJsonSchema[None] = Field(
+        default=None,
+        title="Technical contact",
+        description="Exactly one technical contact per sender.",
+    )
+    protected: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Protected",
+        description="When true, reconciler refuses to remove this sender unless apply is given "
+        "--allow-protected-removal.",
+    )
+
+
+class Route(_Declared):
+    """A routing rule: which sender sends the structured messages of one online service."""
+
+    service: ServiceCode = Field(title="Online service or message type",
+                                 description="Service whose messages this rule routes.")
+    sender: SenderNumber = Field(title="Sender number",
+                                 description="A sender declared in the same quality; quote it.")
+
+
+class Quality(_Declared):
+    """An activated quality (hoedanigheid / qualité) and everything managed inside it.
+
+    A quality may be declared in several blocks, for instance one file per team; the blocks
+    are merged, and each single-valued field may be set by one block only.
+    """
+
+    code: QualityCode = Field(title="Quality", description="Code of the quality in the catalogue.")
+    activated: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Activated",
+        description="Whether the quality is activated (default true). A deactivated quality holds no people.",
+    )
+    default: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Default quality",
+        description="True for the quality activated when the account was created; exactly one per enterprise.",
+    )
+    protected: bool | SkipJsonSchema[None] = Field(
+        default=None, title="Protected",
+        description="When true, reconciler refuses to remove this quality unless apply is given "
+        "--allow-protected-removal; the protection is kept in the store, so deleting this block "
+        "does not lift it.",
+    )
+    nsso_number: Text | SkipJsonSchema[None] = Field(
+        default=None, title="NSSO registration number (RSZ-nummer / numéro ONSS)",
+        description="Category, registration number and check digits, e.g. \"123-4567890-12\"; "
+        "required for employer qualities. Quote it.",
+    )
+    notification_email: Email | SkipJsonSchema[None] = Field(
+        default=None, title="Notification e-mail address",
+        description="Where the portal sends notifications about this quality.",
+    )
+    access_manager: Person | SkipJsonSchema[None] = Field(
+        default=None, title="Access manager (Toegangsbeheerder / gestionnaire d'accès)",
+        description="The one local administrator of this quality.",
+    )
+    co_access_managers: list[Appointee] = Field(
+        default_factory=list, title="Co-access managers (co-Toegangsbeheerders / co-gestionnaires d'accès)",
+        description="People who help the access manager of this quality.",
+    )
+    users: list[User] = Field(default_factory=list, title="Users (gebruikers / utilisateurs)",
+                              description="User accounts of this quality.")
+    senders: list[Sender] = Field(default_factory=list, title="Senders",
+                                  description="Senders of structured messages.")
+    routing: list[Route] = Field(default_factory=list, title="Routing rules (routeringsregels)",
+                                 description="Which sender sends which service's messages.")
+
+
+class EnterpriseHeader(_Declared):
+    """Which enterprise a file belongs to."""
+
+    model_config = ConfigDict(title="Enterprise header")
+
+    number: Text = Field(
+        title="Enterprise number (KBO / BCE)",
+        description="10 digits, first 0 or 1, e.g. \"0403.019.261\" or \"BE0403019261\". Quote it.",
+    )
+    name: Text | SkipJsonSchema[None] = Field(
+        default=None, title="Name", description="Registered name; declared in one file at least."
+    )
+
+
+class EnterpriseDocument(_Declared):
+    """An enterprise's account on the portal, or a part of it (an enterprise may span several files)."""
+
+    model_config = ConfigDict(title="Enterprise account")
+
+    enterprise: EnterpriseHeader = Field(title="Enterprise", description="The enterprise this file belongs to.")
+    main_access_manager: Person | SkipJsonSchema[None] = Field(
+        default=None,
+        title="Main access manager (Hoofdtoegangsbeheerder / gestionnaire d'accès principal)",
+        description="Exactly one per enterprise, declared in one file.",
+    )
+    co_main_access_managers: list[Appointee] = Field(
+        default_factory=list,
+        title="Co-main access managers (co-Hoofdtoegangsbeheerders / co-gestionnaires d'accès principaux)",
+        description="People who help the main access manager.",
+    )
+    qualities: list[Quality] = Field(default_factory=list, title="Qualities (hoedanigheden / qualités)",
+                                     description="Activated qualities and what is managed in them.")

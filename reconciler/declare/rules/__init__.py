@@ -1,0 +1,25 @@
+"""Hierarchy rules: every rule module, registered in id order, and the check that runs them all.
+
+Each rule lives in the module of what it is about (``enterprise``, ``qualities``,
+``parameters``, ``identifiers``) and registers itself in ``registry``; importing this
+package imports them all.
+"""
+
+from __future__ import annotations
+
+from reconciler.declare.catalogue import Catalogue
+from reconciler.declare.declared import DeclaredEnterprise
+from reconciler.declare.diagnostics import Diagnostic
+from reconciler.declare.rules import enterprise, identifiers, parameters, qualities
+from reconciler.declare.rules.registry import RULES
+
+__all__ = ["RULES", "check_enterprise", "enterprise", "identifiers", "parameters", "qualities"]
+
+
+def check_enterprise(declaration: DeclaredEnterprise, catalogue: Catalogue) -> list[Diagnostic]:
+    """Run every rule on one enterprise and collect all findings."""
+    return [
+        Diagnostic(position, found.id, message)
+        for found in RULES.values()
+        for position, message in found.check(declaration, catalogue)
+    ]

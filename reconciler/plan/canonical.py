@@ -1,0 +1,79 @@
+"""The desired state of a checked declaration, as canonical records (``records.state``).
+
+Identifiers are compacted, lists sorted, and a person appears once however many roles
+they hold.  Each record also keeps where it was declared, for messages about changes
+(authority errors point at the block that asks for a change).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from reconciler.declare import identifiers
+from reconciler.declare.declared import DeclaredEnterprise, Role, Site, compact_ssin
+from reconciler.records.state import (
+    Address,
+    EnterpriseState,
+    Fields,
+    Kind,
+    Value,
+    fields,
+)
+
+
+def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dict[Address, Site]]:
+    """The desired state of an enterprise whose declaration passed every rule, and where each
+    record was declared (for messages about changes, such as authority errors)."""
+    number = enterprise.number
+    records: dict[Address, Fields] = {}
+    origins: dict[Address, Site] = {Address(number, Kind.ENTERPRISE): enterprise.first_site.child("enterprise")}
+    header = {"name": None, "main_access_manager": None, "default_quality": None}
+    for file in enterprise.files:
+        header["name"] = header["name"] or file.model.enterprise.name
+    for appointment in enterprise.appointments():
+        ssin = appointment.ssin
+        person = Address(number, Kind.PERSON, key=ssin)
+        records[person] = (("name", appointment.person.name), ("email", appointment.person.email))
+        origins.setdefault(person, appointment.site)
+        if appointment.role is Role.MAIN_ACCESS_MANAGER:
+            header["main_access_manager"] = ssin
+        elif appointment.role is Role.CO_MAIN_ACCESS_MANAGER:
+            address = Address(number, Kind.CO_MAIN_ACCESS_MANAGER, key=ssin)
+            records[address] = fields(Kind.CO_MAIN_ACCESS_MANAGER, protected=bool(appointment.person.protected))
+        elif appointment.role is Role.CO_ACCESS_MANAGER:
+            address = Address(number, Kind.CO_ACCESS_MANAGER, appointment.quality, ssin)
+            records[address] = fields(Kind.CO_ACCESS_MANAGER, protected=bool(appointment.person.protected))
+        elif appointment.role is Role.USER:
+            address = Address(number, Kind.USER, appointment.quality, ssin)
+            records[address] = (("services", tuple(sorted(set(appointment.person.services)))),
+                                ("protected", bool(appointment.person.protected)))
+        if appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
+            origins[address] = appointment.site
+    for code, blocks in enterprise.qualities().items():
+        settings: dict[str, Value] = {"activated": True, "protected": False}
+        for block in blocks:
+            quality = block.model
+            for name in ("activated", "protected", "notification_email"):
+                if getattr(quality, name) is not None:
+                    settings[name] = getattr(quality, name)
+            if quality.nsso_number is not None:
+                settings["nsso_number"] = identifiers.nsso_number(quality.nsso_number)
+            if quality.access_manager is not None:
+                settings["access_manager"] = compact_ssin(quality.access_manager.ssin)
+            if quality.default:
+                header["default_quality"] = code
+            origins.setdefault(Address(number, Kind.QUALITY, code), block.site.child("code"))
+            for index, sender in enumerate(quality.senders):
+                contact = sender.technical_contact
+                origins[Address(number, Kind.SENDER, code, sender.number)] = block.site.child("senders", index)
+                records[Address(number, Kind.SENDER, code, sender.number)] = fields(
+                    Kind.SENDER, channel=sender.channel, ssh_public_key=sender.ssh_public_key,
+                    certificate_fingerprint=sender.certificate_fingerprint,
+                    contact_name=contact.name, contact_email=contact.email, contact_phone=contact.phone,
+                    protected=bool(sender.protected))
+            for index, route in enumerate(quality.routing):
+                origins[Address(number, Kind.ROUTE, code, route.service)] = block.site.child("routing", index)
+                records[Address(number, Kind.ROUTE, code, route.service)] = fields(Kind.ROUTE, sender=route.sender)
+        records[Address(number, Kind.QUALITY, code)] = fields(Kind.QUALITY, **settings)
+    records[Address(number, Kind.ENTERPRISE)] = fields(Kind.ENTERPRISE, **header)
+    return EnterpriseState(number, MappingProxyType(records)), origins

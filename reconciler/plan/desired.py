@@ -1,0 +1,207 @@
+"""From paths on disk to the desired state: load, validate, check the rules, convert.
+
+Every problem in every file is collected and returned together, so a pull request shows
+all of its mistakes in one run.  ``iter_enterprises`` does the work one enterprise at a
+time (planning uses it that way, see ``pipeline``); ``load_desired`` collects it all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.declare import identifiers
+from reconciler.declare.catalogue import load_catalogue
+from reconciler.declare.declared import (
+    DeclaredEnterprise,
+    Site,
+    enterprise_key,
+    group_documents,
+)
+from reconciler.declare.diagnostics import Diagnostic, Position
+from reconciler.declare.load import Y_EMPTY
+from reconciler.declare.reading import discover, load_file, load_files
+from reconciler.declare.rules import check_enterprise
+from reconciler.declare.source import SourceDocument
+from reconciler.plan.canonical import declared_state
+from reconciler.plan.incremental import skippable
+from reconciler.records.state import Address, EnterpriseState
+from reconciler.store.port import SyncRecord
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The validated declaration: canonical state per enterprise, and how many files made it."""
+
+    enterprises: dict[str, EnterpriseState]
+    declarations: dict[str, DeclaredEnterprise]
+    origins: dict[Address, Site]
+    files: int
+    digest: str
+    files_of: dict[str, dict[str, str]]  # per enterprise: path -> sha256 of its files
+
+
+SyncLookup = Callable[[list[str]], tuple[dict[str, str], dict[str, SyncRecord]]]
+
+# The usual head of a file: "enterprise:" first, its "number:" on the next line.  Reading
+# just that groups files by enterprise without parsing them, so that enterprises can be
+# read and planned one at a time; a file that does not start this way is parsed to know.
+_HEAD = re.compile(rb"""\A(?:[ \t]*(?:\#[^\n]*)?\r?\n)*enterprise:[ \t]*\r?\n[ \t]+number:[ \t]*
+                        (?:"([0-9A-Za-z .]+)"|'([0-9A-Za-z .]+)'|([0-9A-Za-z.]+))[ \t]*(?:\#[^\n]*)?\r?\n""", re.X)
+
+
+class Regroup(Exception):
+    """A file's head named another enterprise than its content: group by parsing instead."""
+
+
+@dataclass
+class Selection:
+    """The files to read now, and what was found and skipped on the way."""
+
+    files: list[Path]
+    hashed: dict[str, str]  # every file found: path -> sha256 (empty when nothing is skipped)
+    skipped: set[str]
+    records: dict[str, SyncRecord]
+    problems: list[Diagnostic]
+
+
+@dataclass
+class Outcome:
+    """One enterprise read and checked (or, with ``number`` None, problems that belong to none)."""
+
+    number: str | None
+    declaration: DeclaredEnterprise | None
+    state: EnterpriseState | None
+    origins: dict[Address, Site]
+    files: dict[str, str]  # path -> sha256
+    problems: list[Diagnostic]
+    documents: int
+
+
+def select(paths: list[str | Path], sync: SyncLookup | None) -> Selection:
+    """Find the files, and leave out those of enterprises unchanged since their last apply."""
+    files, problems = discover(paths)
+    if sync is None:
+        return Selection(files, {}, set(), {}, problems)
+    hashed = {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if os.access(f, os.R_OK)}
+    owner, records = sync(list(hashed))
+    skipped = skippable(hashed, records)
+    return Selection([f for f in files if owner.get(str(f)) not in skipped], hashed, skipped, records, problems)
+
+
+def head_number(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            match = _HEAD.match(handle.read(4096))
+    except OSError:
+        return None
+    if not match:
+        return None
+    text = next(g for g in match.groups() if g is not None).decode()
+    try:
+        return identifiers.enterprise_number(text)
+    except identifiers.InvalidIdentifier:
+        return text.strip()
+
+
+def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = True) -> Iterator[Outcome]:
+    """Read, check and convert the selected files one enterprise at a time.
+
+    With ``stream`` only one enterprise's files are in memory at once; ``Regroup`` is raised
+    when a file's head misled the grouping, and the caller starts again without streaming.
+    """
+    groups: dict[str | None, list[Path]] = {}
+    for path in selection.files:
+        groups.setdefault(head_number(path) if stream else None, []).append(path)
+    early: dict[str | None, list[SourceDocument]] = {}
+    if stream and None in groups:  # files whose head does not say: parse them to know
+        documents, found = load_files(groups.pop(None), fast)
+        if found:
+            yield Outcome(None, None, None, {}, {}, found, 0)
+        for document in documents:
+            early.setdefault(enterprise_key(document.data), []).append(document)
+    catalogue = load_catalogue()
+    for key in sorted(set(groups) | set(early), key=lambda k: k or ""):
+        documents, problems = load_files(groups.get(key, []), fast)
+        documents += early.get(key, [])
+        if stream and any(enterprise_key(d.data) not in (key, None) for d in documents):
+            raise Regroup(key)
+        # A file not seen before may add to an enterprise that looked unchanged: read it after all.
+        revived = {enterprise_key(d.data) for d in documents} & selection.skipped
+        if revived:
+            selection.skipped -= revived
+            known = {d.path for d in documents}
+            more, found = load_files([Path(p) for n in sorted(revived) for p in selection.records[n].files
+                                      if p not in known and Path(p).exists()], fast)
+            documents += more
+            problems += found
+        declarations, found = group_documents(documents)
+        read, documents = len(documents), []  # the models hold what is needed: let the raw data go
+        problems += found
+        if not declarations:
+            yield Outcome(None, None, None, {}, {}, problems, read)
+        for number, declaration in declarations.items():
+            findings = check_enterprise(declaration, catalogue)
+            if findings and not all(file.site.document.exact for file in declaration.files):
+                declaration = exactly(declaration)
+                findings = check_enterprise(declaration, catalogue)
+            state, origins = declared_state(declaration) if not findings else (None, {})
+            files = {f.site.document.path: f.site.document.sha256 for f in declaration.files}
+            yield Outcome(number, declaration, state, origins, files, problems + findings, len(declaration.files))
+            problems = []
+
+
+def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desired, list[Diagnostic]]:
+    """Everything declared under ``paths``; the problems list is sorted and empty when all is valid.
+
+    With ``fast`` (the default) valid files are read by the fast path; any enterprise with a
+    problem is read again by the position-tracking loader, so every message keeps its
+    ``file:line:column``.  This collects every enterprise; planning reads them one at a time
+    and skips those unchanged since their last apply (``reconciler.plan.pipeline``).
+    """
+    paths = list(paths)
+    selection = select(paths, None)
+    problems = list(selection.problems)
+    outcomes = list(iter_enterprises(selection, fast, stream=False))
+    enterprises: dict[str, EnterpriseState] = {}
+    declarations: dict[str, DeclaredEnterprise] = {}
+    origins: dict[Address, Site] = {}
+    files_of: dict[str, dict[str, str]] = {}
+    documents = 0
+    for outcome in outcomes:
+        problems.extend(outcome.problems)
+        documents += outcome.documents
+        if outcome.declaration is not None:
+            declarations[outcome.number] = outcome.declaration
+        if outcome.state is not None:
+            enterprises[outcome.number] = outcome.state
+            origins.update(outcome.origins)
+            files_of[outcome.number] = outcome.files
+    if not documents and not problems:
+        problems.append(no_files(paths))
+    hashed = {p: s for files in files_of.values() for p, s in files.items()}
+    desired = Desired(enterprises, declarations, origins, documents, digest(hashed), files_of)
+    return desired, sorted(problems)
+
+
+def no_files(paths: list[str | Path]) -> Diagnostic:
+    return Diagnostic(Position(", ".join(str(p) for p in paths)), Y_EMPTY, "no YAML files (*.yaml, *.yml) found")
+
+
+def exactly(declaration: DeclaredEnterprise) -> DeclaredEnterprise:
+    """The same enterprise read again by the position-tracking loader (its files passed the schema)."""
+    documents = [load_file(Path(file.site.document.path))[0] for file in declaration.files]
+    regrouped, _ = group_documents([d for d in documents if d is not None])
+    return regrouped[declaration.number]
+
+
+def digest(files: dict[str, str]) -> str:
+    """SHA-256 over every declared file's path and SHA-256: what a saved plan was computed from."""
+    hasher = hashlib.sha256()
+    for path in sorted(files):
+        hasher.update(path.encode() + b"\0" + files[path].encode() + b"\n")
+    return hasher.hexdigest()

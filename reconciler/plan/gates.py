@@ -1,0 +1,155 @@
+"""Safety gates: plans that apply refuses unless a person lifts the gate with an explicit flag.
+
+Gates read the plan and the stored state, never only the YAML, so deleting a block cannot
+silently delete its protection.  They are computed with the plan (``make_plan``), shown
+in every rendering of it, and enforced by ``apply``; each override used is recorded in
+the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from reconciler.records.change import Action, Change
+from reconciler.records.state import Address, Fields, Kind, StoredEnterprise
+
+DEFAULT_MAX_REMOVAL_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why apply will refuse a plan, and the flag that would let it through."""
+
+    gate: str
+    enterprise: str
+    message: str
+    override: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the gates measure against: the removal cap and, when known, who is applying."""
+
+    max_removal_share: float = DEFAULT_MAX_REMOVAL_SHARE
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class Gate:
+    id: str
+    summary: str
+    override: str
+    check: Callable[[str, list[Change], Mapping[Address, Fields], Mapping[Address, Fields], Policy], Iterable[str]]
+
+
+GATES: dict[str, Gate] = {}
+
+
+def gate(gate_id: str, summary: str, override: str):
+    def register(check):
+        GATES[gate_id] = Gate(gate_id, summary, override, check)
+        return check
+
+    return register
+
+
+def check_gates(changes: Iterable[Change], stored: Mapping[str, StoredEnterprise], policy: Policy) -> tuple[Refusal, ...]:
+    by_enterprise: dict[str, list[Change]] = {}
+    for change in changes:
+        by_enterprise.setdefault(change.address.enterprise, []).append(change)
+    refusals = []
+    for number, found in sorted(by_enterprise.items()):
+        before = stored[number].state.records if number in stored else {}
+        after = dict(before)
+        for change in found:
+            if change.action is Action.DELETE:
+                after.pop(change.address, None)
+            else:
+                after[change.address] = change.after
+        for rule in GATES.values():
+            refusals += [Refusal(rule.id, number, message, rule.override)
+                         for message in rule.check(number, found, before, after, policy)]
+    return tuple(refusals)
+
+
+def _administrators(records: Mapping[Address, Fields]) -> set[tuple[str, str, str]]:
+    """(role, quality, ssin) of every co-main, access manager and co-access manager."""
+    found = set()
+    for address, values in records.items():
+        if address.kind is Kind.CO_MAIN_ACCESS_MANAGER:
+            found.add(("co-main access manager", "", address.key))
+        elif address.kind is Kind.CO_ACCESS_MANAGER:
+            found.add(("co-access manager", address.quality, address.key))
+        elif address.kind is Kind.QUALITY and dict(values)["access_manager"]:
+            found.add(("access manager", address.quality, dict(values)["access_manager"]))
+    return found
+
+
+def roles_of(ssin: str, records: Mapping[Address, Fields]) -> set[tuple[str, str]]:
+    """The administrative roles a person holds: (role, quality)."""
+    roles = {(role, quality) for role, quality, holder in _administrators(records) if holder == ssin}
+    for address, values in records.items():
+        if address.kind is Kind.ENTERPRISE and dict(values)["main_access_manager"] == ssin:
+            roles.add(("main access manager", ""))
+    return roles
+
+
+@gate("G001", "no mass removal of users or administrators", "--allow-mass-removal")
+def mass_removal(number, changes, before, after, policy) -> Iterator[str]:
+    """A plan removing more than the set share (default 25%) of an enterprise's stored users, or of its
+    administrators, and more than one of them, is refused: the usual sign of a file deleted by mistake."""
+    if not any(c.action is Action.DELETE or c.address.kind is Kind.QUALITY for c in changes):
+        return  # nothing removed, no access manager replaced: nothing to count
+    groups = {
+        "users": ({a for a in before if a.kind is Kind.USER}, {a for a in after if a.kind is Kind.USER}),
+        "administrators": (_administrators(before), _administrators(after)),
+    }
+    for name, (old, new) in groups.items():
+        removed = len(old - new)
+        if old and removed > 1 and removed > policy.max_removal_share * len(old):
+            yield (f"removes {removed} of {len(old)} {name} ({removed / len(old):.0%}, more than "
+                   f"{policy.max_removal_share:.0%})")
+
+
+@gate("G002", "an enterprise keeps its main access manager", "--allow-no-main-access-manager")
+def keeps_main_access_manager(number, changes, before, after, policy) -> Iterator[str]:
+    """An enterprise always has exactly one main access manager; no plan may leave it without one."""
+    header = after.get(Address(number, Kind.ENTERPRISE))
+    if header is not None and not dict(header)["main_access_manager"]:
+        yield "leaves the enterprise without a main access manager"
+
+
+@gate("G003", "the default quality is never dropped", "--allow-default-quality-removal")
+def keeps_default_quality(number, changes, before, after, policy) -> Iterator[str]:
+    """The default quality was activated with the account; removing it removes the account's base."""
+    header = before.get(Address(number, Kind.ENTERPRISE))
+    if header is None:
+        return
+    default = dict(header)["default_quality"]
+    if default and Address(number, Kind.QUALITY, default) not in after:
+        yield f'removes the default quality "{default}"'
+
+
+@gate("G004", "an actor keeps an administrative role", "--allow-self-removal")
+def keeps_own_role(number, changes, before, after, policy) -> Iterator[str]:
+    """An actor cannot remove their own last administrative role in an enterprise: someone else must."""
+    if policy.actor and roles_of(policy.actor, before) and not roles_of(policy.actor, after):
+        yield f"removes the last administrative role of the actor {policy.actor}"
+
+
+@gate("G005", "protected objects stay", "--allow-protected-removal")
+def protected_stay(number, changes, before, after, policy) -> Iterator[str]:
+    """Objects marked protected in the store are not removed, even when their block left the YAML."""
+    for change in changes:
+        if change.action is Action.DELETE and dict(change.before or ()).get("protected"):
+            yield f"removes the protected {change.address}"
+
+
+OVERRIDES = {g.override: g.id for g in GATES.values()}
+
+
+def unlifted(refusals: Iterable[Refusal], overrides: Iterable[str]) -> list[Refusal]:
+    """Refusals that none of the given override flags lifts."""
+    lifted = set(overrides)
+    return [refusal for refusal in refusals if refusal.override not in lifted]

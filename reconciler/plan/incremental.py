@@ -1,0 +1,47 @@
+"""Incremental planning: skip enterprises whose files and stored rows are as last applied.
+
+An enterprise is skipped only when all of these hold, so a change on either side is
+never missed:
+
+- every file it was last applied from is still there with the same SHA-256, and no other
+  file given now declares it (files not seen before are parsed first to find out);
+- its stored version is the one its last apply left (every write bumps the version,
+  including writes made outside reconciler);
+- the digest of the tool's version, the catalogue and those files matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from importlib import resources
+
+from reconciler import __version__
+from reconciler.store.port import SyncRecord
+
+
+@cache
+def catalogue_sha() -> str:
+    return hashlib.sha256(resources.files("reconciler.declare").joinpath("catalogue.yaml").read_bytes()).hexdigest()
+
+
+def sync_digest(files: dict[str, str]) -> str:
+    """Digest of what a declaration was computed with: tool, catalogue and files."""
+    hasher = hashlib.sha256(f"{__version__}\n{catalogue_sha()}\n".encode())
+    for path in sorted(files):
+        hasher.update(f"{path}\0{files[path]}\n".encode())
+    return hasher.hexdigest()
+
+
+def skippable(hashed: dict[str, str], records: dict[str, SyncRecord]) -> set[str]:
+    """Enterprises that need no planning, given the files found now (path -> sha256)."""
+    skipped = set()
+    for number, record in records.items():
+        if record.version != record.synced_version or not record.files:
+            continue
+        if any(hashed.get(path) != sha for path, sha in record.files.items()):
+            continue
+        if sync_digest(record.files) != record.digest:
+            continue
+        skipped.add(number)
+    return skipped

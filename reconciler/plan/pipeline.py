@@ -1,0 +1,188 @@
+"""Plan from files on disk, one enterprise at a time.
+
+Only one enterprise's declaration and stored rows are in memory at once; what is kept is
+the plan (its changes), so a registry of a million users is planned in the memory of its
+largest enterprise.  Every problem of every file is still collected before failing once.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.declare.declared import Site
+from reconciler.declare.diagnostics import Diagnostic
+from reconciler.plan.authority import check_authority
+from reconciler.plan.canonical import declared_state
+from reconciler.plan.desired import (
+    Outcome,
+    Regroup,
+    Selection,
+    SyncLookup,
+    digest,
+    exactly,
+    head_number,
+    iter_enterprises,
+    no_files,
+    select,
+)
+from reconciler.plan.gates import Policy
+from reconciler.plan.plan import Plan, PlanPart, combine, plan_enterprise
+from reconciler.records.state import Address
+from reconciler.store.backends import open_store
+from reconciler.store.port import Store
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    problems: list[Diagnostic]  # sorted; the plan is meaningless when there are any
+    digest: str  # of the declared files the plan was computed from
+
+
+@dataclass
+class Shard:
+    """What planning some of the enterprises gave: put together by ``_plan``."""
+
+    parts: list[PlanPart]
+    problems: list[Diagnostic]
+    files: dict[str, str]
+    documents: int
+    revived: set[str]  # enterprises that looked unchanged but got a new file
+
+
+Progress = Callable[[int, int], None]  # (files read so far, files to read)
+PARALLEL_FILES = 64  # below this many files, starting processes costs more than it saves
+WORKERS_ENV = "RECONCILER_WORKERS"
+
+
+def plan_paths(paths: Iterable[str | Path], store: Store, policy: Policy, full: bool = False,
+               progress: Progress | None = None, workers: int | None = None) -> Planned:
+    """Plan every enterprise declared under ``paths``; skip unchanged ones unless ``full``.
+
+    Enterprises are planned in ``workers`` processes (default: one per core when there are
+    enough files; ``RECONCILER_WORKERS`` overrides), each reading its own enterprises'
+    files and stored rows; the result is the same plan as in one process.
+    """
+    paths = list(paths)
+    sync: SyncLookup | None = None if full else store.sync_records
+    try:
+        return _plan(paths, store, policy, sync, stream=True, progress=progress, workers=workers)
+    except Regroup:
+        return _plan(paths, store, policy, sync, stream=False, progress=progress, workers=1)
+
+
+def _plan(paths: list, store: Store, policy: Policy, sync: SyncLookup | None, stream: bool,
+          progress: Progress | None, workers: int | None) -> Planned:
+    selection = select(paths, sync)
+    groups = _groups(selection.files) if stream else None
+    count = _worker_count(workers, len(selection.files))
+    if groups is not None and count > 1:
+        shards = _in_processes(selection, groups, store.url, policy, count, progress)
+    else:
+        shards = [_plan_shard(selection, store, policy, stream, progress)]
+    problems = list(selection.problems) + [p for shard in shards for p in shard.problems]
+    parts = [part for shard in shards for part in shard.parts]
+    files = {path: sha for shard in shards for path, sha in shard.files.items()}
+    documents = sum(shard.documents for shard in shards)
+    skipped = selection.skipped - {n for shard in shards for n in shard.revived}
+    if not documents and not problems and not skipped:
+        problems.append(no_files(paths))
+    plan = combine(parts, policy, skipped)
+    return Planned(plan, sorted(problems), digest(selection.hashed or files))
+
+
+def _plan_shard(selection: Selection, store: Store, policy: Policy, stream: bool,
+                progress: Progress | None = None, total: int | None = None) -> Shard:
+    """Read, check and plan the enterprises of ``selection.files``, one at a time."""
+    before = set(selection.skipped)
+    shard = Shard([], [], {}, 0, set())
+    for outcome in iter_enterprises(selection, stream=stream):
+        shard.problems.extend(outcome.problems)
+        shard.documents += outcome.documents
+        if progress is not None:
+            progress(shard.documents, total or len(selection.files))
+        if outcome.state is None or outcome.problems:
+            continue
+        shard.files.update(outcome.files)
+        stored = store.read([outcome.number]).get(outcome.number)
+        part = plan_enterprise(outcome.number, outcome.state, stored, policy, outcome.files)
+        if policy.actor and part.changes:
+            shard.problems.extend(_authority(outcome, part, stored, policy.actor))
+        shard.parts.append(part)
+    shard.revived = before - selection.skipped
+    return shard
+
+
+def _worker_count(asked: int | None, files: int) -> int:
+    if asked is not None:
+        return asked
+    if os.environ.get(WORKERS_ENV):
+        return max(1, int(os.environ[WORKERS_ENV]))
+    return (os.cpu_count() or 1) if files >= PARALLEL_FILES else 1
+
+
+def _groups(files: list[Path]) -> list[list[Path]] | None:
+    """The files of each enterprise (by their heads), largest first; None if a head does not say."""
+    by_number: dict[str, list[Path]] = {}
+    for path in files:
+        number = head_number(path)
+        if number is None:
+            return None
+        by_number.setdefault(number, []).append(path)
+    return sorted(by_number.values(), key=lambda group: -sum(_size(p) for p in group))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# What every worker process needs, inherited when it forks rather than sent with each task.
+_inherited: dict = {}
+
+
+def _in_processes(selection: Selection, groups: list[list[Path]], url: str, policy: Policy, workers: int,
+                  progress: Progress | None) -> list[Shard]:
+    """Plan groups of enterprises in forked processes, largest first so that none is left for last."""
+    _inherited.update(selection=selection, url=url, policy=policy)
+    shards = []
+    gc.collect()
+    gc.freeze()  # what the workers inherit stays shared: the collector never writes to those pages
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for shard in pool.map(_plan_group, groups, chunksize=1):
+                shards.append(shard)
+                if progress is not None:
+                    progress(sum(s.documents for s in shards), len(selection.files))
+    finally:
+        gc.unfreeze()
+        _inherited.clear()
+    return shards
+
+
+def _plan_group(files: list[Path]) -> Shard:
+    """In a worker: plan one enterprise's files, with the worker's own connection to the store."""
+    if "store" not in _inherited:
+        _inherited["store"] = open_store(_inherited["url"])
+    selection: Selection = _inherited["selection"]
+    mine = Selection(files, selection.hashed, set(selection.skipped), selection.records, [])
+    return _plan_shard(mine, _inherited["store"], _inherited["policy"], stream=True)
+
+
+def _authority(outcome: Outcome, part: PlanPart, stored, actor: str) -> list[Diagnostic]:  # noqa: ANN001
+    current = {outcome.number: stored} if stored else {}
+    found = check_authority(part.changes, current, actor, outcome.origins)
+    if found and not all(f.site.document.exact for f in outcome.declaration.files):
+        # The fast path keeps no positions: read the enterprise again to say where each change is.
+        origins: dict[Address, Site] = declared_state(exactly(outcome.declaration))[1]
+        found = check_authority(part.changes, current, actor, origins)
+    return found

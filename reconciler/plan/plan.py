@@ -1,0 +1,113 @@
+"""The plan: a pure, immutable value computed from (desired, stored).
+
+``make_plan`` decides everything; ``apply`` only executes.  A dry run is simply not
+calling apply.  Changes are ordered (``change.STEPS``) so that every intermediate step
+keeps the hierarchy valid.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from reconciler.plan.gates import Policy, Refusal, check_gates
+from reconciler.plan.incremental import sync_digest
+from reconciler.records.change import Action, Change
+from reconciler.records.state import EnterpriseState, StoredEnterprise
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An account of a planned enterprise that nobody has activated yet, as read when planning."""
+
+    enterprise: str
+    username: str
+    name: str
+    status: str  # awaiting codes, pending or expired
+    deadline: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Changes in execution order, and the store version each touched enterprise was read at."""
+
+    changes: tuple[Change, ...]
+    versions: tuple[tuple[str, int | None], ...]
+    refusals: tuple[Refusal, ...] = ()
+    actor: str | None = None
+    # Per planned enterprise: (number, version read, digest, files) for incremental planning.
+    sync: tuple[tuple[str, int | None, str, tuple[tuple[str, str], ...]], ...] = ()
+    skipped: tuple[str, ...] = ()  # enterprises unchanged since their last apply, not parsed
+    # Accounts not activated yet, for people to chase; informative only, apply ignores them.
+    waiting: tuple[Waiting, ...] = ()  # the first few per enterprise, by deadline
+    waiting_counts: tuple[tuple[str, str, int], ...] = ()  # (enterprise, status, number of accounts)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def counts(self) -> dict[Action, int]:
+        found = Counter(change.action for change in self.changes)
+        return {action: found.get(action, 0) for action in Action}
+
+    def enterprises(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(change.address.enterprise for change in self.changes))
+
+
+def diff_enterprise(desired: EnterpriseState, stored: EnterpriseState | None) -> list[Change]:
+    """Changes that turn ``stored`` into ``desired`` for one enterprise, unordered."""
+    before = stored.records if stored is not None else {}
+    after = desired.records
+    changes = [Change(Action.CREATE, a, None, f) for a, f in after.items() if a not in before]
+    changes += [Change(Action.UPDATE, a, before[a], f) for a, f in after.items() if a in before and before[a] != f]
+    changes += [Change(Action.DELETE, a, f, None) for a, f in before.items() if a not in after]
+    return changes
+
+
+@dataclass(frozen=True)
+class PlanPart:
+    """The plan of one enterprise, before the parts are put together."""
+
+    number: str
+    changes: tuple[Change, ...]
+    version: int | None  # stored version read; None for an enterprise not stored yet
+    refusals: tuple[Refusal, ...]
+    sync: tuple[str, int | None, str, tuple[tuple[str, str], ...]] | None
+
+
+def plan_enterprise(number: str, desired: EnterpriseState, current: StoredEnterprise | None, policy: Policy,
+                    files: dict[str, str] | None = None) -> PlanPart:
+    """The changes, gates and sync record of one enterprise: the unit plans are made of."""
+    found = diff_enterprise(desired, current.state if current else None)
+    found.sort(key=lambda c: (c.step, c.address.quality, c.address.kind.value, c.address.key))
+    refusals = check_gates(found, {number: current} if current else {}, policy) if found else ()
+    version = current.version if current else None
+    sync = (number, version, sync_digest(files), tuple(sorted(files.items()))) if files is not None else None
+    return PlanPart(number, tuple(found), version, refusals, sync)
+
+
+def combine(parts: Iterable[PlanPart], policy: Policy, skipped: Iterable[str] = ()) -> Plan:
+    """One plan from the parts of several enterprises, in enterprise order."""
+    ordered = sorted(parts, key=lambda part: part.number)
+    return Plan(
+        changes=tuple(change for part in ordered for change in part.changes),
+        versions=tuple((part.number, part.version) for part in ordered if part.changes),
+        refusals=tuple(refusal for part in ordered for refusal in part.refusals),
+        actor=policy.actor,
+        sync=tuple(part.sync for part in ordered if part.sync is not None),
+        skipped=tuple(sorted(skipped)),
+    )
+
+
+def make_plan(desired: Mapping[str, EnterpriseState], stored: Mapping[str, StoredEnterprise],
+              policy: Policy | None = None, files: Mapping[str, dict[str, str]] | None = None,
+              skipped: Iterable[str] = ()) -> Plan:
+    """The plan for every enterprise in ``desired``; enterprises only in the store are left alone.
+
+    The safety gates are evaluated here, so every view of the plan shows what apply will refuse.
+    """
+    policy = policy or Policy()
+    parts = [plan_enterprise(number, desired[number], stored.get(number), policy, (files or {}).get(number))
+             for number in desired]
+    return combine(parts, policy, skipped)

@@ -1,0 +1,103 @@
+"""Saved plans: ``plan --out FILE`` writes one, ``apply FILE`` applies exactly it.
+
+The file holds the plan (the same document ``plan --format json`` prints), the digest of
+the declared files it was computed from, the store versions it was read at, and a
+checksum over all of it.  The checksum is SHA-256, or HMAC-SHA-256 keyed by
+``RECONCILER_PLAN_KEY`` when that is set, so that only holders of the key can produce a
+file that apply accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from reconciler import __version__
+from reconciler.plan.document import plan_document, plan_from_document
+from reconciler.plan.plan import Plan
+
+FORMAT = "reconciler-plan"
+FORMAT_VERSION = "1.0"
+KEY_ENV = "RECONCILER_PLAN_KEY"
+
+
+class PlanFileError(Exception):
+    """The file is not a saved plan, or it was altered after it was written."""
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    plan: Plan
+    desired_digest: str
+    created_at: str
+    checksum: str
+
+
+def is_plan_file(path: Path) -> bool:
+    """Whether ``path`` looks like a saved plan rather than YAML (it is JSON naming our format)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(200)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and FORMAT.encode() in head
+
+
+def plan_hash(plan: Plan) -> str:
+    """SHA-256 over what the plan does: the same plan has the same hash, saved or not."""
+    hasher = hashlib.sha256(orjson.dumps([plan.versions, [tuple(r.__dict__.values()) for r in plan.refusals],
+                                          plan.actor, plan.sync]))
+    for change in plan.changes:
+        hasher.update(orjson.dumps((change.action.value, str(change.address), change.before, change.after)))
+    return hasher.hexdigest()
+
+
+def _checksum(body: dict) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    key = os.environ.get(KEY_ENV)
+    if key:
+        return "hmac-sha256:" + hmac.new(key.encode(), canonical, hashlib.sha256).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def write_plan_file(path: Path, plan: Plan, desired_digest: str, now: datetime | None = None) -> str:
+    """Write the plan; return its checksum, which the audit trail records as the plan's hash."""
+    body = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "reconciler_version": __version__,
+        "created_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "desired_digest": desired_digest,
+        "plan": plan_document(plan),
+    }
+    checksum = _checksum(body)
+    path.write_text(json.dumps({**body, "checksum": checksum}, indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    return checksum
+
+
+def read_plan_file(path: Path) -> SavedPlan:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise PlanFileError(f"{path}: not a readable plan file ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise PlanFileError(f"{path}: not a reconciler plan file")
+    checksum = document.pop("checksum", None)
+    if not isinstance(checksum, str) or not hmac.compare_digest(checksum, _checksum(document)):
+        keyed = " (is RECONCILER_PLAN_KEY the one it was written with?)" if os.environ.get(KEY_ENV) else ""
+        raise PlanFileError(f"{path}: the checksum does not match: the plan was altered after it was written{keyed}")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise PlanFileError(f"{path}: plan format {document.get('format_version')} is not {FORMAT_VERSION}")
+    try:
+        plan = plan_from_document(document["plan"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise PlanFileError(f"{path}: the plan inside is malformed ({error})") from None
+    return SavedPlan(plan, document["desired_digest"], document["created_at"], checksum)

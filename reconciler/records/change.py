@@ -1,0 +1,78 @@
+"""A change to one record: the unit plans are made of, rendered, audited and applied.
+
+Kept apart from ``plan`` so that the gates, the renderers and the stores can speak of
+changes without depending on how plans are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from reconciler.records.state import Address, Fields, Kind, Value
+
+
+class Action(Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+# The order in which changes are executed: edges are removed before the nodes they hang
+# from, nodes are created before the edges that point at them, and people outlive every
+# role that names them.
+STEPS: tuple[tuple[Action, Kind], ...] = (
+    (Action.DELETE, Kind.ROUTE),
+    (Action.DELETE, Kind.USER),
+    (Action.DELETE, Kind.CO_ACCESS_MANAGER),
+    (Action.DELETE, Kind.CO_MAIN_ACCESS_MANAGER),
+    (Action.CREATE, Kind.ENTERPRISE),
+    (Action.CREATE, Kind.PERSON),
+    (Action.UPDATE, Kind.PERSON),
+    (Action.CREATE, Kind.QUALITY),
+    (Action.UPDATE, Kind.QUALITY),
+    (Action.UPDATE, Kind.ENTERPRISE),
+    (Action.CREATE, Kind.SENDER),
+    (Action.UPDATE, Kind.SENDER),
+    (Action.CREATE, Kind.CO_MAIN_ACCESS_MANAGER),
+    (Action.CREATE, Kind.CO_ACCESS_MANAGER),
+    (Action.CREATE, Kind.USER),
+    (Action.UPDATE, Kind.USER),
+    (Action.CREATE, Kind.ROUTE),
+    (Action.UPDATE, Kind.ROUTE),
+    (Action.DELETE, Kind.SENDER),
+    (Action.DELETE, Kind.QUALITY),
+    (Action.DELETE, Kind.PERSON),
+)
+_STEP = {step: index for index, step in enumerate(STEPS)}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    before: Value
+    after: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One record created, updated or deleted; ``before``/``after`` are None when absent."""
+
+    action: Action
+    address: Address
+    before: Fields | None
+    after: Fields | None
+
+    @property
+    def step(self) -> int:
+        return _STEP[(self.action, self.address.kind)]
+
+    @property
+    def field_changes(self) -> tuple[FieldChange, ...]:
+        """Fields whose value differs (for creations and deletions: every field that is set)."""
+        if self.before is None:
+            return tuple(FieldChange(n, None, v) for n, v in self.after or () if v is not None)
+        if self.after is None:
+            return tuple(FieldChange(n, v, None) for n, v in self.before if v is not None)
+        # Both sides hold every field of the kind, in the kind's order.
+        return tuple(FieldChange(n, b, a) for (n, b), (_, a) in zip(self.before, self.after) if b != a)

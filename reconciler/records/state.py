@@ -1,0 +1,100 @@
+"""The canonical state both sides of a plan are expressed in: flat records keyed by address.
+
+Declared YAML and stored rows are both turned into ``EnterpriseState`` values (see
+``plan.canonical`` and ``store.tables``), so the differ compares like with like and never
+sees YAML spellings or SQL types.  Identifiers
+are compact, lists are sorted, and a person appears once however many roles they hold.
+
+Single-valued roles are fields, not records: the main access manager and the default
+quality are fields of the enterprise, the access manager a field of the quality.  Replacing
+one is then a single update, so no step of a plan leaves an enterprise with no main access
+manager or a quality with two access managers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Mapping, NamedTuple
+
+Value = str | bool | tuple[str, ...] | None
+Fields = tuple[tuple[str, Value], ...]
+
+
+class Kind(Enum):
+    """What a record is. The value is the word used in plans and addresses."""
+
+    ENTERPRISE = "enterprise"
+    PERSON = "person"
+    QUALITY = "quality"
+    CO_MAIN_ACCESS_MANAGER = "co_main_access_manager"
+    CO_ACCESS_MANAGER = "co_access_manager"
+    USER = "user"
+    SENDER = "sender"
+    ROUTE = "route"
+
+    # Members are singletons, so identity is a correct hash; Enum's own hashes the name in
+    # Python, and every record address (a million per registry) is hashed several times.
+    __hash__ = object.__hash__
+
+
+FIELDS: dict[Kind, tuple[str, ...]] = {
+    Kind.ENTERPRISE: ("name", "main_access_manager", "default_quality"),
+    Kind.PERSON: ("name", "email"),
+    Kind.QUALITY: ("activated", "nsso_number", "notification_email", "access_manager", "protected"),
+    Kind.CO_MAIN_ACCESS_MANAGER: ("protected",),
+    Kind.CO_ACCESS_MANAGER: ("protected",),
+    Kind.USER: ("services", "protected"),
+    Kind.SENDER: ("channel", "ssh_public_key", "certificate_fingerprint",
+                  "contact_name", "contact_email", "contact_phone", "protected"),
+    Kind.ROUTE: ("sender",),
+}
+
+
+# The word a record's own key is shown with, if it has one (enterprises and qualities are named by their place).
+_OWN_KEY = {kind: "" if kind in (Kind.ENTERPRISE, Kind.QUALITY) else kind.value for kind in Kind}
+
+
+class Address(NamedTuple):
+    """Where a record lives: enterprise, then quality (when inside one), then its own key.
+
+    A named tuple rather than a dataclass: it is hashed and compared in C, and registries
+    hold millions of addresses.
+    """
+
+    enterprise: str
+    kind: Kind
+    quality: str = ""
+    key: str = ""
+
+    def __str__(self) -> str:
+        """``enterprise[N].quality[Q].user[SSIN]``: the form plans, audit entries and errors use."""
+        head = f"enterprise[{self.enterprise}].quality[{self.quality}]" if self.quality else \
+            f"enterprise[{self.enterprise}]"
+        own = _OWN_KEY[self.kind]
+        return f"{head}.{own}[{self.key}]" if own else head
+
+    def __lt__(self, other: Address) -> bool:  # Kind has no order of its own
+        return (self.enterprise, self.quality, self.kind.value, self.key) < (
+            other.enterprise, other.quality, other.kind.value, other.key)
+
+
+def fields(kind: Kind, **values: Value) -> Fields:
+    """Fields in the kind's canonical order; every field present, ``None`` when unset."""
+    return tuple((name, values.get(name)) for name in FIELDS[kind])
+
+
+@dataclass(frozen=True)
+class EnterpriseState:
+    """Every record of one enterprise."""
+
+    number: str
+    records: Mapping[Address, Fields]
+
+
+@dataclass(frozen=True)
+class StoredEnterprise:
+    """An enterprise as the store holds it: its records and the version they were read at."""
+
+    state: EnterpriseState
+    version: int

@@ -1,0 +1,122 @@
+"""Write the stored state back as YAML that validates and plans to zero changes.
+
+The export is the inverse of ``declared_state``: one file per enterprise, identifiers in
+their compact form, empty lists and unset fields left out so the files read like ones a
+person would write.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from reconciler.declare.schema import SCHEMA_ID
+from reconciler.records.state import Address, EnterpriseState, Kind, StoredEnterprise
+
+
+class Quoted(str):
+    """A string always written in double quotes: identifiers, as the format asks of people too."""
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+_Dumper.add_representer(Quoted, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", str(value), style='"'))
+
+
+def enterprise_document(state: EnterpriseState) -> dict:
+    records = state.records
+    people = {a.key: dict(f) for a, f in records.items() if a.kind is Kind.PERSON}
+
+    def person(ssin: str, protected: bool = False) -> dict:
+        found = {"ssin": Quoted(ssin), "name": people[ssin]["name"], "email": people[ssin]["email"]}
+        if protected:
+            found["protected"] = True
+        return found
+
+    header = dict(records[Address(state.number, Kind.ENTERPRISE)])
+    document: dict = {"enterprise": {"number": Quoted(state.number), "name": header["name"]}}
+    if header["main_access_manager"]:
+        document["main_access_manager"] = person(header["main_access_manager"])
+    co_main = sorted((a.key, dict(f)["protected"]) for a, f in records.items() if a.kind is Kind.CO_MAIN_ACCESS_MANAGER)
+    if co_main:
+        document["co_main_access_managers"] = [person(ssin, protected) for ssin, protected in co_main]
+    codes = sorted((a.quality for a in records if a.kind is Kind.QUALITY),
+                   key=lambda code: (code != header["default_quality"], code))
+    document["qualities"] = [_quality(state, code, code == header["default_quality"], person) for code in codes]
+    return document
+
+
+def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict:  # noqa: ANN001
+    inside = sorted((a, dict(f)) for a, f in state.records.items() if a.quality == code and a.kind is not Kind.QUALITY)
+    settings = dict(state.records[Address(state.number, Kind.QUALITY, code)])
+    quality: dict = {"code": code}
+    if default:
+        quality["default"] = True
+    if not settings["activated"]:
+        quality["activated"] = False
+    if settings["protected"]:
+        quality["protected"] = True
+    for name in ("nsso_number", "notification_email"):
+        if settings[name] is not None:
+            quality[name] = Quoted(settings[name]) if name == "nsso_number" else settings[name]
+    if settings["access_manager"]:
+        quality["access_manager"] = person(settings["access_manager"])
+    by_kind: dict[Kind, list] = {}
+    for address, fields in inside:
+        by_kind.setdefault(address.kind, []).append((address, fields))
+    if Kind.CO_ACCESS_MANAGER in by_kind:
+        quality["co_access_managers"] = [person(a.key, f["protected"]) for a, f in by_kind[Kind.CO_ACCESS_MANAGER]]
+    if Kind.USER in by_kind:
+        quality["users"] = [{**person(a.key, f["protected"]), "services": list(f["services"])}
+                            for a, f in by_kind[Kind.USER]]
+    if Kind.SENDER in by_kind:
+        quality["senders"] = [_sender(a.key, f) for a, f in by_kind[Kind.SENDER]]
+    if Kind.ROUTE in by_kind:
+        quality["routing"] = [{"service": a.key, "sender": Quoted(f["sender"])} for a, f in by_kind[Kind.ROUTE]]
+    return quality
+
+
+def _sender(number: str, fields: dict) -> dict:
+    sender = {"number": Quoted(number), "channel": fields["channel"]}
+    for name in ("ssh_public_key", "certificate_fingerprint"):
+        if fields[name] is not None:
+            sender[name] = fields[name]
+    contact = {"name": fields["contact_name"], "email": fields["contact_email"]}
+    if fields["contact_phone"] is not None:
+        contact["phone"] = fields["contact_phone"]
+    sender["technical_contact"] = contact
+    if fields["protected"]:
+        sender["protected"] = True
+    return sender
+
+
+def dump_yaml(document: dict) -> str:
+    """YAML as a person would write it: fields in model order, identifiers quoted."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=120)
+
+
+def schema_reference(out: Path) -> str:
+    """Relative path to the schema when exporting inside a checkout, the schema's URL otherwise."""
+    local = Path("schemas/enterprise.schema.json")
+    if local.is_file():
+        return os.path.relpath(local.resolve(), out.resolve())
+    return SCHEMA_ID
+
+
+def export(stored: dict[str, StoredEnterprise], out: Path) -> list[Path]:
+    """Write one file per enterprise into ``out``; return the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    header = f"# yaml-language-server: $schema={schema_reference(out)}\n"
+    written = []
+    for number in sorted(stored):
+        body = dump_yaml(enterprise_document(stored[number].state))
+        path = out / f"{number}.yaml"
+        path.write_text(header + body, encoding="utf-8")
+        written.append(path)
+    return written

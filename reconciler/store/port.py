@@ -1,0 +1,188 @@
+"""The storage port: a narrow interface that every backend implements the same way.
+
+The core reads snapshots and hands a plan's changes to a transaction; it never builds
+SQL.  Backends import the types defined here; ``backends.open_store`` picks one from a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from reconciler.records.change import Change
+from reconciler.records.state import StoredEnterprise
+from reconciler.store.audit import AuditEntry, Context
+
+DEFAULT_URL = "sqlite:///.reconciler/state.db"
+ACTIVATION_DAYS = 30
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says why, for a person."""
+
+
+class StalePlan(StoreError):
+    """The store changed since the plan was computed."""
+
+
+class LockTimeout(StoreError):
+    """Another apply holds an enterprise's lock for longer than we were willing to wait."""
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """What the store remembers of an enterprise's last apply (for incremental planning)."""
+
+    files: dict[str, str]  # path -> sha256
+    digest: str
+    synced_version: int
+    version: int
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds, or last held, the apply lock of an enterprise."""
+
+    enterprise: str
+    holder: str
+    run: str
+    since: str
+    held: bool  # False: the holder is gone and the row is only a leftover
+
+
+@dataclass(frozen=True)
+class Account:
+    """Login state of one person's account in one enterprise.
+
+    Hashes are argon2id; the codes and passwords themselves are never stored.  ``name``
+    and ``email`` come from the declared person and are empty once the person is removed.
+    """
+
+    enterprise: str
+    ssin: str
+    name: str
+    email: str
+    username: str
+    status: str  # pending, active or deactivated, as stored
+    created_at: str
+    codes_issued_at: str | None
+    activation_deadline: str | None
+    activated_at: str | None
+    deactivated_at: str | None
+    session_epoch: int  # moves whenever codes, password or status change: older sessions end
+    temporary_hash: str | None = field(default=None, repr=False)
+    password_hash: str | None = field(default=None, repr=False)
+
+    def effective_status(self, now: datetime) -> str:
+        """What the account is at ``now``: awaiting codes, pending, expired, active or deactivated."""
+        if self.status != "pending":
+            return self.status
+        if self.codes_issued_at is None:
+            return AWAITING_CODES
+        if self.activation_deadline and self.activation_deadline < now_text(now):
+            return "expired"
+        return "pending"
+
+
+AWAITING_CODES = "awaiting codes"
+WAITING = ("pending", "expired", AWAITING_CODES)  # statuses of accounts not activated yet
+
+
+def now_text(now: datetime) -> str:
+    """Times are stored as ISO 8601 text in UTC, to the second, so they compare as text."""
+    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ActivationNotices:
+    """Accounts of some enterprises that wait for a first login: counts, and the first few by deadline."""
+
+    counts: dict[str, dict[str, int]]  # enterprise -> status -> number of accounts
+    first: list[Account]
+
+
+class Transaction(Protocol):
+    def versions(self, numbers: Iterable[str]) -> dict[str, int]: ...
+
+    def execute(self, changes: list[Change]) -> None:
+        """Execute changes that share an action and a kind (consecutive in a plan)."""
+
+    def bump_versions(self, numbers: Iterable[str]) -> None:
+        """Count the apply as one write to each enterprise it touched."""
+
+    def record_audit(self, shared: Context, changes: list[Change]) -> None:
+        """Append the changes to the audit trail, in the same transaction."""
+
+    def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
+        """Remember the files an enterprise was applied from, if it is still at ``version``."""
+
+    def update_account(self, account: Account, **values: object) -> bool:
+        """Change an account if nobody changed it since it was read (its session epoch); False if they did."""
+
+    def record_events(self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]) -> None:
+        """Append account events (action, subject, before, after) to the enterprise's audit chain."""
+
+
+class Store(Protocol):
+    url: str
+
+    def read(self, numbers: Iterable[str] | None = None) -> dict[str, StoredEnterprise]:
+        """Snapshot of the given enterprises (all when None) with their versions."""
+
+    def enterprise_names(self, numbers: Iterable[str]) -> dict[str, str]:
+        """The names of enterprises, without reading their records (for letters)."""
+
+    def accounts(self, number: str) -> list[Account]:
+        """Every account of an enterprise, deactivated ones included, by name."""
+
+    def account(self, username: str) -> Account | None:
+        """The account a user name logs in to."""
+
+    def account_of(self, enterprise: str, ssin: str) -> Account | None: ...
+
+    def awaiting_codes(self, numbers: Iterable[str] | None = None, limit: int | None = None) -> list[Account]:
+        """Pending accounts whose codes were never issued (all enterprises when None)."""
+
+    def activation_notices(self, numbers: Iterable[str], now: datetime, first: int) -> ActivationNotices: ...
+
+    def count_login_failure(self, username: str, now: datetime, window_start: datetime) -> int:
+        """Count one failed login for a typed user name; failures before ``window_start`` are forgotten."""
+
+    def lock_login(self, username: str, until: datetime) -> None: ...
+
+    def login_locked_until(self, username: str) -> str | None: ...
+
+    def clear_login_failures(self, username: str) -> None: ...
+
+    def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> AbstractContextManager[Transaction]:
+        """All-or-nothing unit of work holding the lock of each enterprise it writes."""
+
+    def lock_holders(self) -> list[LockHolder]: ...
+
+    def release_lock(self, enterprise: str, force: bool = False) -> LockHolder | None:
+        """Forget a leftover holder; with ``force``, also end a live holder's session."""
+
+    def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]: ...
+
+    def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
+        """Which enterprise each file was last applied to, and what those enterprises remember."""
+
+    def audit_heads(self) -> dict[str, tuple[int, str]]:
+        """Per enterprise, the number and hash of the last audit entry it recorded."""
+
+    def dump(self) -> dict[str, tuple[list[str], list[tuple]]]:
+        """Every stored row, for copying a registry to another store."""
+
+    def load(self, rows: dict[str, tuple[list[str], list[tuple]]], now: datetime) -> None:
+        """Insert a dump into an empty registry."""
+
+    def close(self) -> None: ...
+
+
+def batched(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
