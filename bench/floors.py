@@ -1,8 +1,8 @@
 """Floors for the benchmark: the least work each step could possibly take.
 
-    python bench/floors.py insert DATA DB    bare executemany of persons and users rows
-    python bench/floors.py drift DB          change 1% of the stored users by hand
-    python bench/floors.py compare DATA DB   parse (rapidyaml + orjson), read users, compare keyed tuples
+python bench/floors.py insert DATA DB    bare executemany of persons and users rows
+python bench/floors.py drift DB          change 1% of the stored users by hand
+python bench/floors.py compare DATA DB   parse (rapidyaml + orjson), read users, compare keyed tuples
 """
 
 from __future__ import annotations
@@ -40,15 +40,20 @@ def declared_users(data: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
 def insert(data: Path, db: Path) -> None:
     users = declared_users(data)
     connection = sqlite3.connect(db)
-    connection.execute("CREATE TABLE persons (enterprise TEXT, ssin TEXT, name TEXT, email TEXT, "
-                       "PRIMARY KEY (enterprise, ssin))")
-    connection.execute("CREATE TABLE users (enterprise TEXT, quality TEXT, ssin TEXT, services TEXT, "
-                       "PRIMARY KEY (enterprise, quality, ssin))")
+    connection.execute(
+        "CREATE TABLE persons (enterprise TEXT, ssin TEXT, name TEXT, email TEXT, PRIMARY KEY (enterprise, ssin))"
+    )
+    connection.execute(
+        "CREATE TABLE users (enterprise TEXT, quality TEXT, ssin TEXT, services TEXT, "
+        "PRIMARY KEY (enterprise, quality, ssin))"
+    )
     with connection:
-        connection.executemany("INSERT OR IGNORE INTO persons VALUES (?, ?, ?, ?)",
-                               ((e, s, "name", "email") for e, _, s in users))
-        connection.executemany("INSERT INTO users VALUES (?, ?, ?, ?)",
-                               ((e, q, s, " ".join(v)) for (e, q, s), v in users.items()))
+        connection.executemany(
+            "INSERT OR IGNORE INTO persons VALUES (?, ?, ?, ?)", ((e, s, "name", "email") for e, _, s in users)
+        )
+        connection.executemany(
+            "INSERT INTO users VALUES (?, ?, ?, ?)", ((e, q, s, " ".join(v)) for (e, q, s), v in users.items())
+        )
     connection.close()
 
 
@@ -62,8 +67,10 @@ def drift(db: Path) -> None:
 def compare(data: Path, db: Path) -> None:
     declared = declared_users(data)
     connection = sqlite3.connect(db)
-    stored = {(e, q, s): tuple(sorted(v.split())) for e, q, s, v in
-              connection.execute("SELECT enterprise, quality, ssin, services FROM users")}
+    stored = {
+        (e, q, s): tuple(sorted(v.split()))
+        for e, q, s, v in connection.execute("SELECT enterprise, quality, ssin, services FROM users")
+    }
     connection.close()
     print(sum(1 for key, value in declared.items() if stored.get(key) != value), "differences")
 

@@ -20,10 +20,53 @@ from reconciler.declare.identifiers import nsso_check_digits
 
 FILE_USERS = 1_000
 MIN_USERS, MAX_USERS = 10, 50_000
-FIRST = ["An", "Bart", "Chloé", "Dirk", "Els", "Fatima", "Geert", "Hanne", "Ilse", "Jan", "Karim", "Lien", "Marc",
-         "Nathalie", "Olivier", "Pieter", "Rania", "Sofie", "Thomas", "Vincent", "Wim", "Yasmine", "Zoë", "Lucas"]
-LAST = ["Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "De Smet",
-        "Dubois", "Lambert", "Dupont", "Martin", "Simon", "Leclercq", "Van den Broeck", "Vermeulen", "Aerts"]
+FIRST = [
+    "An",
+    "Bart",
+    "Chloé",
+    "Dirk",
+    "Els",
+    "Fatima",
+    "Geert",
+    "Hanne",
+    "Ilse",
+    "Jan",
+    "Karim",
+    "Lien",
+    "Marc",
+    "Nathalie",
+    "Olivier",
+    "Pieter",
+    "Rania",
+    "Sofie",
+    "Thomas",
+    "Vincent",
+    "Wim",
+    "Yasmine",
+    "Zoë",
+    "Lucas",
+]
+LAST = [
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "Jacobs",
+    "Mertens",
+    "Willems",
+    "Claes",
+    "Goossens",
+    "Wouters",
+    "De Smet",
+    "Dubois",
+    "Lambert",
+    "Dupont",
+    "Martin",
+    "Simon",
+    "Leclercq",
+    "Van den Broeck",
+    "Vermeulen",
+    "Aerts",
+]
 
 
 def enterprise_number(index: int) -> str:
@@ -64,8 +107,11 @@ def sizes(total: int, rng: random.Random) -> list[int]:
 def person_lines(indent: str, ssin: str, rng: random.Random, first_key: str = "ssin") -> list[str]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     email = f"{first}.{last}.{ssin[-5:]}".lower().replace(" ", "").replace("é", "e").replace("ë", "e")
-    return [f'{indent}{first_key}: "{ssin}"', f"{indent.replace('- ', '  ')}name: {first} {last}",
-            f"{indent.replace('- ', '  ')}email: {email}@example.org"]
+    return [
+        f'{indent}{first_key}: "{ssin}"',
+        f"{indent.replace('- ', '  ')}name: {first} {last}",
+        f"{indent.replace('- ', '  ')}email: {email}@example.org",
+    ]
 
 
 def generate(users: int, out: Path, seed: int = 1) -> list[Path]:
@@ -81,16 +127,21 @@ def generate(users: int, out: Path, seed: int = 1) -> list[Path]:
         folder.mkdir(parents=True)
         people = People()
         main = people.ssin()
-        header = ["# yaml-language-server: $schema=../../../schemas/enterprise.schema.json",
-                  "enterprise:", f'  number: "{number}"', f"  name: Enterprise {index}", "main_access_manager:"]
+        header = [
+            "# yaml-language-server: $schema=../../../schemas/enterprise.schema.json",
+            "enterprise:",
+            f'  number: "{number}"',
+            f"  name: Enterprise {index}",
+            "main_access_manager:",
+        ]
         header += person_lines("  ", main, rng)
         (folder / "enterprise.yaml").write_text("\n".join(header) + "\n", encoding="utf-8")
         written.append(folder / "enterprise.yaml")
-        chosen = ["employer"] + rng.sample([c for c in codes if c != "employer"], rng.randint(0, len(codes) - 1))
+        chosen = ["employer", *rng.sample([c for c in codes if c != "employer"], rng.randint(0, len(codes) - 1))]
         shares = [rng.random() + 0.2 for _ in chosen]
         counts = [int(size * s / sum(shares)) for s in shares]
         counts[0] += size - sum(counts)
-        for position, (code, count) in enumerate(zip(chosen, counts)):
+        for position, (code, count) in enumerate(zip(chosen, counts, strict=True)):
             offered = sorted(catalogue.qualities[code].services)
             blocks = max(1, -(-count // FILE_USERS))
             for block in range(blocks):

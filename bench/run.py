@@ -49,8 +49,9 @@ def measure(command: list[str], env: dict | None = None, expect: tuple[int, ...]
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=ROOT,
-                                   env={**os.environ, "NO_COLOR": "1", **(env or {})})
+        process = subprocess.Popen(
+            command, stdout=out, stderr=err, text=True, cwd=ROOT, env={**os.environ, "NO_COLOR": "1", **(env or {})}
+        )
         peak = 0
         while process.poll() is None:
             peak = max(peak, tree_pss_kb(process.pid))
@@ -102,25 +103,46 @@ def run_size(name: str, issue_codes: bool) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     store = f"sqlite:///{work / 'state.db'}"
-    result: dict = {"users": SIZES[name], "files": len(files),
-                    "megabytes": round(sum(f.stat().st_size for f in files) / 2**20, 1)}
+    result: dict = {
+        "users": SIZES[name],
+        "files": len(files),
+        "megabytes": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+    }
 
     result["bare_insert"] = measure([PYTHON, str(HERE / "floors.py"), "insert", str(data), str(work / "bare.db")])[:2]
-    result["first_apply"] = measure([*RECONCILER, "apply", str(data), "--state", store, "--auto-approve",
-                                     "--max-removal-share", "1", "--defer-codes"])[:2]
+    result["first_apply"] = measure(
+        [
+            *RECONCILER,
+            "apply",
+            str(data),
+            "--state",
+            store,
+            "--auto-approve",
+            "--max-removal-share",
+            "1",
+            "--defer-codes",
+        ]
+    )[:2]
     if issue_codes:
-        seconds, peak, out = measure([*RECONCILER, "credentials", "issue", "--state", store,
-                                      "--delivery", f"letters:{work / 'letters'}"],
-                                     env={"RECONCILER_ARGON2_PROFILE": "default"})  # the real cost
-        result["issue_codes"] = (seconds, peak, int(re.search(r"sent for ([\d,]+) account", out).group(1).replace(",", "")))
+        seconds, peak, out = measure(
+            [*RECONCILER, "credentials", "issue", "--state", store, "--delivery", f"letters:{work / 'letters'}"],
+            env={"RECONCILER_ARGON2_PROFILE": "default"},
+        )  # the real cost
+        result["issue_codes"] = (
+            seconds,
+            peak,
+            int(re.search(r"sent for ([\d,]+) account", out).group(1).replace(",", "")),
+        )
 
     with_users = [f for f in files if "services: [" in f.read_text()]
     changed = with_users[len(with_users) // 2]
     original = changed.read_text()
     changed.write_text(re.sub(r"services: \[[\w-]+, ", "services: [", original, count=1))  # one service less
     try:
-        runs = [measure([*RECONCILER, "plan", str(data), "--state", store, "--detailed-exitcode"], expect=(2,))
-                for _ in range(3)]  # short and noisy: the median of three
+        runs = [
+            measure([*RECONCILER, "plan", str(data), "--state", store, "--detailed-exitcode"], expect=(2,))
+            for _ in range(3)
+        ]  # short and noisy: the median of three
         seconds, peak, out = sorted(runs)[1]
         result["pr_plan"] = (seconds, peak)
         result["pr_skipped"] = int(re.search(r"(\d+) enterprises? unchanged", out).group(1))
@@ -134,16 +156,20 @@ def run_size(name: str, issue_codes: bool) -> dict:
     seconds, peak, out = measure([*RECONCILER, "plan", str(data), "--state", store, "--full", "--format", "json"])
     result["full_plan"] = (seconds, peak)
     result["full_plan_changes"] = len(json.loads(out)["changes"])
-    result["full_plan_one_process"] = measure([*RECONCILER, "plan", str(data), "--state", store, "--full",
-                                               "--format", "json"], env={"RECONCILER_WORKERS": "1"})[:2]
+    result["full_plan_one_process"] = measure(
+        [*RECONCILER, "plan", str(data), "--state", store, "--full", "--format", "json"],
+        env={"RECONCILER_WORKERS": "1"},
+    )[:2]
     shutil.rmtree(work, ignore_errors=True)
     return result
 
 
 def table(results: dict[str, dict]) -> str:
-    rows = ["| users | files | MB | bare insert | first apply (ratio) | PR: 1 file changed | floor | full plan "
-            "(ratio) | full plan, one process | full plan peak memory |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| users | files | MB | bare insert | first apply (ratio) | PR: 1 file changed | floor | full plan "
+        "(ratio) | full plan, one process | full plan peak memory |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, r in results.items():
         rows.append(
             f"| {name} | {r['files']:,} | {r['megabytes']} | {r['bare_insert'][0]:.2f} s | "
@@ -151,19 +177,29 @@ def table(results: dict[str, dict]) -> str:
             f"{r['pr_plan'][0]:.2f} s ({r['pr_skipped']:,} enterprises skipped) | {r['floor'][0]:.2f} s | "
             f"{r['full_plan'][0]:.2f} s ({r['full_plan'][0] / r['floor'][0]:.2f}x; "
             f"{r['full_plan_changes']:,} changes) | {r['full_plan_one_process'][0]:.2f} s "
-            f"({r['full_plan_one_process'][0] / r['floor'][0]:.2f}x) | {r['full_plan'][1]:.0f} MB |")
+            f"({r['full_plan_one_process'][0] / r['floor'][0]:.2f}x) | {r['full_plan'][1]:.0f} MB |"
+        )
     for name, r in results.items():
         if "issue_codes" in r:
             seconds, peak, count = r["issue_codes"]
-            rows += ["", f"Issuing access codes ({name}): {count:,} accounts in {seconds:.1f} s, "
-                         f"{count / seconds:,.0f} accounts/s (argon2id, OWASP minimum cost, both cores; two letters "
-                         f"each), peak {peak:.0f} MB."]
+            rows += [
+                "",
+                f"Issuing access codes ({name}): {count:,} accounts in {seconds:.1f} s, "
+                f"{count / seconds:,.0f} accounts/s (argon2id, OWASP minimum cost, both cores; two letters "
+                f"each), peak {peak:.0f} MB.",
+            ]
     return "\n".join(rows)
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory = int(Path("/proc/meminfo").read_text().split()[1]) // 2**20
     return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, Python {platform.python_version()}, {platform.system()}"
 
@@ -182,7 +218,9 @@ def main() -> None:
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {machine()}.\n"
         "Each step runs in a fresh process; times are wall clock; memory is the peak PSS of the process and its\n"
         "worker processes, summed. Plans use one process per core unless the column says otherwise.\n"
-        "Ratios compare with the floors described in `bench/run.py`.\n\n" + text + "\n", encoding="utf-8")
+        "Ratios compare with the floors described in `bench/run.py`.\n\n" + text + "\n",
+        encoding="utf-8",
+    )
 
 
 if __name__ == "__main__":

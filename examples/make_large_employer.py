@@ -15,12 +15,67 @@ from pathlib import Path
 from reconciler.declare.identifiers import nsso_check_digits
 from reconciler.render.export import Quoted, dump_yaml
 
-FIRST = ["An", "Bart", "Chloé", "Dirk", "Els", "Fatima", "Geert", "Hanne", "Ilse", "Jan", "Karim", "Lien",
-         "Marc", "Nathalie", "Olivier", "Pieter", "Rania", "Sofie", "Thomas", "Ursula", "Vincent", "Wim",
-         "Yasmine", "Zoë", "Lucas", "Emma", "Noah", "Louise", "Arthur", "Marie", "Mohamed", "Julie"]
-LAST = ["Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters",
-        "De Smet", "Dubois", "Lambert", "Dupont", "Martin", "Simon", "Leclercq", "Van den Broeck",
-        "Vermeulen", "Hermans", "Aerts", "El Amrani", "Desmet", "Lemaire", "Michiels", "Renard"]
+FIRST = [
+    "An",
+    "Bart",
+    "Chloé",
+    "Dirk",
+    "Els",
+    "Fatima",
+    "Geert",
+    "Hanne",
+    "Ilse",
+    "Jan",
+    "Karim",
+    "Lien",
+    "Marc",
+    "Nathalie",
+    "Olivier",
+    "Pieter",
+    "Rania",
+    "Sofie",
+    "Thomas",
+    "Ursula",
+    "Vincent",
+    "Wim",
+    "Yasmine",
+    "Zoë",
+    "Lucas",
+    "Emma",
+    "Noah",
+    "Louise",
+    "Arthur",
+    "Marie",
+    "Mohamed",
+    "Julie",
+]
+LAST = [
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "Jacobs",
+    "Mertens",
+    "Willems",
+    "Claes",
+    "Goossens",
+    "Wouters",
+    "De Smet",
+    "Dubois",
+    "Lambert",
+    "Dupont",
+    "Martin",
+    "Simon",
+    "Leclercq",
+    "Van den Broeck",
+    "Vermeulen",
+    "Hermans",
+    "Aerts",
+    "El Amrani",
+    "Desmet",
+    "Lemaire",
+    "Michiels",
+    "Renard",
+]
 DOMAIN = "brabant-logistics.example"
 ENTERPRISE = "0999.123.457"
 
@@ -78,7 +133,9 @@ def main(out: Path) -> None:
             quality["default"] = True
         if code in ("employer", "temporary-work-agency"):
             registration = rng.randint(1_000_000, 9_999_999)
-            quality["nsso_number"] = Quoted(f"{rng.choice([10, 24, 36]):03d}-{registration}-{nsso_check_digits(registration):02d}")
+            quality["nsso_number"] = Quoted(
+                f"{rng.choice([10, 24, 36]):03d}-{registration}-{nsso_check_digits(registration):02d}"
+            )
         quality["notification_email"] = f"{code}@{DOMAIN}"
         quality["access_manager"] = main_manager if index == 0 else person(rng, taken, emails)
         quality["co_access_managers"] = [person(rng, taken, emails) for _ in range(rng.randint(1, 3))]
@@ -92,11 +149,16 @@ def main(out: Path) -> None:
             channel = rng.choice(["sftp", "rest"])
             sender = {"number": Quoted(sender_number), "channel": channel}
             if channel == "sftp":
-                sender["ssh_public_key"] = "ssh-ed25519 " + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789") for _ in range(68))
+                sender["ssh_public_key"] = "ssh-ed25519 " + "".join(
+                    rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789") for _ in range(68)
+                )
             else:
                 sender["certificate_fingerprint"] = ":".join(f"{rng.randrange(256):02X}" for _ in range(32))
-            sender["technical_contact"] = {"name": "Integration Desk", "email": f"integration@{DOMAIN}",
-                                           "phone": "+32 2 555 01 00"}
+            sender["technical_contact"] = {
+                "name": "Integration Desk",
+                "email": f"integration@{DOMAIN}",
+                "phone": "+32 2 555 01 00",
+            }
             quality["senders"] = [sender]
             quality["routing"] = [{"service": s, "sender": Quoted(sender_number)} for s in batch]
         files[f"{code}.yaml"] = {"enterprise": {"number": Quoted(number)}, "qualities": [quality]}

@@ -25,8 +25,14 @@ from reconciler.records.state import (
 )
 
 E = "0999055557"
-MAIN, CO_MAIN, AM, CO_AM, USER, OTHER = ("75031366754", "58022754967", "61061906014", "87040208957",
-                                         "82070324776", "60091406166")
+MAIN, CO_MAIN, AM, CO_AM, USER, OTHER = (
+    "75031366754",
+    "58022754967",
+    "61061906014",
+    "87040208957",
+    "82070324776",
+    "60091406166",
+)
 ACTOR_FOR = {
     Standing.LEGAL_REPRESENTATIVE: LEGAL_REPRESENTATIVE,
     Standing.MAIN: MAIN,
@@ -39,12 +45,14 @@ ACTOR_FOR = {
 
 def stored_state() -> dict[str, StoredEnterprise]:
     records = {
-        Address(E, Kind.ENTERPRISE): fields(Kind.ENTERPRISE, name="Acme", main_access_manager=MAIN,
-                                            default_quality="employer"),
+        Address(E, Kind.ENTERPRISE): fields(
+            Kind.ENTERPRISE, name="Acme", main_access_manager=MAIN, default_quality="employer"
+        ),
         Address(E, Kind.CO_MAIN_ACCESS_MANAGER, key=CO_MAIN): fields(Kind.CO_MAIN_ACCESS_MANAGER, protected=False),
         Address(E, Kind.QUALITY, "employer"): fields(Kind.QUALITY, activated=True, access_manager=AM, protected=False),
-        Address(E, Kind.QUALITY, "mandatary"): fields(Kind.QUALITY, activated=True, access_manager=OTHER,
-                                                      protected=False),
+        Address(E, Kind.QUALITY, "mandatary"): fields(
+            Kind.QUALITY, activated=True, access_manager=OTHER, protected=False
+        ),
         Address(E, Kind.CO_ACCESS_MANAGER, "employer", CO_AM): fields(Kind.CO_ACCESS_MANAGER, protected=False),
         Address(E, Kind.USER, "employer", USER): fields(Kind.USER, services=("dimona",), protected=False),
     }
@@ -73,8 +81,13 @@ REPRESENTATIVE = {
     "A007": create(Address(E, Kind.CO_ACCESS_MANAGER, "employer", OTHER), protected=False),
     "A008": create(Address(E, Kind.USER, "employer", OTHER), services=("dmfa",), protected=False),
     "A009": update(Address(E, Kind.QUALITY, "employer"), "notification_email", "new@x.example"),
-    "A010": create(Address(E, Kind.SENDER, "employer", "230451"), channel="ftp", contact_name="Ops",
-                   contact_email="o@x.example", protected=False),
+    "A010": create(
+        Address(E, Kind.SENDER, "employer", "230451"),
+        channel="ftp",
+        contact_name="Ops",
+        contact_email="o@x.example",
+        protected=False,
+    ),
     "A011": update(Address(E, Kind.PERSON, key=USER), "email", "changed@x.example"),
 }
 CELLS = [(area, standing) for area in sorted(REPRESENTATIVE) for standing in Standing]
@@ -97,8 +110,9 @@ def test_matrix_cell(area: str, standing: Standing) -> None:
 
 @pytest.mark.parametrize("standing", list(Standing))
 def test_creating_an_enterprise_needs_the_legal_representative(standing: Standing) -> None:
-    change = create(Address("0999077729", Kind.ENTERPRISE), name="New", main_access_manager=MAIN,
-                    default_quality="employer")
+    change = create(
+        Address("0999077729", Kind.ENTERPRISE), name="New", main_access_manager=MAIN, default_quality="employer"
+    )
     problems = check_authority((change,), {}, ACTOR_FOR[standing], {})
     assert (problems == []) == (standing is Standing.LEGAL_REPRESENTATIVE)
 
@@ -116,13 +130,16 @@ def test_nobody_promotes_themselves_in_the_same_change(run, tmp_path: Path) -> N
     small = EXAMPLES / "small-employer.yaml"
     assert run("apply", small, "--state", state, "--auto-approve").exit_code == 0
     text = small.read_text()
-    text = text.replace('''    access_manager:
+    text = text.replace(
+        """    access_manager:
       ssin: "75031366754"
       name: Els Mertens
-      email: els@goudenkorst.example''', '''    access_manager:
+      email: els@goudenkorst.example""",
+        """    access_manager:
       ssin: "58022754967"
       name: Jan Mertens
-      email: jan@goudenkorst.example''')
+      email: jan@goudenkorst.example""",
+    )
     text = text.replace("        services: [checkinatwork]", "        services: [checkinatwork, dimona]")
     changed = tmp_path / "changed.yaml"
     changed.write_text(text)

@@ -22,8 +22,16 @@ from tests.test_lifecycle import code_of
 
 CHROMIUM = os.environ.get("RECONCILER_TEST_CHROMIUM", "/usr/bin/chromium")
 # As root and on a closed network: no sandbox, and none of Chromium's background connections.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SS = "0999077729"
 PASSWORD = "Zinnebeeld-Korst-1958"
 
@@ -42,13 +50,33 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, P
     letters = folder / "letters"
     command = [sys.executable, "-m", "reconciler"]
     env = {**os.environ, "RECONCILER_ARGON2_PROFILE": "cheapest"}
-    applied = subprocess.run([*command, "apply", str(EXAMPLES / "small-employer.yaml"), str(EXAMPLES / "social-secretariat"),
-                              "--state", state, "--auto-approve", "--delivery", f"letters:{letters}"],
-                             capture_output=True, text=True, env=env, cwd=folder)
+    applied = subprocess.run(
+        [
+            *command,
+            "apply",
+            str(EXAMPLES / "small-employer.yaml"),
+            str(EXAMPLES / "social-secretariat"),
+            "--state",
+            state,
+            "--auto-approve",
+            "--delivery",
+            f"letters:{letters}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+    )
     assert applied.returncode == 0, applied.stderr
     port = free_port()
-    server = subprocess.Popen([*command, "serve", "--state", state, "--port", str(port)], env=env, cwd=folder,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*command, "serve", "--state", state, "--port", str(port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -153,7 +181,9 @@ def test_a_wrong_national_register_number_is_refused(site, page: Page) -> None:
 def test_an_expired_account_is_told_to_ask_for_new_codes(site, page: Page) -> None:
     base, state, letters = site
     name = username_of(state, "95100259156")  # Karim Lambert
-    outside_write(state, f"UPDATE accounts SET activation_deadline = '2020-01-01T00:00:00+00:00' WHERE username = '{name}'")
+    outside_write(
+        state, f"UPDATE accounts SET activation_deadline = '2020-01-01T00:00:00+00:00' WHERE username = '{name}'"
+    )
     enter_codes(page, base, name, code_of(letters, SS, name))
     expect(page).to_have_url(f"{base}/first-login")
     expect(page.locator("#error")).to_contain_text("Your temporary password expired on 2020-01-01")
@@ -169,7 +199,9 @@ def test_repeated_failures_lock_the_user_name_out(site, page: Page) -> None:
         enter_codes(page, base, name, "WRONG-CODE-WRONG-CODE")
         expect(page.locator("#error")).to_have_text("The user name or password is not correct.")
     enter_codes(page, base, name, "WRONG-CODE-WRONG-CODE")
-    expect(page.locator("#error")).to_contain_text("Too many failed attempts: logging in with this user name is locked until")
+    expect(page.locator("#error")).to_contain_text(
+        "Too many failed attempts: logging in with this user name is locked until"
+    )
     enter_codes(page, base, name, code_of(letters, SS, name))  # the right code does not help while locked
     expect(page.locator("#error")).to_contain_text("Too many failed attempts")
 

@@ -28,8 +28,9 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 
 def test_usage_errors_exit_1_not_2() -> None:
-    completed = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--no-such-option"],
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", "--no-such-option"], capture_output=True, text=True
+    )
     assert completed.returncode == 1
     assert "No such option" in completed.stderr
 
@@ -61,14 +62,18 @@ def test_plan_detailed_exitcode(run, tmp_path: Path) -> None:
     assert run("apply", SMALL, "--state", state, "--auto-approve").exit_code == 0
     result = run("plan", SMALL, "--state", state, "--detailed-exitcode")
     assert result.exit_code == 0
-    assert result.stdout == ("No changes. The stored state matches the declaration.\n"
-                             "1 enterprise unchanged since its last apply (same files, same stored version) "
-                             "was not read again.\n")
+    assert result.stdout == (
+        "No changes. The stored state matches the declaration.\n"
+        "1 enterprise unchanged since its last apply (same files, same stored version) "
+        "was not read again.\n"
+    )
     full = run("plan", SMALL, "--state", state, "--full").stdout  # read, so its waiting accounts are listed
-    assert full.startswith("No changes. The stored state matches the declaration.\n\n"
-                           "Accounts not activated yet (`reconciler show NUMBER` lists every one):\n"
-                           "  0999.055.557: 3 pending\n"
-                           "    emertens  Els Mertens  pending (deadline 20")
+    assert full.startswith(
+        "No changes. The stored state matches the declaration.\n\n"
+        "Accounts not activated yet (`reconciler show NUMBER` lists every one):\n"
+        "  0999.055.557: 3 pending\n"
+        "    emertens  Els Mertens  pending (deadline 20"
+    )
 
 
 def test_plan_json(run, tmp_path: Path) -> None:
@@ -80,8 +85,9 @@ def test_plan_json(run, tmp_path: Path) -> None:
 
 
 def test_plan_of_invalid_files_fails_without_output(run, tmp_path: Path) -> None:
-    result = run("plan", FIXTURES / "invalid" / "h004_two_access_managers.yaml", "--state",
-                 f"sqlite:///{tmp_path / 's.db'}")
+    result = run(
+        "plan", FIXTURES / "invalid" / "h004_two_access_managers.yaml", "--state", f"sqlite:///{tmp_path / 's.db'}"
+    )
     assert result.exit_code == 1
     assert result.stdout == ""
     assert " H004 " in result.stderr
@@ -96,8 +102,9 @@ def test_apply_refuses_without_a_terminal(run, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("answer", "code", "applied"), [("yes\n", 0, True), ("no\n", 1, False), ("y\n", 1, False)])
-def test_apply_asks_on_a_terminal(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  answer: str, code: int, applied: bool) -> None:
+def test_apply_asks_on_a_terminal(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, code: int, applied: bool
+) -> None:
     monkeypatch.setattr("reconciler.cli.planning.is_terminal", lambda: True)
     state = f"sqlite:///{tmp_path / 's.db'}"
     result = run("apply", SMALL, "--state", state, input=answer)
@@ -156,7 +163,10 @@ def test_show_and_export(run, tmp_path: Path) -> None:
     assert "main access manager: Els Mertens (75031366754) [emertens, pending until " in detail.stdout
     assert "accounts: 3 pending" in detail.stdout
     assert sorted(p.name for p in (tmp_path / ".reconciler/letters/0999055557").iterdir()) == [
-        "emertens", "felamrani", "jmertens"]
+        "emertens",
+        "felamrani",
+        "jmertens",
+    ]
     assert run("show", "0999.055.558", "--state", state).exit_code == 1
     missing = run("show", "0999.088.815", "--state", state)
     assert missing.exit_code == 1 and "not in the store" in missing.stderr

@@ -22,15 +22,20 @@ def test_github_codeowners_for_the_examples(run, monkeypatch: pytest.MonkeyPatch
 
 def test_gitlab_handles_and_missing_handles(run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    result = run("codeowners", "examples/enterprises/social-secretariat", "examples/enterprises/small-employer.yaml",
-                 "--platform", "gitlab")
+    result = run(
+        "codeowners",
+        "examples/enterprises/social-secretariat",
+        "examples/enterprises/small-employer.yaml",
+        "--platform",
+        "gitlab",
+    )
     assert "/examples/enterprises/social-secretariat/enterprise.yaml @odubois @sclaes" in result.stdout
     assert "# /examples/enterprises/small-employer.yaml: its approvers declare no gitlab handle" in result.stdout
 
 
 def test_users_only_file_is_owned_by_the_quality_managers_too(run, tmp_path) -> None:
     (tmp_path / "enterprise.yaml").write_text((EXAMPLES / "social-secretariat" / "enterprise.yaml").read_text())
-    (tmp_path / "users.yaml").write_text('''enterprise:
+    (tmp_path / "users.yaml").write_text("""enterprise:
   number: "0999.077.729"
 qualities:
   - code: social-secretariat
@@ -46,8 +51,8 @@ qualities:
         name: Marc Wouters
         email: marc.wouters@ssdv.example
         github: marc-wouters
-''')
-    (tmp_path / "more-users.yaml").write_text('''enterprise:
+""")
+    (tmp_path / "more-users.yaml").write_text("""enterprise:
   number: "0999.077.729"
 qualities:
   - code: social-secretariat
@@ -56,7 +61,7 @@ qualities:
         name: Lien Goossens
         email: lien.goossens@ssdv.example
         services: [dimona]
-''')
+""")
     result = run("codeowners", tmp_path, "--root", tmp_path)
     assert "/more-users.yaml @marc-wouters @odubois @sofie-claes" in result.stdout
     assert "/users.yaml @odubois @sofie-claes" in result.stdout

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -34,23 +34,46 @@ from reconciler.store.sql import KILL_AFTER_ENV
 
 ENTERPRISES = ["0999010027", "0999020024", "0999030021", "0999040018", "0999050015"]
 EVERY_OVERRIDE = frozenset(OVERRIDES)
-PEOPLE = ["75031366754", "58022754967", "61061906014", "87040208957", "82070324776", "60091406166",
-          "91020864669", "95100259156", "92070222745", "57092813789"]
+PEOPLE = [
+    "75031366754",
+    "58022754967",
+    "61061906014",
+    "87040208957",
+    "82070324776",
+    "60091406166",
+    "91020864669",
+    "95100259156",
+    "92070222745",
+    "57092813789",
+]
 
 
 def declare(folder: Path, number: str, variant: int, users: int = 3) -> Path:
     """A valid enterprise whose notification address and users depend on ``variant``."""
     folder.mkdir(parents=True, exist_ok=True)
-    people = PEOPLE[variant % 3: variant % 3 + users]
+    people = PEOPLE[variant % 3 : variant % 3 + users]
     lines = [
-        "enterprise:", f'  number: "{number}"', f"  name: Enterprise {number}",
-        "main_access_manager:", f'  ssin: "{PEOPLE[9]}"', "  name: Main Manager", "  email: main@x.example",
-        "qualities:", "  - code: employer", "    default: true", '    nsso_number: "010-4521873-24"',
-        f"    notification_email: variant{variant}@x.example", "    users:",
+        "enterprise:",
+        f'  number: "{number}"',
+        f"  name: Enterprise {number}",
+        "main_access_manager:",
+        f'  ssin: "{PEOPLE[9]}"',
+        "  name: Main Manager",
+        "  email: main@x.example",
+        "qualities:",
+        "  - code: employer",
+        "    default: true",
+        '    nsso_number: "010-4521873-24"',
+        f"    notification_email: variant{variant}@x.example",
+        "    users:",
     ]
     for ssin in people:
-        lines += [f'      - ssin: "{ssin}"', f"        name: Person {ssin}", f"        email: p{ssin}@x.example",
-                  f"        services: [dimona{', dmfa' if variant % 2 else ''}]"]
+        lines += [
+            f'      - ssin: "{ssin}"',
+            f"        name: Person {ssin}",
+            f"        email: p{ssin}@x.example",
+            f"        services: [dimona{', dmfa' if variant % 2 else ''}]",
+        ]
     path = folder / f"{number}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -116,8 +139,7 @@ def test_eight_processes_conflicting_and_parallel(url: str, tmp_path: Path) -> N
     jobs += [(f"other{i}", declare(tmp_path / f"o{i}", ENTERPRISES[i + 1], 7)) for i in range(4)]
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(len(jobs)), context.Queue()
-    processes = [context.Process(target=_worker, args=(url, str(path), barrier, results, name))
-                 for name, path in jobs]
+    processes = [context.Process(target=_worker, args=(url, str(path), barrier, results, name)) for name, path in jobs]
     for process in processes:
         process.start()
     outcomes = dict(results.get(timeout=300) for _ in processes)
@@ -151,7 +173,7 @@ def test_lock_timeout_names_the_holder_and_other_enterprises_proceed(url: str, t
     first, second = ENTERPRISES[0], ENTERPRISES[1]
     blocked = make_plan(desired_of(declare(tmp_path / "a", first, 1)), {})
     free = make_plan(desired_of(declare(tmp_path / "b", second, 1)), {})
-    with holder_store.transaction(datetime.now(timezone.utc), [first], run="run-42"):
+    with holder_store.transaction(datetime.now(UTC), [first], run="run-42"):
         with pytest.raises(LockTimeout) as refused:
             apply_plan(blocked, other)
         assert "run-42" in str(refused.value)
@@ -185,16 +207,44 @@ def test_sigkill_at_any_point_leaves_the_store_as_it_was(url: str, tmp_path: Pat
     before, before_accounts = store.read(), store.accounts(ENTERPRISES[0])
     for kill_after in sorted({1, 2, 3, total // 2, total - 1, total}):
         completed = subprocess.run(
-            [sys.executable, "-m", "reconciler", "apply", str(target), "--state", url, "--auto-approve",
-             "--allow-mass-removal"],
-            env={**os.environ, KILL_AFTER_ENV: str(kill_after)}, capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "apply",
+                str(target),
+                "--state",
+                url,
+                "--auto-approve",
+                "--allow-mass-removal",
+            ],
+            env={**os.environ, KILL_AFTER_ENV: str(kill_after)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert completed.returncode == -signal.SIGKILL, completed.stderr
         assert store.read() == before, f"killed after {kill_after} statements"
         assert store.accounts(ENTERPRISES[0]) == before_accounts
         assert eventually(lambda: not any(holder.held for holder in store.lock_holders()))
     completed = subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", str(target), "--state", url, "--auto-approve",
-         "--lock-timeout", "5", "--allow-mass-removal"], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "apply",
+            str(target),
+            "--state",
+            url,
+            "--auto-approve",
+            "--lock-timeout",
+            "5",
+            "--allow-mass-removal",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert store.read()[ENTERPRISES[0]].state == desired_of(target)[ENTERPRISES[0]]
     store.close()
@@ -205,7 +255,10 @@ def test_stale_lock_is_listed_and_released(url: str, tmp_path: Path, run) -> Non
     completed = subprocess.run(
         [sys.executable, "-m", "reconciler", "apply", str(target), "--state", url, "--auto-approve"],
         env={**os.environ, KILL_AFTER_ENV: "2", "GITHUB_ACTOR": "ci-bot", "GITHUB_RUN_ID": "777"},
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == -signal.SIGKILL
     probe = open_store(url)
     assert eventually(lambda: not any(holder.held for holder in probe.lock_holders()))
@@ -225,11 +278,13 @@ def test_release_of_a_live_lock_needs_force(tmp_path: Path, run) -> None:
     try:
         holder = open_store(url)
         seen = {}
-        with pytest.raises(psycopg.OperationalError):  # the forced release ends the holder's session
-            with holder.transaction(datetime.now(timezone.utc), [ENTERPRISES[0]], run="live-run"):
-                seen["refused"] = run("lock", "release", ENTERPRISES[0], "--state", url)
-                seen["forced"] = run("lock", "release", ENTERPRISES[0], "--state", url, "--force")
-                holder.connection.execute("SELECT 1")
+        with (
+            pytest.raises(psycopg.OperationalError),  # the forced release ends the holder's session
+            holder.transaction(datetime.now(UTC), [ENTERPRISES[0]], run="live-run"),
+        ):
+            seen["refused"] = run("lock", "release", ENTERPRISES[0], "--state", url)
+            seen["forced"] = run("lock", "release", ENTERPRISES[0], "--state", url, "--force")
+            holder.connection.execute("SELECT 1")
         assert seen["refused"].exit_code == 1 and "pass --force" in seen["refused"].stderr
         assert seen["forced"].exit_code == 0 and "Released the lock of 0999010027" in seen["forced"].stdout
         assert run("lock", "list", "--state", url).stdout == "No locks are held.\n"
@@ -262,5 +317,5 @@ def test_copy_into_a_non_empty_store_is_refused(url: str, tmp_path: Path) -> Non
     store = open_store(url)
     apply_plan(make_plan(desired_of(declare(tmp_path / "x", ENTERPRISES[0], 0)), {}), store)
     with pytest.raises(StoreError, match="already holds enterprises"):
-        store.load(store.dump(), datetime.now(timezone.utc))
+        store.load(store.dump(), datetime.now(UTC))
     store.close()

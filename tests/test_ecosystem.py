@@ -41,7 +41,7 @@ def test_pre_commit_hook() -> None:
     assert [h["id"] for h in hooks] == ["reconciler-validate"]
     hook = hooks[0]
     assert hook["entry"] == "reconciler validate" and hook["pass_filenames"] is False
-    parses(hook["entry"].split()[1:] + ["enterprises/"])
+    parses([*hook["entry"].split()[1:], "enterprises/"])
 
 
 @pytest.mark.parametrize("path", CI_FILES, ids=[p.name for p in CI_FILES])
@@ -54,8 +54,9 @@ def test_ci_examples_are_yaml_and_call_real_commands(path) -> None:
 
 
 def test_no_color_in_pipes_and_files(run, tmp_path) -> None:
-    result = run("plan", ROOT / "examples" / "enterprises" / "small-employer.yaml", "--state",
-                 f"sqlite:///{tmp_path / 's.db'}")
+    result = run(
+        "plan", ROOT / "examples" / "enterprises" / "small-employer.yaml", "--state", f"sqlite:///{tmp_path / 's.db'}"
+    )
     assert "\x1b[" not in result.stdout
 
 

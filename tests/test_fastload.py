@@ -16,11 +16,55 @@ from reconciler.declare.fastload import load_fast
 from reconciler.declare.load import load_text
 from reconciler.declare.schema import is_valid
 
-TRAPS = ["no", "No", "NO", "yes", "On", "off", "y", "n", "True", "TRUE", "true", "false", "null", "Null", "~",
-         "0123", "0o17", "0x1F", "0b101", "1_000", "1:20", "190:20:30", "1.5", ".5", "1e3", "-1", "+1", ".inf",
-         "-.inf", ".NaN", "2026-01-01", "2001-12-14 21:59:43.10 -5", "=", "<<", "3M", "Jean-Luc", "Anne Marie",
-         "O'Neil", "a # not a comment", "Smith & Co", "x*y", "!important", "%percent", "@handle", "émile",
-         "85073003328", "0999055557"]
+TRAPS = [
+    "no",
+    "No",
+    "NO",
+    "yes",
+    "On",
+    "off",
+    "y",
+    "n",
+    "True",
+    "TRUE",
+    "true",
+    "false",
+    "null",
+    "Null",
+    "~",
+    "0123",
+    "0o17",
+    "0x1F",
+    "0b101",
+    "1_000",
+    "1:20",
+    "190:20:30",
+    "1.5",
+    ".5",
+    "1e3",
+    "-1",
+    "+1",
+    ".inf",
+    "-.inf",
+    ".NaN",
+    "2026-01-01",
+    "2001-12-14 21:59:43.10 -5",
+    "=",
+    "<<",
+    "3M",
+    "Jean-Luc",
+    "Anne Marie",
+    "O'Neil",
+    "a # not a comment",
+    "Smith & Co",
+    "x*y",
+    "!important",
+    "%percent",
+    "@handle",
+    "émile",
+    "85073003328",
+    "0999055557",
+]
 SSINS = ["85073003328", "58022754967", "05041212367", "61061906014"]
 
 
@@ -39,9 +83,17 @@ scalars = st.tuples(st.sampled_from(TRAPS), st.sampled_from(["plain", "plain", "
 def documents(draw) -> str:
     style = lambda: draw(st.sampled_from(["plain", "single", "double"]))  # noqa: E731
     name = draw(scalars)
-    lines = ["enterprise:", f"  number: {render('0999.055.557', style())}", f"  name: {render(*name)}",
-             "main_access_manager:", f"  ssin: {render(SSINS[0], style())}", f"  name: {render(*draw(scalars))}",
-             "  email: a@b.example", "qualities:", "  - code: employer"]
+    lines = [
+        "enterprise:",
+        f"  number: {render('0999.055.557', style())}",
+        f"  name: {render(*name)}",
+        "main_access_manager:",
+        f"  ssin: {render(SSINS[0], style())}",
+        f"  name: {render(*draw(scalars))}",
+        "  email: a@b.example",
+        "qualities:",
+        "  - code: employer",
+    ]
     default = draw(st.sampled_from(["true", "True", "yes", "on", '"true"', "false", "TRUE"]))
     lines.append(f"    default: {default}")
     lines.append(f"    nsso_number: {render('010-4521873-24', style())}")
@@ -50,11 +102,17 @@ def documents(draw) -> str:
         for ssin in draw(st.lists(st.sampled_from(SSINS), max_size=3)):
             services = draw(st.lists(st.sampled_from(["dimona", "dmfa", "no", "On"]), max_size=2, unique=True))
             if draw(st.booleans()):
-                lines += [f"      - ssin: {render(ssin, style())}", f"        name: {render(*draw(scalars))}",
-                          "        email: u@b.example", f"        services: [{', '.join(services)}]"]
+                lines += [
+                    f"      - ssin: {render(ssin, style())}",
+                    f"        name: {render(*draw(scalars))}",
+                    "        email: u@b.example",
+                    f"        services: [{', '.join(services)}]",
+                ]
             else:
-                lines += [f"      - {{ssin: {render(ssin, style())}, name: {render(*draw(scalars))}, "
-                          f"email: u@b.example, services: [{', '.join(services)}]}}"]
+                lines += [
+                    f"      - {{ssin: {render(ssin, style())}, name: {render(*draw(scalars))}, "
+                    f"email: u@b.example, services: [{', '.join(services)}]}}"
+                ]
     if draw(st.booleans()):
         lines.insert(draw(st.integers(0, len(lines))), "# a comment: no 0123")
     return "\n".join(lines) + "\n"
@@ -71,11 +129,14 @@ def test_fast_path_agrees_with_pyyaml(text: str) -> None:
         assert is_valid(reference.data)
 
 
-@pytest.mark.parametrize("flow", [
-    "      - {ssin: '85073003328', name: a # not a comment, email: u@b.example, services: []}\n",
-    "      - {ssin: '85073003328', name: a, # a comment\n         email: u@b.example, services: []}\n",
-    "      - ssin: '85073003328'\n        services: [dimona,\n                   dmfa]\n",
-])
+@pytest.mark.parametrize(
+    "flow",
+    [
+        "      - {ssin: '85073003328', name: a # not a comment, email: u@b.example, services: []}\n",
+        "      - {ssin: '85073003328', name: a, # a comment\n         email: u@b.example, services: []}\n",
+        "      - ssin: '85073003328'\n        services: [dimona,\n                   dmfa]\n",
+    ],
+)
 def test_comments_and_line_breaks_in_flow_collections_go_to_the_reference_loader(flow: str) -> None:
     """Found by the property test: rapidyaml reads "a # not a comment" in a flow mapping as text."""
     text = "enterprise:\n  number: '0999.055.557'\nqualities:\n  - code: employer\n    users:\n" + flow
@@ -83,7 +144,7 @@ def test_comments_and_line_breaks_in_flow_collections_go_to_the_reference_loader
 
 
 def test_unquoted_numbers_go_to_the_reference_loader() -> None:
-    text = 'enterprise:\n  number: 0123\n'
+    text = "enterprise:\n  number: 0123\n"
     assert load_fast(text.encode(), "x.yaml") is None
     assert load_fast(b'enterprise:\n  number: "0123"\n', "x.yaml") is not None
 

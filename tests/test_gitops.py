@@ -31,7 +31,8 @@ def edited(tmp_path: Path, name: str, *replacements: tuple[str, str], source: Pa
     return path
 
 
-WITHOUT_USERS = ('''    users:
+WITHOUT_USERS = (
+    """    users:
       - ssin: "58022754967"
         name: Jan Mertens
         email: jan@goudenkorst.example
@@ -40,10 +41,13 @@ WITHOUT_USERS = ('''    users:
         name: Fatima El Amrani
         email: fatima@goudenkorst.example
         services: [checkinatwork]
-''', "")
+""",
+    "",
+)
 
 
 # --- saved plans -------------------------------------------------------------------------
+
 
 def test_saved_plan_applies_exactly_once(run, tmp_path: Path) -> None:
     state = f"sqlite:///{tmp_path / 's.db'}"
@@ -70,12 +74,15 @@ def test_stale_saved_plan_is_refused(run, tmp_path: Path) -> None:
     assert f"enterprise {E} changed since the plan was made (planned against version 1, now version 2)" in result.stderr
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda d: d["plan"]["changes"][1]["after"].update(email="attacker@evil.example"),
-    lambda d: d["plan"]["changes"].pop(),
-    lambda d: d["plan"]["versions"].update({"0999055557": 7}),
-    lambda d: d.update(checksum="sha256:" + "0" * 64),
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d["plan"]["changes"][1]["after"].update(email="attacker@evil.example"),
+        lambda d: d["plan"]["changes"].pop(),
+        lambda d: d["plan"]["versions"].update({"0999055557": 7}),
+        lambda d: d.update(checksum="sha256:" + "0" * 64),
+    ],
+)
 def test_tampered_plan_file_is_refused(run, tmp_path: Path, tamper) -> None:
     state = f"sqlite:///{tmp_path / 's.db'}"
     run("plan", SMALL, "--state", state, "--out", tmp_path / "p.plan")
@@ -108,6 +115,7 @@ def test_not_a_plan_file(run, tmp_path: Path) -> None:
 
 # --- safety gates ------------------------------------------------------------------------
 
+
 def plan_for(path: Path, store, actor: str | None = None):
     desired, problems = load_desired([path])
     assert problems == []
@@ -139,8 +147,12 @@ def test_gate_removal_share_is_configurable(applied_store, tmp_path: Path) -> No
 
 
 def test_gate_default_quality(applied_store, tmp_path: Path) -> None:
-    swapped = edited(tmp_path, "x.yaml", ("  - code: employer\n    default: true\n", "  - code: employer-ppo\n    default: true\n"),
-                     ("services: [checkinatwork]", "services: [capelo]"))
+    swapped = edited(
+        tmp_path,
+        "x.yaml",
+        ("  - code: employer\n    default: true\n", "  - code: employer-ppo\n    default: true\n"),
+        ("services: [checkinatwork]", "services: [capelo]"),
+    )
     plan = plan_for(swapped, applied_store)
     # The users move to the new quality, so the old quality's users are all removed too.
     assert [r.gate for r in plan.refusals] == ["G001", "G003"]
@@ -149,13 +161,20 @@ def test_gate_default_quality(applied_store, tmp_path: Path) -> None:
 
 def test_gate_self_removal(applied_store, tmp_path: Path) -> None:
     # Els is main access manager and access manager; as actor, she hands both roles to Jan.
-    handed = edited(tmp_path, "x.yaml", ('main_access_manager:\n  ssin: "75031366754"\n  name: Els Mertens\n'
-                                         '  email: els@goudenkorst.example',
-                                         'main_access_manager:\n  ssin: "58022754967"\n  name: Jan Mertens\n'
-                                         '  email: jan@goudenkorst.example'),
-                    ('    access_manager:\n      ssin: "75031366754"\n      name: Els Mertens\n'
-                     '      email: els@goudenkorst.example', '    access_manager:\n      ssin: "58022754967"\n'
-                     '      name: Jan Mertens\n      email: jan@goudenkorst.example'))
+    handed = edited(
+        tmp_path,
+        "x.yaml",
+        (
+            'main_access_manager:\n  ssin: "75031366754"\n  name: Els Mertens\n  email: els@goudenkorst.example',
+            'main_access_manager:\n  ssin: "58022754967"\n  name: Jan Mertens\n  email: jan@goudenkorst.example',
+        ),
+        (
+            '    access_manager:\n      ssin: "75031366754"\n      name: Els Mertens\n'
+            "      email: els@goudenkorst.example",
+            '    access_manager:\n      ssin: "58022754967"\n'
+            "      name: Jan Mertens\n      email: jan@goudenkorst.example",
+        ),
+    )
     plan = plan_for(handed, applied_store, actor="75031366754")
     assert [r.gate for r in plan.refusals] == ["G004"]
     assert plan_for(handed, applied_store, actor="legal-representative").refusals == ()
@@ -172,19 +191,33 @@ def test_gate_no_main_access_manager_is_checked_on_the_plan(applied_store) -> No
 
 
 def test_gate_protection_lives_in_the_store(store, tmp_path: Path) -> None:
-    protected = edited(tmp_path, "p.yaml", ("        services: [checkinatwork]\n",
-                                            "        services: [checkinatwork]\n        protected: true\n"))
+    protected = edited(
+        tmp_path,
+        "p.yaml",
+        ("        services: [checkinatwork]\n", "        services: [checkinatwork]\n        protected: true\n"),
+    )
     apply_plan(plan_for(protected, store), store)
-    gone = edited(tmp_path, "g.yaml", ('''      - ssin: "61061906014"
+    gone = edited(
+        tmp_path,
+        "g.yaml",
+        (
+            """      - ssin: "61061906014"
         name: Fatima El Amrani
         email: fatima@goudenkorst.example
         services: [checkinatwork]
-''', ""))
+""",
+            "",
+        ),
+    )
     plan = plan_for(gone, store)
     assert [(r.gate, r.message) for r in plan.refusals] == [
-        ("G005", f"removes the protected enterprise[{E}].quality[employer].user[61061906014]")]
-    unprotected = edited(tmp_path, "u.yaml", ("        services: [checkinatwork]\n",
-                                              "        services: [checkinatwork]\n        protected: false\n"))
+        ("G005", f"removes the protected enterprise[{E}].quality[employer].user[61061906014]")
+    ]
+    unprotected = edited(
+        tmp_path,
+        "u.yaml",
+        ("        services: [checkinatwork]\n", "        services: [checkinatwork]\n        protected: false\n"),
+    )
     apply_plan(plan_for(unprotected, store), store)
     assert plan_for(gone, store).refusals == ()
 
@@ -199,14 +232,17 @@ def test_cli_refuses_with_exit_6_and_lifts_with_the_flag(run, tmp_path: Path) ->
     run("apply", SMALL, "--state", state, "--auto-approve")
     change = edited(tmp_path, "x.yaml", WITHOUT_USERS)
     shown = run("plan", change, "--state", state)
-    assert "G001 enterprise 0999.055.557 removes 2 of 2 users (100%, more than 25%) (lift with --allow-mass-removal)" \
+    assert (
+        "G001 enterprise 0999.055.557 removes 2 of 2 users (100%, more than 25%) (lift with --allow-mass-removal)"
         in shown.stdout
+    )
     refused = run("apply", change, "--state", state, "--auto-approve")
     assert refused.exit_code == 6 and "refused by the safety gates" in refused.stderr
     assert run("apply", change, "--state", state, "--auto-approve", "--allow-mass-removal").exit_code == 0
 
 
 # --- audit trail -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def audited(tmp_path: Path, request: pytest.FixtureRequest):
@@ -237,7 +273,10 @@ def test_audit_records_every_change(audited, run, monkeypatch: pytest.MonkeyPatc
     url, store = audited
     entries = store.audit_entries(E)
     assert [e.seq for e in entries] == list(range(1, 9))
-    assert entries[-1].action == "update" and json.loads(entries[-1].after)["notification_email"] == "hr@goudenkorst.example"
+    assert (
+        entries[-1].action == "update"
+        and json.loads(entries[-1].after)["notification_email"] == "hr@goudenkorst.example"
+    )
     assert all("password" not in (e.after or "") for e in entries)
     assert run("audit", "verify", "--state", url).exit_code == 0
     log = run("audit", "log", "0999.055.557", "--state", url, "--format", "json")
@@ -254,11 +293,14 @@ def test_audit_is_append_only(audited) -> None:
 
 
 @BOTH
-@pytest.mark.parametrize(("statement", "expected"), [
-    ("UPDATE audit_log SET after = replace(after, 'hr@', 'it@') WHERE seq = 8", "entry 8 was altered"),
-    ("DELETE FROM audit_log WHERE seq = 3", "entry 3 is missing (deleted)"),
-    ("DELETE FROM audit_log WHERE seq = 8", "the trail ends at entry 7 but the enterprise recorded 8"),
-])
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("UPDATE audit_log SET after = replace(after, 'hr@', 'it@') WHERE seq = 8", "entry 8 was altered"),
+        ("DELETE FROM audit_log WHERE seq = 3", "entry 3 is missing (deleted)"),
+        ("DELETE FROM audit_log WHERE seq = 8", "the trail ends at entry 7 but the enterprise recorded 8"),
+    ],
+)
 def test_audit_verify_detects_tampering(audited, run, statement: str, expected: str) -> None:
     url, _ = audited
     bypass_append_only(url, statement)
@@ -273,14 +315,18 @@ def test_audit_records_actor_run_and_commit(run, tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("GITHUB_RUN_ID", "4242")
     run("apply", SMALL, "--state", state, "--auto-approve", "--actor", "legal-representative")
     entry = json.loads(run("audit", "log", "--state", state, "--format", "json").stdout)[0]
-    assert (entry["actor"], entry["run"], entry["commit_sha"]) == ("legal-representative", "4242",
-                                                                   "0123456789abcdef0123")
+    assert (entry["actor"], entry["run"], entry["commit_sha"]) == (
+        "legal-representative",
+        "4242",
+        "0123456789abcdef0123",
+    )
     assert len(entry["plan_hash"]) == 64
     text = run("audit", "log", "--state", state).stdout
     assert "by legal-representative  run 4242" in text and "commit 0123456789ab" in text
 
 
 # --- pull-request comment ----------------------------------------------------------------
+
 
 def test_markdown_comment_small_plan() -> None:
     desired, _ = load_desired([EXAMPLES / "social-secretariat"])
@@ -305,8 +351,16 @@ def test_markdown_comment_of_a_large_plan_stays_under_the_limit() -> None:
 
 
 def test_markdown_from_the_cli_names_the_plan_file(run, tmp_path: Path) -> None:
-    result = run("plan", EXAMPLES, "--state", f"sqlite:///{tmp_path / 's.db'}", "--format", "markdown",
-                 "--out", tmp_path / "full.plan")
+    result = run(
+        "plan",
+        EXAMPLES,
+        "--state",
+        f"sqlite:///{tmp_path / 's.db'}",
+        "--format",
+        "markdown",
+        "--out",
+        tmp_path / "full.plan",
+    )
     assert result.exit_code == 0
     assert len(result.stdout) <= 60_000
     assert f"read it in {tmp_path / 'full.plan'}" in result.stdout

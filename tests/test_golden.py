@@ -30,7 +30,6 @@ def test_plan_of_a_new_enterprise(example: str, update_golden: bool, monkeypatch
 
 
 def test_empty_plan_text() -> None:
-    desired, _ = load_desired([EXAMPLES / "small-employer.yaml"])
     assert render_plan(make_plan({}, {})) == "No changes. The stored state matches the declaration.\n"
 
 

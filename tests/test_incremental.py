@@ -66,8 +66,12 @@ def test_a_changed_file_plans_its_enterprise_only(registry) -> None:
     path.write_text(path.read_text().replace("hr@ssdv.example", "personnel@ssdv.example"))
     plan = plan_and_apply(store, apply=False)
     assert planned(plan) == {SECRETARIAT} and set(plan.skipped) == {SMALL, LARGE}
-    assert sorted(Path(p).name for p in parsed) == ["employer.yaml", "enterprise.yaml", "service-provider.yaml",
-                                                     "social-secretariat.yaml"]
+    assert sorted(Path(p).name for p in parsed) == [
+        "employer.yaml",
+        "enterprise.yaml",
+        "service-provider.yaml",
+        "social-secretariat.yaml",
+    ]
     assert [str(c.address) for c in plan.changes] == [f"enterprise[{SECRETARIAT}].quality[employer]"]
     apply_plan(plan, store)
     parsed.clear()
@@ -93,7 +97,7 @@ def test_a_deleted_file_is_never_skipped(registry) -> None:
 
 def test_a_new_file_for_a_skipped_enterprise_is_never_skipped(registry) -> None:
     store, folder, parsed = registry
-    (folder / "small-extra.yaml").write_text('''enterprise:
+    (folder / "small-extra.yaml").write_text("""enterprise:
   number: "0999.055.557"
 qualities:
   - code: employer
@@ -102,7 +106,7 @@ qualities:
         name: Wim Claes
         email: wim@goudenkorst.example
         services: [dimona]
-''')
+""")
     plan = plan_and_apply(store, apply=False)
     assert planned(plan) == {SMALL}
     assert f"enterprise[{SMALL}].quality[employer].user[91110738238]" in {str(c.address) for c in plan.changes}
@@ -112,6 +116,7 @@ qualities:
 def test_a_new_tool_version_or_catalogue_reads_everything(registry, monkeypatch: pytest.MonkeyPatch) -> None:
     store, _, _ = registry
     import reconciler.plan.incremental
+
     original = reconciler.plan.incremental.__version__
     monkeypatch.setattr("reconciler.plan.incremental.__version__", "99.0.0")
     assert planned(plan_and_apply(store, apply=False)) == {SMALL, SECRETARIAT, LARGE}

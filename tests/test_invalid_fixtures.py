@@ -49,8 +49,9 @@ def test_every_rule_has_a_failing_fixture() -> None:
 
 @pytest.mark.parametrize("name", ["y005_binary.yaml", "y001_syntax.yaml", "s003_unquoted_ssin.yaml"])
 def test_real_process_prints_no_traceback(name: str) -> None:
-    completed = subprocess.run([sys.executable, "-m", "reconciler", "validate", name], cwd=INVALID,
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", name], cwd=INVALID, capture_output=True, text=True
+    )
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
     assert completed.stderr.splitlines()[0] == expected_lines(name)[0]

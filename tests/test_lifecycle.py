@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from reconciler.plan.desired import load_desired
 from reconciler.plan.plan import make_plan
 from tests.conftest import EXAMPLES
 
-NOW = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 SS = "0999077729"  # the social secretariat example
 SMALL = "0999055557"
 SOFIE, OLIVIER, ILSE, PIETER = "87040208957", "82070324776", "57092813789", "73070555405"
@@ -91,22 +91,22 @@ def test_expired_codes_no_longer_work(registry) -> None:
 
 # (actor, subject, allowed): the level above issues new codes, nobody else.
 REISSUE = [
-    (CONTACT_CENTER, SOFIE, True),   # the main access manager: only the contact center
+    (CONTACT_CENTER, SOFIE, True),  # the main access manager: only the contact center
     (OLIVIER, SOFIE, False),
-    (SOFIE, OLIVIER, True),          # a co-main access manager: the main access manager
+    (SOFIE, OLIVIER, True),  # a co-main access manager: the main access manager
     (ILSE, OLIVIER, False),
-    (OLIVIER, ILSE, True),           # an access manager: (co-)main access managers
+    (OLIVIER, ILSE, True),  # an access manager: (co-)main access managers
     (MARC, ILSE, False),
-    (SOFIE, MARC, True),             # a co-access manager: main, or the quality's access manager
-    (ILSE, MARC, False),             # access manager of another quality
-    (ILSE, PIETER, True),            # a user: the access manager of the user's quality
-    (ILSE, LIEN, False),             # ... not of another quality
-    (MARC, LIEN, True),              # ... or a co-access manager of it
+    (SOFIE, MARC, True),  # a co-access manager: main, or the quality's access manager
+    (ILSE, MARC, False),  # access manager of another quality
+    (ILSE, PIETER, True),  # a user: the access manager of the user's quality
+    (ILSE, LIEN, False),  # ... not of another quality
+    (MARC, LIEN, True),  # ... or a co-access manager of it
     (MARC, NATHALIE, False),
     (OLIVIER, NATHALIE, True),
-    (LIEN, KARIM, False),            # users never issue codes
-    (LIEN, LIEN, False),             # nobody issues their own codes
-    (CONTACT_CENTER, LIEN, False),   # the contact center only helps main access managers
+    (LIEN, KARIM, False),  # users never issue codes
+    (LIEN, LIEN, False),  # nobody issues their own codes
+    (CONTACT_CENTER, LIEN, False),  # the contact center only helps main access managers
 ]
 
 
@@ -173,11 +173,12 @@ def test_removing_a_person_deactivates_the_account_at_once(store, tmp_path: Path
     active = firstlogin.choose_password(store, account, "a long passphrase here", "a long passphrase here", NOW, "r")
     jan_code = code_of(letters, SMALL, "jmertens")
     text = small.read_text(encoding="utf-8")
-    without = text[:text.index("    users:")] + "    users: []\n"  # both users removed
+    without = text[: text.index("    users:")] + "    users: []\n"  # both users removed
     (tmp_path / "declared").mkdir()
     (tmp_path / "declared" / "small.yaml").write_text(without, encoding="utf-8")
-    apply_paths(store, tmp_path / "declared", now=NOW + timedelta(hours=1),
-                overrides=frozenset({"--allow-mass-removal"}))
+    apply_paths(
+        store, tmp_path / "declared", now=NOW + timedelta(hours=1), overrides=frozenset({"--allow-mass-removal"})
+    )
     fatima = store.account_of(SMALL, "61061906014")
     assert (fatima.status, fatima.deactivated_at) == ("deactivated", "2026-11-02T09:00:00+00:00")
     assert fatima.password_hash is None and fatima.temporary_hash is None

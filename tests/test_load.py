@@ -30,15 +30,32 @@ def test_plain_scalars_read_as_non_text_keep_their_source() -> None:
 
 
 CASES = [
-    ("duplicate key", "a: 1\nb: 2\na: 3\n", "f.yaml:3:1: Y002 duplicate key \"a\" (first at line 1)"),
-    ("syntax", "a: [1, 2\nb: 3\n", "f.yaml:2:2: Y001 invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence)"),
-    ("tab indentation", "a:\n\tb: 1\n", "f.yaml:2:1: Y001 invalid YAML: found character that cannot start any token (while scanning for the next token)"),
-    ("two documents", "a: 1\n---\nb: 2\n", "f.yaml:2:1: Y001 invalid YAML: expected a single document in the stream, but found another document"),
+    ("duplicate key", "a: 1\nb: 2\na: 3\n", 'f.yaml:3:1: Y002 duplicate key "a" (first at line 1)'),
+    (
+        "syntax",
+        "a: [1, 2\nb: 3\n",
+        "f.yaml:2:2: Y001 invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence)",
+    ),
+    (
+        "tab indentation",
+        "a:\n\tb: 1\n",
+        "f.yaml:2:1: Y001"
+        " invalid YAML: found character that cannot start any token (while scanning for the next token)",
+    ),
+    (
+        "two documents",
+        "a: 1\n---\nb: 2\n",
+        "f.yaml:2:1: Y001 invalid YAML: expected a single document in the stream, but found another document",
+    ),
     ("empty", "", "f.yaml:1:1: Y004 the file is empty"),
     ("only comments", "# nothing\n", "f.yaml:1:1: Y004 the file holds no YAML document"),
-    ("number as key", "1: a\n", "f.yaml:1:1: Y003 key 1 is not text in YAML; quote it: \"1\""),
-    ("boolean as key", "no: a\n", "f.yaml:1:1: Y003 key no is not text in YAML; quote it: \"no\""),
-    ("merge key", "base: &b {x: 1}\nc:\n  <<: *b\n", "f.yaml:3:3: Y006 merge keys (<<) are not supported; write the fields out"),
+    ("number as key", "1: a\n", 'f.yaml:1:1: Y003 key 1 is not text in YAML; quote it: "1"'),
+    ("boolean as key", "no: a\n", 'f.yaml:1:1: Y003 key no is not text in YAML; quote it: "no"'),
+    (
+        "merge key",
+        "base: &b {x: 1}\nc:\n  <<: *b\n",
+        "f.yaml:3:3: Y006 merge keys (<<) are not supported; write the fields out",
+    ),
 ]
 
 

@@ -19,12 +19,15 @@ from tests.conftest import ROOT, outside_write
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("registry") / "data"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "3000", str(folder), "--seed", "7"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "generate.py"), "3000", str(folder), "--seed", "7"],
+        check=True,
+        capture_output=True,
+    )
     return folder
 
 
-def both(paths: list[Path], store, **options) -> tuple:  # noqa: ANN003
+def both(paths: list[Path], store, **options) -> tuple:
     one = plan_paths(paths, store, Policy(1.0), workers=1, **options)
     calls = len(forked)
     two = plan_paths(paths, store, Policy(1.0), workers=2, **options)
@@ -39,14 +42,14 @@ forked: list[int] = []
 def count_forks(monkeypatch: pytest.MonkeyPatch) -> None:
     original = pipeline._in_processes
 
-    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def spy(*args, **kwargs):
         forked.append(args[4])
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_in_processes", spy)
 
 
-def same(one, two) -> None:  # noqa: ANN001
+def same(one, two) -> None:
     assert plan_document(one.plan) == plan_document(two.plan)
     assert one.problems == two.problems
     assert one.digest == two.digest
@@ -57,8 +60,9 @@ def test_parallel_plans_equal_serial_ones(registry: Path, store, store_url: str)
     same(one, two)
     assert len(one.plan.changes) > 3000 and not one.problems
     apply_plan(two.plan, store)
-    outside_write(store_url, "UPDATE users SET services = 'dimona' WHERE ssin IN "
-                             "(SELECT ssin FROM users ORDER BY ssin LIMIT 7)")
+    outside_write(
+        store_url, "UPDATE users SET services = 'dimona' WHERE ssin IN (SELECT ssin FROM users ORDER BY ssin LIMIT 7)"
+    )
     one, two = both([registry], store, full=True)
     same(one, two)
     assert 0 < len(one.plan.changes) <= 7
@@ -76,7 +80,7 @@ def test_parallel_problems_equal_serial_ones(registry: Path, store, tmp_path: Pa
         target.parent.mkdir(parents=True, exist_ok=True)
         text = path.read_text(encoding="utf-8")
         if index % 5 == 0:
-            text = text.replace("services: [", "services: [nonsense, ", 1).replace("ssin: \"", "ssin: \"1", 1)
+            text = text.replace("services: [", "services: [nonsense, ", 1).replace('ssin: "', 'ssin: "1', 1)
         target.write_text(text, encoding="utf-8")
     one, two = both([broken], store)
     same(one, two)

@@ -31,7 +31,11 @@ RULES = [
     ("i love mertens bread", "i love mertens bread", ["Do not use your name"]),
     ("password1234", "password1234", ["This password is one of the most common"]),
     ("Qwertyuiop123", "Qwertyuiop123", ["This password is one of the most common"]),
-    ("emertens", "other", ["The two passwords", "Use at least 12", "Do not use your user name", "Do not use your name"]),
+    (
+        "emertens",
+        "other",
+        ["The two passwords", "Use at least 12", "Do not use your user name", "Do not use your name"],
+    ),
 ]
 
 
@@ -39,7 +43,7 @@ RULES = [
 def test_password_rules(password: str, confirmation: str, expected: list[str]) -> None:
     problems = password_problems(password, confirmation, USER, SSIN, NAME)
     assert len(problems) == len(expected), problems
-    for problem, start in zip(problems, expected):
+    for problem, start in zip(problems, expected, strict=True):
         assert problem.startswith(start)
 
 

@@ -35,8 +35,9 @@ def test_a_misleading_head_falls_back_to_grouping_by_content(store, monkeypatch:
 
 def test_problems_are_collected_across_enterprises(store) -> None:
     invalid = Path(__file__).resolve().parent / "fixtures" / "invalid"
-    streamed = plan_paths([invalid / "many_problems_across_files", invalid / "h004_two_access_managers.yaml"],
-                          store, Policy(), full=True)
+    streamed = plan_paths(
+        [invalid / "many_problems_across_files", invalid / "h004_two_access_managers.yaml"], store, Policy(), full=True
+    )
     rules = [p.rule for p in streamed.problems]
     assert "S001" in rules and "H014" in rules and "H008" in rules
     assert streamed.problems == sorted(streamed.problems)

@@ -32,13 +32,15 @@ def state(*records: tuple[Address, Fields]) -> EnterpriseState:
 
 
 def enterprise(main: str = A, default: str = "employer", name: str = "Acme") -> tuple[Address, Fields]:
-    return Address(E, Kind.ENTERPRISE), fields(Kind.ENTERPRISE, name=name, main_access_manager=main,
-                                                 default_quality=default)
+    return Address(E, Kind.ENTERPRISE), fields(
+        Kind.ENTERPRISE, name=name, main_access_manager=main, default_quality=default
+    )
 
 
 def quality(code: str = "employer", access_manager: str | None = None, email: str | None = None):
-    return Address(E, Kind.QUALITY, code), fields(Kind.QUALITY, activated=True, access_manager=access_manager,
-                                                   notification_email=email)
+    return Address(E, Kind.QUALITY, code), fields(
+        Kind.QUALITY, activated=True, access_manager=access_manager, notification_email=email
+    )
 
 
 def user(ssin: str, *services: str, code: str = "employer"):
@@ -49,23 +51,52 @@ BASE = (enterprise(), person(A), quality())
 
 CASES = [
     ("nothing to do", BASE, BASE, []),
-    ("add a user", BASE, BASE + (person(B), user(B, "dimona")),
-     [("create", f"enterprise[{E}].person[{B}]"), ("create", f"enterprise[{E}].quality[employer].user[{B}]")]),
-    ("remove a user and their person", BASE + (person(B), user(B, "dimona")), BASE,
-     [("delete", f"enterprise[{E}].quality[employer].user[{B}]"), ("delete", f"enterprise[{E}].person[{B}]")]),
-    ("change services", BASE + (person(B), user(B, "dimona")), BASE + (person(B), user(B, "dimona", "dmfa")),
-     [("update", f"enterprise[{E}].quality[employer].user[{B}]")]),
-    ("replace the main access manager", BASE, (enterprise(main=B), person(A), person(B), quality()),
-     [("create", f"enterprise[{E}].person[{B}]"), ("update", f"enterprise[{E}]")]),
-    ("hand over and leave", BASE, (enterprise(main=B), person(B), quality()),
-     [("create", f"enterprise[{E}].person[{B}]"), ("update", f"enterprise[{E}]"),
-      ("delete", f"enterprise[{E}].person[{A}]")]),
-    ("move the default quality to a new one", BASE,
-     (enterprise(default="mandatary"), person(A), quality(), quality("mandatary")),
-     [("create", f"enterprise[{E}].quality[mandatary]"), ("update", f"enterprise[{E}]")]),
-    ("replace an access manager", (enterprise(), person(A), person(B), quality(access_manager=A)),
-     (enterprise(), person(A), person(B), quality(access_manager=B)),
-     [("update", f"enterprise[{E}].quality[employer]")]),
+    (
+        "add a user",
+        BASE,
+        (*BASE, person(B), user(B, "dimona")),
+        [("create", f"enterprise[{E}].person[{B}]"), ("create", f"enterprise[{E}].quality[employer].user[{B}]")],
+    ),
+    (
+        "remove a user and their person",
+        (*BASE, person(B), user(B, "dimona")),
+        BASE,
+        [("delete", f"enterprise[{E}].quality[employer].user[{B}]"), ("delete", f"enterprise[{E}].person[{B}]")],
+    ),
+    (
+        "change services",
+        (*BASE, person(B), user(B, "dimona")),
+        (*BASE, person(B), user(B, "dimona", "dmfa")),
+        [("update", f"enterprise[{E}].quality[employer].user[{B}]")],
+    ),
+    (
+        "replace the main access manager",
+        BASE,
+        (enterprise(main=B), person(A), person(B), quality()),
+        [("create", f"enterprise[{E}].person[{B}]"), ("update", f"enterprise[{E}]")],
+    ),
+    (
+        "hand over and leave",
+        BASE,
+        (enterprise(main=B), person(B), quality()),
+        [
+            ("create", f"enterprise[{E}].person[{B}]"),
+            ("update", f"enterprise[{E}]"),
+            ("delete", f"enterprise[{E}].person[{A}]"),
+        ],
+    ),
+    (
+        "move the default quality to a new one",
+        BASE,
+        (enterprise(default="mandatary"), person(A), quality(), quality("mandatary")),
+        [("create", f"enterprise[{E}].quality[mandatary]"), ("update", f"enterprise[{E}]")],
+    ),
+    (
+        "replace an access manager",
+        (enterprise(), person(A), person(B), quality(access_manager=A)),
+        (enterprise(), person(A), person(B), quality(access_manager=B)),
+        [("update", f"enterprise[{E}].quality[employer]")],
+    ),
 ]
 
 
@@ -77,8 +108,10 @@ def test_differ(name: str, stored, desired, expected) -> None:
 
 
 def test_field_level_changes() -> None:
-    plan = make_plan({E: state(enterprise(name="Acme NV"), person(A), quality(email="x@y.example"))},
-                     {E: StoredEnterprise(state(*BASE), 1)})
+    plan = make_plan(
+        {E: state(enterprise(name="Acme NV"), person(A), quality(email="x@y.example"))},
+        {E: StoredEnterprise(state(*BASE), 1)},
+    )
     changed = {str(c.address): [(f.name, f.before, f.after) for f in c.field_changes] for c in plan.changes}
     assert changed == {
         f"enterprise[{E}]": [("name", "Acme", "Acme NV")],
@@ -119,8 +152,12 @@ def enterprise_states(draw) -> EnterpriseState:
 
     records: dict[Address, Fields] = {}
     main = someone()
-    records[Address(E, Kind.ENTERPRISE)] = fields(Kind.ENTERPRISE, name=draw(st.sampled_from(["A", "B"])),
-                                                   main_access_manager=main, default_quality=draw(st.sampled_from(codes)))
+    records[Address(E, Kind.ENTERPRISE)] = fields(
+        Kind.ENTERPRISE,
+        name=draw(st.sampled_from(["A", "B"])),
+        main_access_manager=main,
+        default_quality=draw(st.sampled_from(codes)),
+    )
     for ssin in draw(st.lists(st.sampled_from(PEOPLE), unique=True, max_size=2)):
         if ssin != main:
             referenced.add(ssin)
@@ -128,8 +165,11 @@ def enterprise_states(draw) -> EnterpriseState:
     for index, code in enumerate(codes):
         manager = someone() if draw(st.booleans()) else None
         records[Address(E, Kind.QUALITY, code)] = fields(
-            Kind.QUALITY, activated=True, access_manager=manager,
-            notification_email=draw(st.sampled_from([None, "n@x.example"])))
+            Kind.QUALITY,
+            activated=True,
+            access_manager=manager,
+            notification_email=draw(st.sampled_from([None, "n@x.example"])),
+        )
         if manager:
             for ssin in draw(st.lists(st.sampled_from(PEOPLE), unique=True, max_size=2)):
                 if ssin != manager:
@@ -138,17 +178,25 @@ def enterprise_states(draw) -> EnterpriseState:
         for ssin in draw(st.lists(st.sampled_from(PEOPLE), unique=True, max_size=3)):
             referenced.add(ssin)
             records[Address(E, Kind.USER, code, ssin)] = fields(
-                Kind.USER, services=tuple(sorted(draw(st.sets(st.sampled_from(SERVICES))))))
+                Kind.USER, services=tuple(sorted(draw(st.sets(st.sampled_from(SERVICES)))))
+            )
         senders = [f"{index}{n}" for n in draw(st.sets(st.sampled_from("12"), max_size=2))]
         for number in senders:
             records[Address(E, Kind.SENDER, code, number)] = fields(
-                Kind.SENDER, channel=draw(st.sampled_from(["ftp", "sftp"])), contact_name="Ops", contact_email="o@x.example")
+                Kind.SENDER,
+                channel=draw(st.sampled_from(["ftp", "sftp"])),
+                contact_name="Ops",
+                contact_email="o@x.example",
+            )
         if senders:
             for service in draw(st.sets(st.sampled_from(SERVICES))):
-                records[Address(E, Kind.ROUTE, code, service)] = fields(Kind.ROUTE, sender=draw(st.sampled_from(senders)))
+                records[Address(E, Kind.ROUTE, code, service)] = fields(
+                    Kind.ROUTE, sender=draw(st.sampled_from(senders))
+                )
     for ssin in referenced:
         records[Address(E, Kind.PERSON, key=ssin)] = fields(
-            Kind.PERSON, name=draw(st.sampled_from(["N1", "N2"])), email="p@x.example")
+            Kind.PERSON, name=draw(st.sampled_from(["N1", "N2"])), email="p@x.example"
+        )
     return EnterpriseState(E, MappingProxyType(records))
 
 
@@ -160,14 +208,23 @@ def broken_references(records: dict[Address, Fields], skip_enterprise: bool) -> 
     broken = []
     for address, values in records.items():
         values = dict(values)
-        if address.kind is Kind.ENTERPRISE and not skip_enterprise:
-            if values["main_access_manager"] not in people or values["default_quality"] not in qualities:
-                broken.append(str(address))
+        if (
+            address.kind is Kind.ENTERPRISE
+            and not skip_enterprise
+            and (values["main_access_manager"] not in people or values["default_quality"] not in qualities)
+        ):
+            broken.append(str(address))
         if address.kind is Kind.QUALITY and values["access_manager"] and values["access_manager"] not in people:
             broken.append(str(address))
-        if address.kind in (Kind.CO_MAIN_ACCESS_MANAGER, Kind.CO_ACCESS_MANAGER, Kind.USER) and address.key not in people:
+        if (
+            address.kind in (Kind.CO_MAIN_ACCESS_MANAGER, Kind.CO_ACCESS_MANAGER, Kind.USER)
+            and address.key not in people
+        ):
             broken.append(str(address))
-        if address.kind in (Kind.CO_ACCESS_MANAGER, Kind.USER, Kind.SENDER, Kind.ROUTE) and address.quality not in qualities:
+        if (
+            address.kind in (Kind.CO_ACCESS_MANAGER, Kind.USER, Kind.SENDER, Kind.ROUTE)
+            and address.quality not in qualities
+        ):
             broken.append(str(address))
         if address.kind is Kind.ROUTE and (address.quality, values["sender"]) not in senders:
             broken.append(str(address))

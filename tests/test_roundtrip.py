@@ -30,9 +30,12 @@ def test_export_then_plan_gives_no_changes(example: str, store, tmp_path: Path) 
 
 def test_examples_cover_what_the_issue_asks_for() -> None:
     desired, _ = load_desired([EXAMPLES])
-    qualities = {number: sum(1 for a in state.records if a.kind.value == "quality")
-                 for number, state in desired.enterprises.items()}
-    users = {number: sum(1 for a in state.records if a.kind.value == "user")
-             for number, state in desired.enterprises.items()}
+    qualities = {
+        number: sum(1 for a in state.records if a.kind.value == "quality")
+        for number, state in desired.enterprises.items()
+    }
+    users = {
+        number: sum(1 for a in state.records if a.kind.value == "user") for number, state in desired.enterprises.items()
+    }
     assert qualities == {"0999055557": 1, "0999077729": 3, "0999123457": 6}
     assert users["0999123457"] >= 200

@@ -7,7 +7,7 @@ plan is empty, and export-then-plan gives no changes.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from reconciler.render.text import render_plan
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 STEPS = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())
 E = "0999055557"
-NOW = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def plan_for(folder: Path, store):
@@ -45,17 +45,22 @@ def deactivated(store) -> set[str]:
 
 # What must hold in the store after each step, beyond "the next plan is empty".
 FACTS = {
-    "00_create": lambda s, st: people(s) == {"75031366754": "pending", "58022754967": "pending",
-                                             "61061906014": "pending"},
+    "00_create": lambda s, st: (
+        people(s) == {"75031366754": "pending", "58022754967": "pending", "61061906014": "pending"}
+    ),
     "01_add_quality": lambda s, st: "91110738238" in people(s),
-    "02_remove_user": lambda s, st: "61061906014" in people(s)  # still a user of the mandatary quality
-    and not any(a.key == "61061906014" and a.quality == "employer" for a in st.records),
-    "03_replace_main_access_manager": lambda s, st: dict(st.records[_enterprise()])["main_access_manager"]
-    == "58022754967",
+    "02_remove_user": lambda s, st: (
+        "61061906014" in people(s)  # still a user of the mandatary quality
+        and not any(a.key == "61061906014" and a.quality == "employer" for a in st.records)
+    ),
+    "03_replace_main_access_manager": lambda s, st: (
+        dict(st.records[_enterprise()])["main_access_manager"] == "58022754967"
+    ),
     "04_parameters_and_services": lambda s, st: any(a.kind.value == "route" for a in st.records),
     "05_deactivate_quality": lambda s, st: deactivated(s) == {"91110738238", "61061906014"},
-    "06_remove_quality_and_parameters": lambda s, st: {a.kind.value for a in st.records}
-    == {"enterprise", "person", "quality", "user"},
+    "06_remove_quality_and_parameters": lambda s, st: (
+        {a.kind.value for a in st.records} == {"enterprise", "person", "quality", "user"}
+    ),
 }
 
 
@@ -72,7 +77,7 @@ def test_every_scenario_states_its_facts() -> None:
 def test_scenarios_in_order(store, tmp_path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(SCENARIOS)
     for step in STEPS:
-        desired, plan = plan_for(Path(step), store)
+        _, plan = plan_for(Path(step), store)
         assert not plan.is_empty, step
         check_golden(SCENARIOS / step / "plan.txt", render_plan(plan), update_golden)
         check_golden(SCENARIOS / step / "plan.json", render_plan_json(plan), update_golden)

@@ -33,13 +33,16 @@ def client(store, store_url: str, tmp_path: Path):
 
 def activate(client, letters: Path, username: str, ssin: str) -> None:
     page = client.get("/first-login").text
-    client.post("/first-login", data={"csrf_token": token(page), "username": username,
-                                      "temporary_password": code_of(letters, SMALL, username)})
+    client.post(
+        "/first-login",
+        data={"csrf_token": token(page), "username": username, "temporary_password": code_of(letters, SMALL, username)},
+    )
     page = client.get("/first-login/identity").text
     client.post("/first-login/identity", data={"csrf_token": token(page), "ssin": ssin})
     page = client.get("/first-login/password").text
-    response = client.post("/first-login/password", data={"csrf_token": token(page), "password": PASSWORD,
-                                                          "confirmation": PASSWORD})
+    response = client.post(
+        "/first-login/password", data={"csrf_token": token(page), "password": PASSWORD, "confirmation": PASSWORD}
+    )
     assert response.location == "/me"
 
 
@@ -67,17 +70,26 @@ def test_new_codes_end_the_open_session(client) -> None:
 def test_a_password_refused_by_the_rules_lists_every_reason(client) -> None:
     web, _, letters = client
     page = web.get("/first-login").text
-    web.post("/first-login", data={"csrf_token": token(page), "username": "felamrani",
-                                   "temporary_password": code_of(letters, SMALL, "felamrani")})
+    web.post(
+        "/first-login",
+        data={
+            "csrf_token": token(page),
+            "username": "felamrani",
+            "temporary_password": code_of(letters, SMALL, "felamrani"),
+        },
+    )
     page = web.get("/first-login/identity").text
     web.post("/first-login/identity", data={"csrf_token": token(page), "ssin": "61061906014"})
     page = web.get("/first-login/password").text
-    response = web.post("/first-login/password", data={"csrf_token": token(page), "password": "felamrani",
-                                                       "confirmation": "felamrani"})
+    response = web.post(
+        "/first-login/password", data={"csrf_token": token(page), "password": "felamrani", "confirmation": "felamrani"}
+    )
     assert response.status_code == 400
     assert re.findall(r"<li>(.*?)</li>", response.text) == [
-        "Use at least 12 characters.", "Do not use your user name in your password.",
-        "Do not use your name in your password."]
+        "Use at least 12 characters.",
+        "Do not use your user name in your password.",
+        "Do not use your name in your password.",
+    ]
 
 
 def test_every_page_forbids_framing_and_caching(client) -> None:

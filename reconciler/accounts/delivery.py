@@ -16,6 +16,7 @@ Channels are named by a URL (``--delivery`` or ``RECONCILER_DELIVERY``):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
 import ssl
@@ -31,7 +32,7 @@ DELIVERY_ENV = "RECONCILER_DELIVERY"
 DEFAULT_DELIVERY = "letters:.reconciler/letters"
 LOGIN_URL_ENV = "RECONCILER_LOGIN_URL"
 DEFAULT_LOGIN_URL = "http://127.0.0.1:8080/first-login"
-SMTP_PASSWORD_ENV = "RECONCILER_SMTP_PASSWORD"
+SMTP_PASSWORD_ENV = "RECONCILER_SMTP_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 
 
 class DeliveryError(Exception):
@@ -52,20 +53,24 @@ class Letter:
     login_url: str
 
     def user_name_text(self) -> str:
-        return (f"To: {self.name}\n"
-                f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
-                "An account on the secured online services of the social-security portal was created for you.\n\n"
-                f"Your user name: {self.username}\n\n"
-                "Your temporary password comes separately. Activate your account before "
-                f"{self.deadline[:16].replace('T', ' ')} UTC at:\n{self.login_url}\n"
-                "You will be asked for your national register number and a new password.\n")
+        return (
+            f"To: {self.name}\n"
+            f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
+            "An account on the secured online services of the social-security portal was created for you.\n\n"
+            f"Your user name: {self.username}\n\n"
+            "Your temporary password comes separately. Activate your account before "
+            f"{self.deadline[:16].replace('T', ' ')} UTC at:\n{self.login_url}\n"
+            "You will be asked for your national register number and a new password.\n"
+        )
 
     def password_text(self) -> str:
-        return (f"To: {self.name}\n"
-                f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
-                f"Your temporary password: {self.code}\n\n"
-                f"It works once, until {self.deadline[:16].replace('T', ' ')} UTC. "
-                "Your user name comes separately.\n")
+        return (
+            f"To: {self.name}\n"
+            f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
+            f"Your temporary password: {self.code}\n\n"
+            f"It works once, until {self.deadline[:16].replace('T', ' ')} UTC. "
+            "Your user name comes separately.\n"
+        )
 
 
 class Delivery(Protocol):
@@ -125,7 +130,9 @@ class Mailer:
         if self._connection is None:
             try:
                 if self.implicit_tls:
-                    connection = smtplib.SMTP_SSL(self.host, self.port, context=ssl.create_default_context(), timeout=30)
+                    connection = smtplib.SMTP_SSL(
+                        self.host, self.port, context=ssl.create_default_context(), timeout=30
+                    )
                 else:
                     connection = smtplib.SMTP(self.host, self.port, timeout=30)
                     if self.starttls:
@@ -139,8 +146,10 @@ class Mailer:
 
     def send(self, letter: Letter) -> None:
         connection = self._connect()
-        for subject, body in (("Your user name for the social-security portal", letter.user_name_text()),
-                              ("Your temporary password for the social-security portal", letter.password_text())):
+        for subject, body in (
+            ("Your user name for the social-security portal", letter.user_name_text()),
+            ("Your temporary password for the social-security portal", letter.password_text()),
+        ):
             message = EmailMessage()
             message["From"], message["To"], message["Subject"] = self.sender, letter.email, subject
             message.set_content(body)
@@ -151,10 +160,8 @@ class Mailer:
 
     def close(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._connection.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
             self._connection = None
 
 

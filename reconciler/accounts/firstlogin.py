@@ -29,15 +29,19 @@ class LoginRefused(Exception):
 class LockedOut(LoginRefused):
     def __init__(self, until: str):
         self.until = until
-        super().__init__(f"Too many failed attempts: logging in with this user name is locked until "
-                         f"{until[11:16]} UTC ({until[:10]}). Try again later.")
+        super().__init__(
+            f"Too many failed attempts: logging in with this user name is locked until "
+            f"{until[11:16]} UTC ({until[:10]}). Try again later."
+        )
 
 
 class CodesExpired(LoginRefused):
     def __init__(self, account: Account):
         self.account = account
-        super().__init__(f"Your temporary password expired on {account.activation_deadline[:10]}: accounts must be "
-                         "activated within 30 days. Ask the person who manages your access for new access codes.")
+        super().__init__(
+            f"Your temporary password expired on {account.activation_deadline[:10]}: accounts must be "
+            "activated within 30 days. Ask the person who manages your access for new access codes."
+        )
 
 
 class IdentityMismatch(LoginRefused):
@@ -99,8 +103,9 @@ def confirm_identity(store: Store, account: Account, typed: str, now: datetime) 
         raise _failed(store, account.username, now, IdentityMismatch())
 
 
-def choose_password(store: Store, account: Account, password: str, confirmation: str, now: datetime,
-                    run: str) -> Account:
+def choose_password(
+    store: Store, account: Account, password: str, confirmation: str, now: datetime, run: str
+) -> Account:
     """Step 3: the new password, twice.  Activates the account and records it in the audit trail."""
     problems = password_problems(password, confirmation, account.username, account.ssin, account.name)
     if problems:
@@ -108,11 +113,15 @@ def choose_password(store: Store, account: Account, password: str, confirmation:
     hashed = hash_password(password)
     shared = audit.context(now, account.ssin, run, "", ())
     with store.transaction(now, [account.enterprise], run) as transaction:
-        if not transaction.update_account(account, status="active", password_hash=hashed, temporary_hash=None,
-                                          activated_at=now_text(now)):
+        if not transaction.update_account(
+            account, status="active", password_hash=hashed, temporary_hash=None, activated_at=now_text(now)
+        ):
             raise LoginRefused("This activation is no longer valid. Start again with the codes of your latest letters.")
-        transaction.record_events(shared, account.enterprise, [
-            ("activate", f"account {account.username}", {"status": "pending"}, {"status": "active"})])
+        transaction.record_events(
+            shared,
+            account.enterprise,
+            [("activate", f"account {account.username}", {"status": "pending"}, {"status": "active"})],
+        )
     store.clear_login_failures(key(account.username))
     return store.account_of(account.enterprise, account.ssin) or account
 

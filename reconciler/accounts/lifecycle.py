@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from reconciler.accounts.delivery import Delivery, Letter
 from reconciler.accounts.passwords import generate_code, hash_codes
@@ -40,8 +40,16 @@ class NotAllowed(Exception):
     """The actor may not do this to this account; the message says who may."""
 
 
-def issue_codes(store: Store, delivery: Delivery, numbers: Iterable[str] | None, now: datetime, login_url: str,
-                run: str, actor: str | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+def issue_codes(
+    store: Store,
+    delivery: Delivery,
+    numbers: Iterable[str] | None,
+    now: datetime,
+    login_url: str,
+    run: str,
+    actor: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Issue codes to every account of ``numbers`` (all when None) that is still waiting for them."""
     waiting = store.awaiting_codes(numbers)
     names = store.enterprise_names({a.enterprise for a in waiting})
@@ -50,19 +58,36 @@ def issue_codes(store: Store, delivery: Delivery, numbers: Iterable[str] | None,
         codes = [generate_code() for _ in batch]
         hashes = hash_codes(codes)
         deadline = now_text(now + timedelta(days=ACTIVATION_DAYS))
-        for account, code in zip(batch, codes):
-            delivery.send(Letter(account.enterprise, names[account.enterprise], account.name, account.email,
-                                 account.username, code, deadline, login_url))
+        for account, code in zip(batch, codes, strict=True):
+            delivery.send(
+                Letter(
+                    account.enterprise,
+                    names[account.enterprise],
+                    account.name,
+                    account.email,
+                    account.username,
+                    code,
+                    deadline,
+                    login_url,
+                )
+            )
         shared = audit.context(now, actor, run, "", ())
         enterprises = sorted({a.enterprise for a in batch})
         with store.transaction(now, enterprises, run) as transaction:
             for enterprise in enterprises:
                 events = []
-                for account, hashed in zip(batch, hashes):
+                for account, hashed in zip(batch, hashes, strict=True):
                     if account.enterprise == enterprise and transaction.update_account(
-                            account, temporary_hash=hashed, codes_issued_at=now_text(now), activation_deadline=deadline):
-                        events.append(("issue-codes", f"account {account.username}", None,
-                                       {"activation_deadline": deadline, "delivery": delivery.description}))
+                        account, temporary_hash=hashed, codes_issued_at=now_text(now), activation_deadline=deadline
+                    ):
+                        events.append(
+                            (
+                                "issue-codes",
+                                f"account {account.username}",
+                                None,
+                                {"activation_deadline": deadline, "delivery": delivery.description},
+                            )
+                        )
                 if events:
                     transaction.record_events(shared, enterprise, events)
         done += len(batch)
@@ -81,8 +106,17 @@ def find_account(store: Store, enterprise: str, who: str) -> Account:
     return account
 
 
-def reissue_codes(store: Store, delivery: Delivery, actor: str, enterprise: str, who: str, now: datetime,
-                  login_url: str, run: str, operator: str | None = None) -> Account:
+def reissue_codes(
+    store: Store,
+    delivery: Delivery,
+    actor: str,
+    enterprise: str,
+    who: str,
+    now: datetime,
+    login_url: str,
+    run: str,
+    operator: str | None = None,
+) -> Account:
     """New access codes for one account, issued by the level above it, and recorded in the audit trail.
 
     The old temporary password and any personal password stop working, and sessions end.
@@ -97,8 +131,10 @@ def reissue_codes(store: Store, delivery: Delivery, actor: str, enterprise: str,
     subject = roles.get(account.ssin)
     if subject is None or not may_issue_codes(actor, roles.get(actor), account.ssin, subject):
         issuers = dict(CODE_ISSUERS).get(subject.highest() if subject else "", "nobody")
-        raise NotAllowed(f"{actor} may not issue new access codes for {account.username} "
-                         f"({subject.highest() if subject else 'no role'}): they are issued by {issuers}")
+        raise NotAllowed(
+            f"{actor} may not issue new access codes for {account.username} "
+            f"({subject.highest() if subject else 'no role'}): they are issued by {issuers}"
+        )
     code = generate_code()
     hashed = hash_codes([code])[0]
     deadline = now_text(now + timedelta(days=ACTIVATION_DAYS))
@@ -106,13 +142,28 @@ def reissue_codes(store: Store, delivery: Delivery, actor: str, enterprise: str,
     delivery.send(Letter(enterprise, name, account.name, account.email, account.username, code, deadline, login_url))
     shared = audit.context(now, actor if actor != CONTACT_CENTER else f"{CONTACT_CENTER} ({operator})", run, "", ())
     with store.transaction(now, [enterprise], run) as transaction:
-        if not transaction.update_account(account, status="pending", temporary_hash=hashed, password_hash=None,
-                                          codes_issued_at=now_text(now), activation_deadline=deadline,
-                                          activated_at=None):
+        if not transaction.update_account(
+            account,
+            status="pending",
+            temporary_hash=hashed,
+            password_hash=None,
+            codes_issued_at=now_text(now),
+            activation_deadline=deadline,
+            activated_at=None,
+        ):
             raise NotAllowed(f"account {account.username} changed while the codes were issued; try again")
-        transaction.record_events(shared, enterprise, [(
-            "reissue-codes", f"account {account.username}", {"status": account.effective_status(now)},
-            {"status": "pending", "activation_deadline": deadline, "delivery": delivery.description})])
+        transaction.record_events(
+            shared,
+            enterprise,
+            [
+                (
+                    "reissue-codes",
+                    f"account {account.username}",
+                    {"status": account.effective_status(now)},
+                    {"status": "pending", "activation_deadline": deadline, "delivery": delivery.description},
+                )
+            ],
+        )
     return store.account_of(enterprise, account.ssin) or account
 
 
@@ -124,12 +175,16 @@ def with_waiting_accounts(plan: Plan, store: Store, now: datetime, first: int = 
     """
     numbers = {n for n, _ in plan.versions} | {s[0] for s in plan.sync}
     notices = store.activation_notices(numbers, now, first)
-    waiting = tuple(Waiting(a.enterprise, a.username, a.name, a.effective_status(now), a.activation_deadline)
-                    for a in notices.first)
-    counts = tuple((number, status, count) for number, found in sorted(notices.counts.items())
-                   for status, count in sorted(found.items()))
+    waiting = tuple(
+        Waiting(a.enterprise, a.username, a.name, a.effective_status(now), a.activation_deadline) for a in notices.first
+    )
+    counts = tuple(
+        (number, status, count)
+        for number, found in sorted(notices.counts.items())
+        for status, count in sorted(found.items())
+    )
     return replace(plan, waiting=waiting, waiting_counts=counts)
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

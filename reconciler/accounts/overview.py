@@ -77,17 +77,37 @@ def overview(store: Store, account: Account, now: datetime) -> Overview:
         users = sorted((a for a in records if a.kind is Kind.USER and a.quality == code), key=lambda a: a.key)
         co = sorted(a.key for a in records if a.kind is Kind.CO_ACCESS_MANAGER and a.quality == code)
         label = catalogue.qualities[code].en if code in catalogue.qualities else code
-        views.append(QualityView(
-            code, label, bool(settings["activated"]),
-            person(settings["access_manager"]) if settings["access_manager"] else None,
-            sorted((person(s) for s in co), key=lambda p: p.name),
-            sorted((person(a.key, " ".join(dict(records[a])["services"])) for a in users[:SHOWN_PER_QUALITY]),
-                   key=lambda p: p.name),
-            len(users)))
-    co_main = [person(a.key) for a in records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER] if (mine.main or mine.co_main) else []
-    waiting = [(a, a.effective_status(now)) for a in accounts.values()
-               if a.effective_status(now) in WAITING and a.ssin in roles
-               and may_issue_codes(account.ssin, mine, a.ssin, roles[a.ssin])]
+        views.append(
+            QualityView(
+                code,
+                label,
+                bool(settings["activated"]),
+                person(settings["access_manager"]) if settings["access_manager"] else None,
+                sorted((person(s) for s in co), key=lambda p: p.name),
+                sorted(
+                    (person(a.key, " ".join(dict(records[a])["services"])) for a in users[:SHOWN_PER_QUALITY]),
+                    key=lambda p: p.name,
+                ),
+                len(users),
+            )
+        )
+    co_main = (
+        [person(a.key) for a in records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER] if (mine.main or mine.co_main) else []
+    )
+    waiting = [
+        (a, a.effective_status(now))
+        for a in accounts.values()
+        if a.effective_status(now) in WAITING
+        and a.ssin in roles
+        and may_issue_codes(account.ssin, mine, a.ssin, roles[a.ssin])
+    ]
     waiting.sort(key=lambda pair: (pair[0].activation_deadline or "", pair[0].username))
-    return Overview(number, header.get("name", number), account, role_lines(mine),
-                    sorted(co_main, key=lambda p: p.name), views, waiting)
+    return Overview(
+        number,
+        header.get("name", number),
+        account,
+        role_lines(mine),
+        sorted(co_main, key=lambda p: p.name),
+        views,
+        waiting,
+    )

@@ -5,7 +5,7 @@ All or nothing: the changes, the version bumps and the lock live in one transact
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import groupby
 
 from reconciler.plan.gates import Refusal, unlifted
@@ -20,12 +20,18 @@ class Refused(Exception):
 
     def __init__(self, refusals: list[Refusal]):
         self.refusals = refusals
-        super().__init__("; ".join(f"{r.gate} enterprise {r.enterprise} {r.message} (lift with {r.override})"
-                                   for r in refusals))
+        super().__init__(
+            "; ".join(f"{r.gate} enterprise {r.enterprise} {r.message} (lift with {r.override})" for r in refusals)
+        )
 
 
-def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str | None = None,
-               overrides: frozenset[str] = frozenset()) -> None:
+def apply_plan(
+    plan: Plan,
+    store: Store,
+    now: datetime | None = None,
+    run: str | None = None,
+    overrides: frozenset[str] = frozenset(),
+) -> None:
     """Apply exactly ``plan`` in one transaction, and record it in the audit trail.
 
     Refused, before anything is written, when a safety gate trips and its override flag is
@@ -36,7 +42,7 @@ def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str |
     refusals = unlifted(plan.refusals, overrides)
     if refusals:
         raise Refused(refusals)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     run = run or audit.run_id()
     used = {r.override for r in plan.refusals} & set(overrides)
     shared = audit.context(now, plan.actor, run, plan_hash(plan), used)
@@ -48,8 +54,10 @@ def apply_plan(plan: Plan, store: Store, now: datetime | None = None, run: str |
             if found != expected:
                 planned = "absent" if expected is None else f"version {expected}"
                 actual = "absent" if found is None else f"version {found}"
-                raise StalePlan(f"enterprise {number} changed since the plan was made "
-                                f"(planned against {planned}, now {actual}); plan again")
+                raise StalePlan(
+                    f"enterprise {number} changed since the plan was made "
+                    f"(planned against {planned}, now {actual}); plan again"
+                )
         for _, batch in groupby(plan.changes, key=lambda c: (c.address.enterprise, c.step)):
             transaction.execute(list(batch))
         if plan.changes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -28,7 +28,7 @@ from reconciler.store.port import LockTimeout, Store, StoreError
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def register(cli: click.Group) -> None:
@@ -37,8 +37,13 @@ def register(cli: click.Group) -> None:
         """Access codes: user name and temporary password, sent in two halves."""
 
     @credentials.command("issue")
-    @click.option("--enterprise", "enterprises", multiple=True, metavar="NUMBER",
-                  help="Only this enterprise (repeatable); all enterprises by default.")
+    @click.option(
+        "--enterprise",
+        "enterprises",
+        multiple=True,
+        metavar="NUMBER",
+        help="Only this enterprise (repeatable); all enterprises by default.",
+    )
     @state_option
     @delivery_options
     def issue(enterprises: tuple[str, ...], state_url: str, delivery_url: str | None, login_url: str | None) -> None:
@@ -53,14 +58,26 @@ def register(cli: click.Group) -> None:
     @credentials.command("reissue")
     @click.argument("who")
     @click.option("--enterprise", required=True, metavar="NUMBER", help="The enterprise of the account.")
-    @click.option("--actor", required=True, metavar="SSIN",
-                  help=f"Who issues the codes: the level above the account, or '{CONTACT_CENTER}' "
-                  "for a main access manager.")
-    @click.option("--operator", metavar="NAME", help=f"With --actor {CONTACT_CENTER}: the operator's name, for the audit trail.")
+    @click.option(
+        "--actor",
+        required=True,
+        metavar="SSIN",
+        help=f"Who issues the codes: the level above the account, or '{CONTACT_CENTER}' for a main access manager.",
+    )
+    @click.option(
+        "--operator", metavar="NAME", help=f"With --actor {CONTACT_CENTER}: the operator's name, for the audit trail."
+    )
     @state_option
     @delivery_options
-    def reissue(who: str, enterprise: str, actor: str, operator: str | None, state_url: str,
-                delivery_url: str | None, login_url: str | None) -> None:
+    def reissue(
+        who: str,
+        enterprise: str,
+        actor: str,
+        operator: str | None,
+        state_url: str,
+        delivery_url: str | None,
+        login_url: str | None,
+    ) -> None:
         """New access codes for one account (WHO: user name or national register number).
 
         Allowed to the level above the account only; the old codes and password stop working
@@ -76,16 +93,19 @@ def register(cli: click.Group) -> None:
         try:
             delivery = open_delivery(delivery_url)
             try:
-                account = reissue_codes(store, delivery, actor, number, who, _now(), resolve_login_url(login_url),
-                                        run_id(), operator)
+                account = reissue_codes(
+                    store, delivery, actor, number, who, _now(), resolve_login_url(login_url), run_id(), operator
+                )
             finally:
                 delivery.close()
         except (NotAllowed, DeliveryError, StoreError) as error:
             fail(str(error), EXIT_LOCK if isinstance(error, LockTimeout) else 1)
         finally:
             store.close()
-        click.echo(f"New access codes sent for {account.username} ({delivery.description}); "
-                   f"they expire on {account.activation_deadline[:10]}.")
+        click.echo(
+            f"New access codes sent for {account.username} ({delivery.description}); "
+            f"they expire on {account.activation_deadline[:10]}."
+        )
 
     @cli.command()
     @state_option
@@ -94,8 +114,9 @@ def register(cli: click.Group) -> None:
         store = open_or_exit(state_url)
         try:
             try:
-                account = firstlogin.start(store, click.prompt("User name"),
-                                           click.prompt("Temporary password", hide_input=True), _now())
+                account = firstlogin.start(
+                    store, click.prompt("User name"), click.prompt("Temporary password", hide_input=True), _now()
+                )
                 firstlogin.confirm_identity(store, account, click.prompt("National register number"), _now())
                 while True:
                     password = click.prompt("New password", hide_input=True)
@@ -117,33 +138,55 @@ def register(cli: click.Group) -> None:
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
     @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
     @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
-    @click.option("--secure-cookies", is_flag=True,
-                  help="Send the session cookie over HTTPS only (when served behind a TLS proxy).")
+    @click.option(
+        "--secure-cookies",
+        is_flag=True,
+        help="Send the session cookie over HTTPS only (when served behind a TLS proxy).",
+    )
     def serve(state_url: str, host: str, port: int, threads: int, secure_cookies: bool) -> None:
         """Serve the first-login page and the overview of what each person administers."""
-        from waitress import serve as waitress_serve
+        # Flask and waitress are loaded by the one command that serves pages, not by plan and apply.
+        from waitress import serve as waitress_serve  # noqa: PLC0415
 
-        from reconciler.web.app import create_app
+        from reconciler.web.app import create_app  # noqa: PLC0415
 
         open_or_exit(state_url).close()  # fail now, not at the first request, when the store is unusable
         app = create_app(state_url, secure_cookies=secure_cookies)
-        click.echo(f"First-login page: http://{host}:{port}/first-login  (log in: http://{host}:{port}/login)",
-                   err=True)
+        click.echo(
+            f"First-login page: http://{host}:{port}/first-login  (log in: http://{host}:{port}/login)", err=True
+        )
         waitress_serve(app, host=host, port=port, threads=threads, ident="reconciler")
 
 
-def send_codes(store: Store, delivery_url: str | None, login_url: str | None, numbers: Iterable[str] | None,
-               actor: str | None = None, noun: str = "new account", after_apply: bool = False) -> None:
+def send_codes(
+    store: Store,
+    delivery_url: str | None,
+    login_url: str | None,
+    numbers: Iterable[str] | None,
+    actor: str | None = None,
+    noun: str = "new account",
+    after_apply: bool = False,
+) -> None:
     """Send access codes to every account of ``numbers`` (all when None) still waiting for them."""
     try:
         delivery = open_delivery(delivery_url)
         try:
-            sent = issue_codes(store, delivery, numbers, _now(), resolve_login_url(login_url), run_id(), actor,
-                               progress=_progress if sys.stderr.isatty() else None)
+            sent = issue_codes(
+                store,
+                delivery,
+                numbers,
+                _now(),
+                resolve_login_url(login_url),
+                run_id(),
+                actor,
+                progress=_progress if sys.stderr.isatty() else None,
+            )
         finally:
             delivery.close()
     except DeliveryError as error:
-        hint = "; the apply itself is complete: send the codes with `reconciler credentials issue`" if after_apply else ""
+        hint = (
+            "; the apply itself is complete: send the codes with `reconciler credentials issue`" if after_apply else ""
+        )
         fail(f"{error}{hint}")
     except LockTimeout as error:
         fail(str(error), EXIT_LOCK)

@@ -32,31 +32,46 @@ EXIT_CODES = {
 }
 
 state_option = click.option(
-    "--state", "state_url", envvar="RECONCILER_STATE", default=DEFAULT_URL, show_default=True,
+    "--state",
+    "state_url",
+    envvar="RECONCILER_STATE",
+    default=DEFAULT_URL,
+    show_default=True,
     help="Where the stored state lives: sqlite:///relative/path, sqlite:////absolute/path or "
     "postgresql://user@host:port/database[?schema=NAME]. Also read from RECONCILER_STATE.",
 )
 lock_timeout_option = click.option(
-    "--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
     help="Seconds to wait for another apply to the same enterprise before giving up.",
 )
 actor_option = click.option(
-    "--actor", metavar="SSIN",
+    "--actor",
+    metavar="SSIN",
     help="Check every change against what this person may do according to the stored state "
     "('legal-representative' for the enterprise's legal representative).",
 )
 
 
-def delivery_options(command):  # noqa: ANN001, ANN201
+def delivery_options(command):
     """--delivery and --login-url: how access codes reach people, and where they activate."""
     command = click.option(
-        "--login-url", metavar="URL", envvar="RECONCILER_LOGIN_URL",
+        "--login-url",
+        metavar="URL",
+        envvar="RECONCILER_LOGIN_URL",
         help="Address of the first-login page, printed in the letters (default http://127.0.0.1:8080/first-login). "
-        "Also read from RECONCILER_LOGIN_URL.")(command)
+        "Also read from RECONCILER_LOGIN_URL.",
+    )(command)
     return click.option(
-        "--delivery", "delivery_url", metavar="URL", envvar="RECONCILER_DELIVERY",
+        "--delivery",
+        "delivery_url",
+        metavar="URL",
+        envvar="RECONCILER_DELIVERY",
         help="Where access codes go: letters:PATH (default letters:.reconciler/letters) or "
-        "smtp://[user@]host[:port]?from=ADDRESS[&starttls=yes]. Also read from RECONCILER_DELIVERY.")(command)
+        "smtp://[user@]host[:port]?from=ADDRESS[&starttls=yes]. Also read from RECONCILER_DELIVERY.",
+    )(command)
 
 
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -73,7 +88,7 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
-def use_color(stream=None) -> bool:  # noqa: ANN001
+def use_color(stream=None) -> bool:
     """Color only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     stream = stream or sys.stdout
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
+
 from reconciler.cli.common import EXIT_CODES
 from reconciler.declare.catalogue import load_catalogue
 from reconciler.declare.load import LOADING_RULES
@@ -38,8 +40,10 @@ def catalogue_table() -> str:
     rows = ["| code | English | Dutch | French | requires | services offered |", "|---|---|---|---|---|---|"]
     for quality in catalogue.qualities.values():
         services = ", ".join(sorted(quality.services))
-        rows.append(f"| `{quality.code}` | {quality.en} | {quality.nl} | {quality.fr} | "
-                    f"{', '.join(quality.requires) or '-'} | {services} |")
+        rows.append(
+            f"| `{quality.code}` | {quality.en} | {quality.nl} | {quality.fr} | "
+            f"{', '.join(quality.requires) or '-'} | {services} |"
+        )
     rows += ["", "| service | English | structured messages |", "|---|---|---|"]
     for service in catalogue.services.values():
         rows.append(f"| `{service.code}` | {service.en} | {'yes' if service.structured_messages else 'no'} |")
@@ -48,8 +52,7 @@ def catalogue_table() -> str:
 
 def authority_table() -> str:
     standings = list(Standing)
-    rows = ["| id | change | " + " | ".join(s.value for s in standings) + " |",
-            "|---|---|" + "---|" * len(standings)]
+    rows = ["| id | change | " + " | ".join(s.value for s in standings) + " |", "|---|---|" + "---|" * len(standings)]
     for area in AREAS.values():
         cells = " | ".join("yes" if s in area.allowed else "-" for s in standings)
         rows.append(f"| {area.id} | {area.what} | {cells} |")
@@ -71,7 +74,9 @@ def gates_table() -> str:
 
 
 def exit_codes_table() -> str:
-    return "\n".join(["| code | meaning |", "|---|---|"] + [f"| {code} | {what} |" for code, what in EXIT_CODES.items()])
+    return "\n".join(
+        ["| code | meaning |", "|---|---|"] + [f"| {code} | {what} |" for code, what in EXIT_CODES.items()]
+    )
 
 
 def bench_table() -> str:
@@ -84,8 +89,15 @@ def bench_table() -> str:
     return "\n".join(measured + [""] + [line for line in lines if line.startswith("|")])
 
 
-SECTIONS = {"rules": rules_table, "bench": bench_table, "catalogue": catalogue_table, "authority": authority_table, "gates": gates_table,
-            "exit-codes": exit_codes_table, "code-issuers": code_issuers_table}
+SECTIONS = {
+    "rules": rules_table,
+    "bench": bench_table,
+    "catalogue": catalogue_table,
+    "authority": authority_table,
+    "gates": gates_table,
+    "exit-codes": exit_codes_table,
+    "code-issuers": code_issuers_table,
+}
 
 
 def render_readme(text: str) -> str:
@@ -93,7 +105,8 @@ def render_readme(text: str) -> str:
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             raise ValueError(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> section")
-        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
+        body = make()
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 
@@ -101,7 +114,7 @@ def main() -> None:
     SCHEMA_PATH.parent.mkdir(exist_ok=True)
     SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
     README_PATH.write_text(render_readme(README_PATH.read_text(encoding="utf-8")), encoding="utf-8")
-    print(f"wrote {SCHEMA_PATH} and the generated sections of {README_PATH}")
+    click.echo(f"wrote {SCHEMA_PATH} and the generated sections of {README_PATH}")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,12 @@ from reconciler.store.port import StoreError
 def register(cli: click.Group) -> None:
     @cli.command()
     @state_option
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-                  help="Folder to write one YAML file per enterprise into.")
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help="Folder to write one YAML file per enterprise into.",
+    )
     def export(state_url: str, out: Path) -> None:
         """Write the stored state as YAML files that validate and plan to no changes."""
         store = open_or_exit(state_url)
@@ -42,10 +46,20 @@ def register(cli: click.Group) -> None:
 
     @cli.command("codeowners")
     @paths_argument
-    @click.option("--platform", type=click.Choice(PLATFORMS), default="github", show_default=True,
-                  help="Whose handles to use: github or gitlab (the file format is the same).")
-    @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-                  show_default=True, help="Repository root the paths in CODEOWNERS are relative to.")
+    @click.option(
+        "--platform",
+        type=click.Choice(PLATFORMS),
+        default="github",
+        show_default=True,
+        help="Whose handles to use: github or gitlab (the file format is the same).",
+    )
+    @click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="Repository root the paths in CODEOWNERS are relative to.",
+    )
     def codeowners_command(paths: tuple[Path, ...], platform: str, root: Path) -> None:
         """Print a CODEOWNERS file: each declared file owned by the people allowed to approve it."""
         desired = desired_or_exit(paths)
@@ -71,8 +85,9 @@ def register(cli: click.Group) -> None:
                 target.close()
         finally:
             source.close()
-        click.echo(f"Copied {plural(count, 'enterprise')} from {source_url} to {target_url}; "
-                   "both stores compared equal.")
+        click.echo(
+            f"Copied {plural(count, 'enterprise')} from {source_url} to {target_url}; both stores compared equal."
+        )
 
     @cli.group()
     def lock() -> None:
@@ -91,8 +106,10 @@ def register(cli: click.Group) -> None:
             click.echo("No locks are held.")
         for holder in holders:
             status = "held" if holder.held else "stale (holder gone; the next apply takes it over)"
-            click.echo(f"{identifiers.format_enterprise_number(holder.enterprise)}  {holder.holder}  "
-                       f"run {holder.run}  since {holder.since}  {status}")
+            click.echo(
+                f"{identifiers.format_enterprise_number(holder.enterprise)}  {holder.holder}  "
+                f"run {holder.run}  since {holder.since}  {status}"
+            )
 
     @lock.command("release")
     @click.argument("enterprise")
@@ -108,8 +125,11 @@ def register(cli: click.Group) -> None:
             fail(str(error))
         finally:
             store.close()
-        click.echo(f"Released the lock of {number} (held by {released.holder})." if released
-                   else f"No lock of {number} is recorded.")
+        click.echo(
+            f"Released the lock of {number} (held by {released.holder})."
+            if released
+            else f"No lock of {number} is recorded."
+        )
 
     @cli.group()
     def audit() -> None:
@@ -137,8 +157,10 @@ def register(cli: click.Group) -> None:
             extra += f" overrides {entry.overrides}" if entry.overrides else ""
             if entry.after and not entry.plan_hash:
                 extra += f"  {entry.after}"
-            click.echo(f"{entry.at}  {entry.enterprise}#{entry.seq}  {entry.action:6}  {entry.address}  "
-                       f"by {by}  run {entry.run}{extra}")
+            click.echo(
+                f"{entry.at}  {entry.enterprise}#{entry.seq}  {entry.action:6}  {entry.address}  "
+                f"by {by}  run {entry.run}{extra}"
+            )
         if not entries:
             click.echo("The audit trail is empty.")
 
@@ -156,5 +178,7 @@ def register(cli: click.Group) -> None:
             click.echo(problem, err=True)
         if problems:
             fail(f"the audit trail is not intact ({plural(len(problems), 'problem')})")
-        click.echo(f"The audit trail is intact: {plural(len(entries), 'entry').replace('entrys', 'entries')} "
-                   f"in {plural(len(heads), 'enterprise')}.")
+        click.echo(
+            f"The audit trail is intact: {plural(len(entries), 'entry').replace('entrys', 'entries')} "
+            f"in {plural(len(heads), 'enterprise')}."
+        )

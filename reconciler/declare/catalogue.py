@@ -44,7 +44,7 @@ class Catalogue:
 def load_catalogue() -> Catalogue:
     """The catalogue shipped with the package; checked for internal consistency on load."""
     text = resources.files("reconciler.declare").joinpath("catalogue.yaml").read_text(encoding="utf-8")
-    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     services = {code: Service(code, **fields) for code, fields in raw["services"].items()}
     qualities = {}
     for code, fields in raw["qualities"].items():
@@ -54,7 +54,11 @@ def load_catalogue() -> Catalogue:
         if set(fields["requires"]) - set(IDENTIFIER_FIELDS):
             raise ValueError(f"catalogue: quality {code} requires unknown identifiers")
         qualities[code] = QualityKind(
-            code, fields["en"], fields["nl"], fields["fr"],
-            tuple(fields["requires"]), frozenset(fields["services"]),
+            code,
+            fields["en"],
+            fields["nl"],
+            fields["fr"],
+            tuple(fields["requires"]),
+            frozenset(fields["services"]),
         )
     return Catalogue(services, qualities)

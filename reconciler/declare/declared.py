@@ -115,11 +115,13 @@ class DeclaredEnterprise:
         for file in self.files:
             document, site = file.model, file.site
             if document.main_access_manager is not None:
-                yield Appointment(Role.MAIN_ACCESS_MANAGER, None, document.main_access_manager,
-                                  site.child("main_access_manager"))
+                yield Appointment(
+                    Role.MAIN_ACCESS_MANAGER, None, document.main_access_manager, site.child("main_access_manager")
+                )
             for index, person in enumerate(document.co_main_access_managers):
-                yield Appointment(Role.CO_MAIN_ACCESS_MANAGER, None, person,
-                                  site.child("co_main_access_managers", index))
+                yield Appointment(
+                    Role.CO_MAIN_ACCESS_MANAGER, None, person, site.child("co_main_access_managers", index)
+                )
         for code, blocks in self.qualities().items():
             for block in blocks:
                 yield from quality_appointments(code, block)
@@ -162,8 +164,7 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
             try:
                 model = EnterpriseDocument.model_validate(document.data)
             except ValidationError as error:
-                found = [Diagnostic(document.position(tuple(e["loc"])), S_BAD_VALUE, e["msg"])
-                         for e in error.errors()]
+                found = [Diagnostic(document.position(tuple(e["loc"])), S_BAD_VALUE, e["msg"]) for e in error.errors()]
         problems.extend(found)
         if model is None:
             if key is not None:

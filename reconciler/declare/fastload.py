@@ -42,7 +42,9 @@ _END = r"[ \t]*(?:#[^\n]*)?(?:$|[,\]}])"
 # Separate patterns, each starting with a character class, search several times faster than
 # one pattern with alternatives at its start.
 _TRAPS = (
-    re.compile(rf"(?::[ \t]|-[ \t]|[\[{{,])[ \t]*(?:[0-9.+-]|{_WORDS}{_END})", re.MULTILINE),  # after "key: ", "- ", in flows
+    re.compile(
+        rf"(?::[ \t]|-[ \t]|[\[{{,])[ \t]*(?:[0-9.+-]|{_WORDS}{_END})", re.MULTILINE
+    ),  # after "key: ", "- ", in flows
     re.compile(rf"\n[ \t]*(?:[0-9.+]|-[0-9.]|{_WORDS}{_END})"),  # alone on a line: a continued plain scalar
     re.compile(r"[\s\[{,](?:[!&*][^\s]|[@`%])|[\[{,][ \t]*[|>]"),  # tags, anchors, aliases; reserved indicators
     re.compile(r"\n[ \t]*(?:\?|%|---|\.\.\.)(?:\s|$)"),  # complex keys, directives, document markers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date
+from datetime import UTC, datetime
 
 from stdnum.be import ssn, vat
 from stdnum.exceptions import ValidationError
@@ -45,7 +45,7 @@ def _this_year() -> int:
     """The current year, looked up at most once a minute (it is asked for every SSIN)."""
     minute = int(time.time() // 60)
     if _YEAR[0] != minute:
-        _YEAR[:] = [minute, date.today().year]
+        _YEAR[:] = [minute, datetime.now(UTC).year]
     return _YEAR[1]
 
 

@@ -66,7 +66,7 @@ class _Builder:
         if isinstance(node, MappingNode):
             return self._mapping(node, where)
         if isinstance(node, SequenceNode):
-            return [self.build(item, where + (index,)) for index, item in enumerate(node.value)]
+            return [self.build(item, (*where, index)) for index, item in enumerate(node.value)]
         value = self.loader.construct_object(node)
         if not isinstance(value, str) and value is not None and not node.style:
             self.plain[where] = node.value
@@ -78,27 +78,30 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.problems.append(
-                    Diagnostic(self._at(key_node), Y_UNSUPPORTED,
-                               "merge keys (<<) are not supported; write the fields out")
+                    Diagnostic(
+                        self._at(key_node), Y_UNSUPPORTED, "merge keys (<<) are not supported; write the fields out"
+                    )
                 )
                 continue
             key = self.loader.construct_object(key_node) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str):
                 shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
                 self.problems.append(
-                    Diagnostic(self._at(key_node), Y_KEY_NOT_TEXT,
-                               f"key {shown} is not text in YAML; quote it: \"{shown}\"")
+                    Diagnostic(
+                        self._at(key_node), Y_KEY_NOT_TEXT, f'key {shown} is not text in YAML; quote it: "{shown}"'
+                    )
                 )
                 continue
             if key in first_seen:
                 self.problems.append(
-                    Diagnostic(self._at(key_node), Y_DUPLICATE_KEY,
-                               f'duplicate key "{key}" (first at line {first_seen[key]})')
+                    Diagnostic(
+                        self._at(key_node), Y_DUPLICATE_KEY, f'duplicate key "{key}" (first at line {first_seen[key]})'
+                    )
                 )
                 continue
             first_seen[key] = key_node.start_mark.line + 1
-            self.keys[where + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = self.build(value_node, where + (key,))
+            self.keys[(*where, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, (*where, key))
         return result
 
 
@@ -132,12 +135,21 @@ def load_text(text: str, path: str, sha256: str | None = None) -> tuple[SourceDo
     except yaml.YAMLError as error:
         return None, [Diagnostic(Position(path), Y_SYNTAX, f"invalid YAML: {error}")]
     except _TooLarge as error:
-        return None, [Diagnostic(error.position, Y_UNSUPPORTED,
-                                 "aliases expand this file beyond its own size; write the values out")]
+        return None, [
+            Diagnostic(
+                error.position, Y_UNSUPPORTED, "aliases expand this file beyond its own size; write the values out"
+            )
+        ]
     except RecursionError:
         return None, [Diagnostic(Position(path), Y_SYNTAX, "invalid YAML: nesting is too deep")]
     finally:
         loader.dispose()
-    document = SourceDocument(path, data, builder.values, builder.keys, builder.plain,
-                              sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest())
+    document = SourceDocument(
+        path,
+        data,
+        builder.values,
+        builder.keys,
+        builder.plain,
+        sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
     return document, builder.problems

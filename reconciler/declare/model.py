@@ -25,8 +25,9 @@ Channel = Literal["ftp", "sftp", "soap", "rest"]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 SenderNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
 Fingerprint = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$")]
-SshKey = Annotated[str, StringConstraints(
-    pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")]
+SshKey = Annotated[
+    str, StringConstraints(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")
+]
 Text = Annotated[str, StringConstraints(min_length=1)]
 Handle = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:/[A-Za-z0-9._-]+)*$")]
 
@@ -50,18 +51,20 @@ class Person(_Declared):
     ssin: Text = Field(
         title="SSIN (INSZ / NISS)",
         description="Social-security identification number: the national register number or the "
-        "BIS number, 11 digits with valid check digits. Quote it, e.g. \"85073003328\" or "
-        "\"85.07.30-033.28\".",
+        'BIS number, 11 digits with valid check digits. Quote it, e.g. "85073003328" or '
+        '"85.07.30-033.28".',
     )
     name: Text = Field(title="Name", description="Full name as it appears on the identity card.")
     email: Email = Field(title="E-mail address", description="Where the portal sends this person's messages.")
     github: Handle | SkipJsonSchema[None] = Field(
-        default=None, title="GitHub handle",
+        default=None,
+        title="GitHub handle",
         description="GitHub user name, without @; `reconciler codeowners` makes this person a reviewer "
         "of the files they may approve.",
     )
     gitlab: Handle | SkipJsonSchema[None] = Field(
-        default=None, title="GitLab handle",
+        default=None,
+        title="GitLab handle",
         description="GitLab user name, without @; used by `reconciler codeowners --platform gitlab`.",
     )
 
@@ -72,7 +75,8 @@ class Appointee(Person):
     model_config = ConfigDict(title="Appointee")
 
     protected: bool | SkipJsonSchema[None] = Field(
-        default=None, title="Protected",
+        default=None,
+        title="Protected",
         description="When true, reconciler refuses to remove this role, even after its block is deleted, "
         "unless apply is given --allow-protected-removal. Set it to false first to allow removal.",
     )
@@ -128,7 +132,8 @@ class Sender(_Declared):
         description="Exactly one technical contact per sender.",
     )
     protected: bool | SkipJsonSchema[None] = Field(
-        default=None, title="Protected",
+        default=None,
+        title="Protected",
         description="When true, reconciler refuses to remove this sender unless apply is given "
         "--allow-protected-removal.",
     )
@@ -137,10 +142,10 @@ class Sender(_Declared):
 class Route(_Declared):
     """A routing rule: which sender sends the structured messages of one online service."""
 
-    service: ServiceCode = Field(title="Online service or message type",
-                                 description="Service whose messages this rule routes.")
-    sender: SenderNumber = Field(title="Sender number",
-                                 description="A sender declared in the same quality; quote it.")
+    service: ServiceCode = Field(
+        title="Online service or message type", description="Service whose messages this rule routes."
+    )
+    sender: SenderNumber = Field(title="Sender number", description="A sender declared in the same quality; quote it.")
 
 
 class Quality(_Declared):
@@ -152,42 +157,52 @@ class Quality(_Declared):
 
     code: QualityCode = Field(title="Quality", description="Code of the quality in the catalogue.")
     activated: bool | SkipJsonSchema[None] = Field(
-        default=None, title="Activated",
+        default=None,
+        title="Activated",
         description="Whether the quality is activated (default true). A deactivated quality holds no people.",
     )
     default: bool | SkipJsonSchema[None] = Field(
-        default=None, title="Default quality",
+        default=None,
+        title="Default quality",
         description="True for the quality activated when the account was created; exactly one per enterprise.",
     )
     protected: bool | SkipJsonSchema[None] = Field(
-        default=None, title="Protected",
+        default=None,
+        title="Protected",
         description="When true, reconciler refuses to remove this quality unless apply is given "
         "--allow-protected-removal; the protection is kept in the store, so deleting this block "
         "does not lift it.",
     )
     nsso_number: Text | SkipJsonSchema[None] = Field(
-        default=None, title="NSSO registration number (RSZ-nummer / numéro ONSS)",
-        description="Category, registration number and check digits, e.g. \"123-4567890-12\"; "
+        default=None,
+        title="NSSO registration number (RSZ-nummer / numéro ONSS)",
+        description='Category, registration number and check digits, e.g. "123-4567890-12"; '
         "required for employer qualities. Quote it.",
     )
     notification_email: Email | SkipJsonSchema[None] = Field(
-        default=None, title="Notification e-mail address",
+        default=None,
+        title="Notification e-mail address",
         description="Where the portal sends notifications about this quality.",
     )
     access_manager: Person | SkipJsonSchema[None] = Field(
-        default=None, title="Access manager (Toegangsbeheerder / gestionnaire d'accès)",
+        default=None,
+        title="Access manager (Toegangsbeheerder / gestionnaire d'accès)",
         description="The one local administrator of this quality.",
     )
     co_access_managers: list[Appointee] = Field(
-        default_factory=list, title="Co-access managers (co-Toegangsbeheerders / co-gestionnaires d'accès)",
+        default_factory=list,
+        title="Co-access managers (co-Toegangsbeheerders / co-gestionnaires d'accès)",
         description="People who help the access manager of this quality.",
     )
-    users: list[User] = Field(default_factory=list, title="Users (gebruikers / utilisateurs)",
-                              description="User accounts of this quality.")
-    senders: list[Sender] = Field(default_factory=list, title="Senders",
-                                  description="Senders of structured messages.")
-    routing: list[Route] = Field(default_factory=list, title="Routing rules (routeringsregels)",
-                                 description="Which sender sends which service's messages.")
+    users: list[User] = Field(
+        default_factory=list, title="Users (gebruikers / utilisateurs)", description="User accounts of this quality."
+    )
+    senders: list[Sender] = Field(default_factory=list, title="Senders", description="Senders of structured messages.")
+    routing: list[Route] = Field(
+        default_factory=list,
+        title="Routing rules (routeringsregels)",
+        description="Which sender sends which service's messages.",
+    )
 
 
 class EnterpriseHeader(_Declared):
@@ -197,7 +212,7 @@ class EnterpriseHeader(_Declared):
 
     number: Text = Field(
         title="Enterprise number (KBO / BCE)",
-        description="10 digits, first 0 or 1, e.g. \"0403.019.261\" or \"BE0403019261\". Quote it.",
+        description='10 digits, first 0 or 1, e.g. "0403.019.261" or "BE0403019261". Quote it.',
     )
     name: Text | SkipJsonSchema[None] = Field(
         default=None, title="Name", description="Registered name; declared in one file at least."
@@ -220,5 +235,8 @@ class EnterpriseDocument(_Declared):
         title="Co-main access managers (co-Hoofdtoegangsbeheerders / co-gestionnaires d'accès principaux)",
         description="People who help the main access manager.",
     )
-    qualities: list[Quality] = Field(default_factory=list, title="Qualities (hoedanigheden / qualités)",
-                                     description="Activated qualities and what is managed in them.")
+    qualities: list[Quality] = Field(
+        default_factory=list,
+        title="Qualities (hoedanigheden / qualités)",
+        description="Activated qualities and what is managed in them.",
+    )

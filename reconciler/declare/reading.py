@@ -39,8 +39,7 @@ def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, li
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        return None, [Diagnostic(Position(shown, line, column), Y_UNREADABLE,
-                                 "not UTF-8 text (is it a binary file?)")]
+        return None, [Diagnostic(Position(shown, line, column), Y_UNREADABLE, "not UTF-8 text (is it a binary file?)")]
     if "\x00" in text:
         return None, [Diagnostic(Position(shown), Y_UNREADABLE, "not a text file (it holds NUL bytes)")]
     return load_text(text, shown, hashlib.sha256(raw).hexdigest())

@@ -40,7 +40,7 @@ SCHEMA_RULES = {
 class _Generator(GenerateJsonSchema):
     """Pydantic's generator, minus ``default: null`` on optional fields (null is not allowed)."""
 
-    def default_schema(self, schema):  # noqa: ANN001
+    def default_schema(self, schema):
         result = super().default_schema(schema)
         if result.get("default", 0) is None:
             result.pop("default")
@@ -96,8 +96,9 @@ def _diagnostic(document: SourceDocument, error: ValidationError) -> Diagnostic:
         key = extra[0]
         hint = difflib.get_close_matches(key, allowed, n=1)
         suggestion = f'; did you mean "{hint[0]}"?' if hint else f"; allowed: {', '.join(allowed)}"
-        return Diagnostic(document.position(path + (key,), key=True), S_UNKNOWN_FIELD,
-                          f'unknown field "{key}"{suggestion}')
+        return Diagnostic(
+            document.position((*path, key), key=True), S_UNKNOWN_FIELD, f'unknown field "{key}"{suggestion}'
+        )
     if kind == "required":
         missing = error.message.split("'")[1]
         return Diagnostic(document.position(path), S_MISSING_FIELD, f'missing required field "{missing}"')
@@ -141,5 +142,6 @@ def _type_message(document: SourceDocument, path: tuple, error: ValidationError,
         found = f"the number {value}"
     else:
         found = {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
-            type(value), type(value).__name__)
+            type(value), type(value).__name__
+        )
     return f"{title}: expected {wanted}, found {found}"

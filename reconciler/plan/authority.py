@@ -31,8 +31,14 @@ class Standing(Enum):
     SELF = "person concerned"
 
 
-L, M, CM, AM, CAM, ME = (Standing.LEGAL_REPRESENTATIVE, Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER,
-                         Standing.CO_ACCESS_MANAGER, Standing.SELF)
+L, M, CM, AM, CAM, ME = (
+    Standing.LEGAL_REPRESENTATIVE,
+    Standing.MAIN,
+    Standing.CO_MAIN,
+    Standing.ACCESS_MANAGER,
+    Standing.CO_ACCESS_MANAGER,
+    Standing.SELF,
+)
 
 
 @dataclass(frozen=True)
@@ -42,25 +48,47 @@ class Area:
     allowed: frozenset[Standing]
 
 
-AREAS = {area.id: area for area in (
-    Area("A001", "creating an enterprise account, with everything declared in it", frozenset({L})),
-    Area("A002", "appointing or replacing the main access manager (done in CSAM)", frozenset({L})),
-    Area("A003", "changing the enterprise's name or its default quality", frozenset({M, CM})),
-    Area("A004", "appointing or removing co-main access managers", frozenset({M, CM})),
-    Area("A005", "activating, deactivating, protecting or removing a quality, and its identifiers", frozenset({M, CM})),
-    Area("A006", "appointing or replacing the access manager of a quality", frozenset({M, CM})),
-    Area("A007", "appointing or removing co-access managers of a quality", frozenset({M, CM, AM})),
-    Area("A008", "creating, changing or removing users of a quality and granting services", frozenset({M, CM, AM, CAM})),
-    Area("A009", "changing the notification e-mail address of a quality", frozenset({M, CM, AM, CAM})),
-    Area("A010", "registering senders and routing rules of a quality (structured messages)", frozenset({AM, CAM})),
-    Area("A011", "correcting a person's name or e-mail address", frozenset({ME, M, CM, AM})),
-)}
+AREAS = {
+    area.id: area
+    for area in (
+        Area("A001", "creating an enterprise account, with everything declared in it", frozenset({L})),
+        Area("A002", "appointing or replacing the main access manager (done in CSAM)", frozenset({L})),
+        Area("A003", "changing the enterprise's name or its default quality", frozenset({M, CM})),
+        Area("A004", "appointing or removing co-main access managers", frozenset({M, CM})),
+        Area(
+            "A005",
+            "activating, deactivating, protecting or removing a quality, and its identifiers",
+            frozenset({M, CM}),
+        ),
+        Area("A006", "appointing or replacing the access manager of a quality", frozenset({M, CM})),
+        Area("A007", "appointing or removing co-access managers of a quality", frozenset({M, CM, AM})),
+        Area(
+            "A008",
+            "creating, changing or removing users of a quality and granting services",
+            frozenset({M, CM, AM, CAM}),
+        ),
+        Area("A009", "changing the notification e-mail address of a quality", frozenset({M, CM, AM, CAM})),
+        Area("A010", "registering senders and routing rules of a quality (structured messages)", frozenset({AM, CAM})),
+        Area("A011", "correcting a person's name or e-mail address", frozenset({ME, M, CM, AM})),
+    )
+}
 
-_QUALITY_FIELDS = {"activated": "A005", "nsso_number": "A005", "protected": "A005", "access_manager": "A006",
-                   "notification_email": "A009"}
+_QUALITY_FIELDS = {
+    "activated": "A005",
+    "nsso_number": "A005",
+    "protected": "A005",
+    "access_manager": "A006",
+    "notification_email": "A009",
+}
 _ENTERPRISE_FIELDS = {"name": "A003", "default_quality": "A003", "main_access_manager": "A002"}
-_KIND_AREA = {Kind.CO_MAIN_ACCESS_MANAGER: "A004", Kind.CO_ACCESS_MANAGER: "A007", Kind.USER: "A008",
-              Kind.SENDER: "A010", Kind.ROUTE: "A010", Kind.QUALITY: "A005"}
+_KIND_AREA = {
+    Kind.CO_MAIN_ACCESS_MANAGER: "A004",
+    Kind.CO_ACCESS_MANAGER: "A007",
+    Kind.USER: "A008",
+    Kind.SENDER: "A010",
+    Kind.ROUTE: "A010",
+    Kind.QUALITY: "A005",
+}
 
 
 def areas_of(change: Change, new_enterprise: bool) -> set[str]:
@@ -90,9 +118,13 @@ class Roles:
 
     def highest(self) -> str:
         """The role that decides who is above this person."""
-        for name, held in (("main access manager", self.main), ("co-main access manager", self.co_main),
-                           ("access manager", self.access_manager), ("co-access manager", self.co_access_manager),
-                           ("user", self.user)):
+        for name, held in (
+            ("main access manager", self.main),
+            ("co-main access manager", self.co_main),
+            ("access manager", self.access_manager),
+            ("co-access manager", self.co_access_manager),
+            ("user", self.user),
+        ):
             if held:
                 return name
         return "none"
@@ -155,8 +187,9 @@ def standing(actor: str, roles: Mapping[str, Roles], quality: str, subject: str)
     return held
 
 
-def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnterprise], actor: str,
-                    origins: Mapping[Address, Site]) -> list[Diagnostic]:
+def check_authority(
+    changes: tuple[Change, ...], stored: Mapping[str, StoredEnterprise], actor: str, origins: Mapping[Address, Site]
+) -> list[Diagnostic]:
     """Every change of the plan that ``actor`` may not make, as an error with the area's id."""
     problems = []
     roles_of: dict[str, dict[str, Roles]] = {}  # per enterprise, read once: plans have many changes
@@ -174,10 +207,14 @@ def check_authority(changes: tuple[Change, ...], stored: Mapping[str, StoredEnte
                 where = site.at() if site else Position(number)
                 roles = ", ".join(sorted(s.value for s in held)) or "no role"
                 allowed = ", ".join(s.value for s in Standing if s in area.allowed)
-                problems.append(Diagnostic(
-                    where, area.id,
-                    f"{actor} ({roles}) may not {change.action.value} {change.address}: "
-                    f"{area.what} is reserved to: {allowed}"))
+                problems.append(
+                    Diagnostic(
+                        where,
+                        area.id,
+                        f"{actor} ({roles}) may not {change.action.value} {change.address}: "
+                        f"{area.what} is reserved to: {allowed}",
+                    )
+                )
     return problems
 
 
@@ -190,8 +227,11 @@ CODE_ISSUERS = (
     ("co-main access manager", "the main access manager"),
     ("access manager", "the main access manager or a co-main access manager"),
     ("co-access manager", "the main access manager, a co-main access manager, or the access manager of that quality"),
-    ("user", "the main access manager, a co-main access manager, or the access manager or a co-access manager "
-             "of one of the user's qualities"),
+    (
+        "user",
+        "the main access manager, a co-main access manager, or the access manager or a co-access manager "
+        "of one of the user's qualities",
+    ),
 )
 
 

@@ -45,8 +45,10 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
             records[address] = fields(Kind.CO_ACCESS_MANAGER, protected=bool(appointment.person.protected))
         elif appointment.role is Role.USER:
             address = Address(number, Kind.USER, appointment.quality, ssin)
-            records[address] = (("services", tuple(sorted(set(appointment.person.services)))),
-                                ("protected", bool(appointment.person.protected)))
+            records[address] = (
+                ("services", tuple(sorted(set(appointment.person.services)))),
+                ("protected", bool(appointment.person.protected)),
+            )
         if appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
             origins[address] = appointment.site
     for code, blocks in enterprise.qualities().items():
@@ -67,10 +69,15 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
                 contact = sender.technical_contact
                 origins[Address(number, Kind.SENDER, code, sender.number)] = block.site.child("senders", index)
                 records[Address(number, Kind.SENDER, code, sender.number)] = fields(
-                    Kind.SENDER, channel=sender.channel, ssh_public_key=sender.ssh_public_key,
+                    Kind.SENDER,
+                    channel=sender.channel,
+                    ssh_public_key=sender.ssh_public_key,
                     certificate_fingerprint=sender.certificate_fingerprint,
-                    contact_name=contact.name, contact_email=contact.email, contact_phone=contact.phone,
-                    protected=bool(sender.protected))
+                    contact_name=contact.name,
+                    contact_email=contact.email,
+                    contact_phone=contact.phone,
+                    protected=bool(sender.protected),
+                )
             for index, route in enumerate(quality.routing):
                 origins[Address(number, Kind.ROUTE, code, route.service)] = block.site.child("routing", index)
                 records[Address(number, Kind.ROUTE, code, route.service)] = fields(Kind.ROUTE, sender=route.sender)

@@ -50,8 +50,11 @@ SyncLookup = Callable[[list[str]], tuple[dict[str, str], dict[str, SyncRecord]]]
 # The usual head of a file: "enterprise:" first, its "number:" on the next line.  Reading
 # just that groups files by enterprise without parsing them, so that enterprises can be
 # read and planned one at a time; a file that does not start this way is parsed to know.
-_HEAD = re.compile(rb"""\A(?:[ \t]*(?:\#[^\n]*)?\r?\n)*enterprise:[ \t]*\r?\n[ \t]+number:[ \t]*
-                        (?:"([0-9A-Za-z .]+)"|'([0-9A-Za-z .]+)'|([0-9A-Za-z.]+))[ \t]*(?:\#[^\n]*)?\r?\n""", re.X)
+_HEAD = re.compile(
+    rb"""\A(?:[ \t]*(?:\#[^\n]*)?\r?\n)*enterprise:[ \t]*\r?\n[ \t]+number:[ \t]*
+                        (?:"([0-9A-Za-z .]+)"|'([0-9A-Za-z .]+)'|([0-9A-Za-z.]+))[ \t]*(?:\#[^\n]*)?\r?\n""",
+    re.X,
+)
 
 
 class Regroup(Exception):
@@ -135,8 +138,15 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
         if revived:
             selection.skipped -= revived
             known = {d.path for d in documents}
-            more, found = load_files([Path(p) for n in sorted(revived) for p in selection.records[n].files
-                                      if p not in known and Path(p).exists()], fast)
+            more, found = load_files(
+                [
+                    Path(p)
+                    for n in sorted(revived)
+                    for p in selection.records[n].files
+                    if p not in known and Path(p).exists()
+                ],
+                fast,
+            )
             documents += more
             problems += found
         declarations, found = group_documents(documents)

@@ -10,7 +10,7 @@ from reconciler import __version__
 from reconciler.plan.gates import Refusal
 from reconciler.plan.plan import Plan, Waiting
 from reconciler.records.change import Action, Change
-from reconciler.records.state import FIELDS, Address, Kind
+from reconciler.records.state import FIELDS, Address, Fields, Kind
 
 FORMAT_VERSION = "1.0"
 
@@ -43,19 +43,41 @@ def plan_document(plan: Plan) -> dict:
         "reconciler_version": __version__,
         "summary": {action.value: count for action, count in counts.items()},
         "actor": plan.actor,
-        "versions": {number: version for number, version in plan.versions},
-        "refusals": [{"gate": r.gate, "enterprise": r.enterprise, "message": r.message, "override": r.override}
-                     for r in plan.refusals],
+        "versions": dict(plan.versions),
+        "refusals": [
+            {"gate": r.gate, "enterprise": r.enterprise, "message": r.message, "override": r.override}
+            for r in plan.refusals
+        ],
         "changes": [change_document(change) for change in plan.changes],
         "skipped": list(plan.skipped),
-        "sync": [{"enterprise": number, "version": version, "digest": digest, "files": dict(files)}
-                 for number, version, digest, files in plan.sync],
+        "sync": [
+            {"enterprise": number, "version": version, "digest": digest, "files": dict(files)}
+            for number, version, digest, files in plan.sync
+        ],
         "waiting_accounts": {
             "counts": [{"enterprise": e, "status": status, "count": n} for e, status, n in plan.waiting_counts],
-            "first": [{"enterprise": w.enterprise, "username": w.username, "name": w.name, "status": w.status,
-                       "deadline": w.deadline} for w in plan.waiting],
+            "first": [
+                {
+                    "enterprise": w.enterprise,
+                    "username": w.username,
+                    "name": w.name,
+                    "status": w.status,
+                    "deadline": w.deadline,
+                }
+                for w in plan.waiting
+            ],
         },
     }
+
+
+def _fields(address: Address, values: dict | None) -> Fields | None:
+    """A record's fields from JSON: exactly the fields of its kind, lists back to tuples."""
+    if values is None:
+        return None
+    names = FIELDS[address.kind]
+    if set(values) != set(names):
+        raise ValueError(f"fields of {address} are not those of a {address.kind.value}")
+    return tuple((name, tuple(values[name]) if isinstance(values[name], list) else values[name]) for name in names)
 
 
 def plan_from_document(document: dict) -> Plan:
@@ -64,21 +86,21 @@ def plan_from_document(document: dict) -> Plan:
     for item in document["changes"]:
         kind = Kind(item["kind"])
         address = Address(item["enterprise"], kind, item["quality"] or "", item["key"] or "")
-
-        def fields(values: dict | None):
-            if values is None:
-                return None
-            if set(values) != set(FIELDS[kind]):
-                raise ValueError(f"fields of {address} are not those of a {kind.value}")
-            return tuple((name, tuple(values[name]) if isinstance(values[name], list) else values[name])
-                         for name in FIELDS[kind])
-
-        changes.append(Change(Action(item["action"]), address, fields(item["before"]), fields(item["after"])))
+        before, after = (_fields(address, item[side]) for side in ("before", "after"))
+        changes.append(Change(Action(item["action"]), address, before, after))
     refusals = tuple(Refusal(r["gate"], r["enterprise"], r["message"], r["override"]) for r in document["refusals"])
     versions = tuple((number, version) for number, version in document["versions"].items())
-    sync = tuple((item["enterprise"], item["version"], item["digest"], tuple(sorted(item["files"].items())))
-                 for item in document["sync"])
-    waiting = tuple(Waiting(w["enterprise"], w["username"], w["name"], w["status"], w["deadline"])
-                    for w in document.get("waiting_accounts", {}).get("first", []))
-    counts = tuple((c["enterprise"], c["status"], c["count"]) for c in document.get("waiting_accounts", {}).get("counts", []))
-    return Plan(tuple(changes), versions, refusals, document["actor"], sync, tuple(document["skipped"]), waiting, counts)
+    sync = tuple(
+        (item["enterprise"], item["version"], item["digest"], tuple(sorted(item["files"].items())))
+        for item in document["sync"]
+    )
+    waiting = tuple(
+        Waiting(w["enterprise"], w["username"], w["name"], w["status"], w["deadline"])
+        for w in document.get("waiting_accounts", {}).get("first", [])
+    )
+    counts = tuple(
+        (c["enterprise"], c["status"], c["count"]) for c in document.get("waiting_accounts", {}).get("counts", [])
+    )
+    return Plan(
+        tuple(changes), versions, refusals, document["actor"], sync, tuple(document["skipped"]), waiting, counts
+    )

@@ -54,7 +54,9 @@ def gate(gate_id: str, summary: str, override: str):
     return register
 
 
-def check_gates(changes: Iterable[Change], stored: Mapping[str, StoredEnterprise], policy: Policy) -> tuple[Refusal, ...]:
+def check_gates(
+    changes: Iterable[Change], stored: Mapping[str, StoredEnterprise], policy: Policy
+) -> tuple[Refusal, ...]:
     by_enterprise: dict[str, list[Change]] = {}
     for change in changes:
         by_enterprise.setdefault(change.address.enterprise, []).append(change)
@@ -68,8 +70,10 @@ def check_gates(changes: Iterable[Change], stored: Mapping[str, StoredEnterprise
             else:
                 after[change.address] = change.after
         for rule in GATES.values():
-            refusals += [Refusal(rule.id, number, message, rule.override)
-                         for message in rule.check(number, found, before, after, policy)]
+            refusals += [
+                Refusal(rule.id, number, message, rule.override)
+                for message in rule.check(number, found, before, after, policy)
+            ]
     return tuple(refusals)
 
 
@@ -108,8 +112,10 @@ def mass_removal(number, changes, before, after, policy) -> Iterator[str]:
     for name, (old, new) in groups.items():
         removed = len(old - new)
         if old and removed > 1 and removed > policy.max_removal_share * len(old):
-            yield (f"removes {removed} of {len(old)} {name} ({removed / len(old):.0%}, more than "
-                   f"{policy.max_removal_share:.0%})")
+            yield (
+                f"removes {removed} of {len(old)} {name} ({removed / len(old):.0%}, more than "
+                f"{policy.max_removal_share:.0%})"
+            )
 
 
 @gate("G002", "an enterprise keeps its main access manager", "--allow-no-main-access-manager")

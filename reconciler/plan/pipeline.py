@@ -61,8 +61,14 @@ PARALLEL_FILES = 64  # below this many files, starting processes costs more than
 WORKERS_ENV = "RECONCILER_WORKERS"
 
 
-def plan_paths(paths: Iterable[str | Path], store: Store, policy: Policy, full: bool = False,
-               progress: Progress | None = None, workers: int | None = None) -> Planned:
+def plan_paths(
+    paths: Iterable[str | Path],
+    store: Store,
+    policy: Policy,
+    full: bool = False,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> Planned:
     """Plan every enterprise declared under ``paths``; skip unchanged ones unless ``full``.
 
     Enterprises are planned in ``workers`` processes (default: one per core when there are
@@ -77,8 +83,15 @@ def plan_paths(paths: Iterable[str | Path], store: Store, policy: Policy, full: 
         return _plan(paths, store, policy, sync, stream=False, progress=progress, workers=1)
 
 
-def _plan(paths: list, store: Store, policy: Policy, sync: SyncLookup | None, stream: bool,
-          progress: Progress | None, workers: int | None) -> Planned:
+def _plan(
+    paths: list,
+    store: Store,
+    policy: Policy,
+    sync: SyncLookup | None,
+    stream: bool,
+    progress: Progress | None,
+    workers: int | None,
+) -> Planned:
     selection = select(paths, sync)
     groups = _groups(selection.files) if stream else None
     count = _worker_count(workers, len(selection.files))
@@ -97,8 +110,14 @@ def _plan(paths: list, store: Store, policy: Policy, sync: SyncLookup | None, st
     return Planned(plan, sorted(problems), digest(selection.hashed or files))
 
 
-def _plan_shard(selection: Selection, store: Store, policy: Policy, stream: bool,
-                progress: Progress | None = None, total: int | None = None) -> Shard:
+def _plan_shard(
+    selection: Selection,
+    store: Store,
+    policy: Policy,
+    stream: bool,
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> Shard:
     """Read, check and plan the enterprises of ``selection.files``, one at a time."""
     before = set(selection.skipped)
     shard = Shard([], [], {}, 0, set())
@@ -149,8 +168,9 @@ def _size(path: Path) -> int:
 _inherited: dict = {}
 
 
-def _in_processes(selection: Selection, groups: list[list[Path]], url: str, policy: Policy, workers: int,
-                  progress: Progress | None) -> list[Shard]:
+def _in_processes(
+    selection: Selection, groups: list[list[Path]], url: str, policy: Policy, workers: int, progress: Progress | None
+) -> list[Shard]:
     """Plan groups of enterprises in forked processes, largest first so that none is left for last."""
     _inherited.update(selection=selection, url=url, policy=policy)
     shards = []
@@ -178,7 +198,7 @@ def _plan_group(files: list[Path]) -> Shard:
     return _plan_shard(mine, _inherited["store"], _inherited["policy"], stream=True)
 
 
-def _authority(outcome: Outcome, part: PlanPart, stored, actor: str) -> list[Diagnostic]:  # noqa: ANN001
+def _authority(outcome: Outcome, part: PlanPart, stored, actor: str) -> list[Diagnostic]:
     current = {outcome.number: stored} if stored else {}
     found = check_authority(part.changes, current, actor, outcome.origins)
     if found and not all(f.site.document.exact for f in outcome.declaration.files):

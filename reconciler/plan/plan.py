@@ -76,8 +76,13 @@ class PlanPart:
     sync: tuple[str, int | None, str, tuple[tuple[str, str], ...]] | None
 
 
-def plan_enterprise(number: str, desired: EnterpriseState, current: StoredEnterprise | None, policy: Policy,
-                    files: dict[str, str] | None = None) -> PlanPart:
+def plan_enterprise(
+    number: str,
+    desired: EnterpriseState,
+    current: StoredEnterprise | None,
+    policy: Policy,
+    files: dict[str, str] | None = None,
+) -> PlanPart:
     """The changes, gates and sync record of one enterprise: the unit plans are made of."""
     found = diff_enterprise(desired, current.state if current else None)
     found.sort(key=lambda c: (c.step, c.address.quality, c.address.kind.value, c.address.key))
@@ -100,14 +105,20 @@ def combine(parts: Iterable[PlanPart], policy: Policy, skipped: Iterable[str] = 
     )
 
 
-def make_plan(desired: Mapping[str, EnterpriseState], stored: Mapping[str, StoredEnterprise],
-              policy: Policy | None = None, files: Mapping[str, dict[str, str]] | None = None,
-              skipped: Iterable[str] = ()) -> Plan:
+def make_plan(
+    desired: Mapping[str, EnterpriseState],
+    stored: Mapping[str, StoredEnterprise],
+    policy: Policy | None = None,
+    files: Mapping[str, dict[str, str]] | None = None,
+    skipped: Iterable[str] = (),
+) -> Plan:
     """The plan for every enterprise in ``desired``; enterprises only in the store are left alone.
 
     The safety gates are evaluated here, so every view of the plan shows what apply will refuse.
     """
     policy = policy or Policy()
-    parts = [plan_enterprise(number, desired[number], stored.get(number), policy, (files or {}).get(number))
-             for number in desired]
+    parts = [
+        plan_enterprise(number, desired[number], stored.get(number), policy, (files or {}).get(number))
+        for number in desired
+    ]
     return combine(parts, policy, skipped)

@@ -14,7 +14,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -52,8 +52,9 @@ def is_plan_file(path: Path) -> bool:
 
 def plan_hash(plan: Plan) -> str:
     """SHA-256 over what the plan does: the same plan has the same hash, saved or not."""
-    hasher = hashlib.sha256(orjson.dumps([plan.versions, [tuple(r.__dict__.values()) for r in plan.refusals],
-                                          plan.actor, plan.sync]))
+    hasher = hashlib.sha256(
+        orjson.dumps([plan.versions, [tuple(r.__dict__.values()) for r in plan.refusals], plan.actor, plan.sync])
+    )
     for change in plan.changes:
         hasher.update(orjson.dumps((change.action.value, str(change.address), change.before, change.after)))
     return hasher.hexdigest()
@@ -73,13 +74,12 @@ def write_plan_file(path: Path, plan: Plan, desired_digest: str, now: datetime |
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "reconciler_version": __version__,
-        "created_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "desired_digest": desired_digest,
         "plan": plan_document(plan),
     }
     checksum = _checksum(body)
-    path.write_text(json.dumps({**body, "checksum": checksum}, indent=2, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(json.dumps({**body, "checksum": checksum}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return checksum
 
 

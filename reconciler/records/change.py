@@ -75,4 +75,4 @@ class Change:
         if self.after is None:
             return tuple(FieldChange(n, v, None) for n, v in self.before if v is not None)
         # Both sides hold every field of the kind, in the kind's order.
-        return tuple(FieldChange(n, b, a) for (n, b), (_, a) in zip(self.before, self.after) if b != a)
+        return tuple(FieldChange(n, b, a) for (n, b), (_, a) in zip(self.before, self.after, strict=True) if b != a)

@@ -13,9 +13,10 @@ manager or a quality with two access managers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 Value = str | bool | tuple[str, ...] | None
 Fields = tuple[tuple[str, Value], ...]
@@ -45,8 +46,15 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.CO_MAIN_ACCESS_MANAGER: ("protected",),
     Kind.CO_ACCESS_MANAGER: ("protected",),
     Kind.USER: ("services", "protected"),
-    Kind.SENDER: ("channel", "ssh_public_key", "certificate_fingerprint",
-                  "contact_name", "contact_email", "contact_phone", "protected"),
+    Kind.SENDER: (
+        "channel",
+        "ssh_public_key",
+        "certificate_fingerprint",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "protected",
+    ),
     Kind.ROUTE: ("sender",),
 }
 
@@ -69,14 +77,21 @@ class Address(NamedTuple):
 
     def __str__(self) -> str:
         """``enterprise[N].quality[Q].user[SSIN]``: the form plans, audit entries and errors use."""
-        head = f"enterprise[{self.enterprise}].quality[{self.quality}]" if self.quality else \
-            f"enterprise[{self.enterprise}]"
+        head = (
+            f"enterprise[{self.enterprise}].quality[{self.quality}]"
+            if self.quality
+            else f"enterprise[{self.enterprise}]"
+        )
         own = _OWN_KEY[self.kind]
         return f"{head}.{own}[{self.key}]" if own else head
 
     def __lt__(self, other: Address) -> bool:  # Kind has no order of its own
         return (self.enterprise, self.quality, self.kind.value, self.key) < (
-            other.enterprise, other.quality, other.kind.value, other.key)
+            other.enterprise,
+            other.quality,
+            other.kind.value,
+            other.key,
+        )
 
 
 def fields(kind: Kind, **values: Value) -> Fields:

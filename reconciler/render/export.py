@@ -24,8 +24,9 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
     pass
 
 
-_Dumper.add_representer(Quoted, lambda dumper, value: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", str(value), style='"'))
+_Dumper.add_representer(
+    Quoted, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"')
+)
 
 
 def enterprise_document(state: EnterpriseState) -> dict:
@@ -45,13 +46,15 @@ def enterprise_document(state: EnterpriseState) -> dict:
     co_main = sorted((a.key, dict(f)["protected"]) for a, f in records.items() if a.kind is Kind.CO_MAIN_ACCESS_MANAGER)
     if co_main:
         document["co_main_access_managers"] = [person(ssin, protected) for ssin, protected in co_main]
-    codes = sorted((a.quality for a in records if a.kind is Kind.QUALITY),
-                   key=lambda code: (code != header["default_quality"], code))
+    codes = sorted(
+        (a.quality for a in records if a.kind is Kind.QUALITY),
+        key=lambda code: (code != header["default_quality"], code),
+    )
     document["qualities"] = [_quality(state, code, code == header["default_quality"], person) for code in codes]
     return document
 
 
-def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict:  # noqa: ANN001
+def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict:
     inside = sorted((a, dict(f)) for a, f in state.records.items() if a.quality == code and a.kind is not Kind.QUALITY)
     settings = dict(state.records[Address(state.number, Kind.QUALITY, code)])
     quality: dict = {"code": code}
@@ -72,8 +75,9 @@ def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict: 
     if Kind.CO_ACCESS_MANAGER in by_kind:
         quality["co_access_managers"] = [person(a.key, f["protected"]) for a, f in by_kind[Kind.CO_ACCESS_MANAGER]]
     if Kind.USER in by_kind:
-        quality["users"] = [{**person(a.key, f["protected"]), "services": list(f["services"])}
-                            for a, f in by_kind[Kind.USER]]
+        quality["users"] = [
+            {**person(a.key, f["protected"]), "services": list(f["services"])} for a, f in by_kind[Kind.USER]
+        ]
     if Kind.SENDER in by_kind:
         quality["senders"] = [_sender(a.key, f) for a, f in by_kind[Kind.SENDER]]
     if Kind.ROUTE in by_kind:
@@ -97,8 +101,7 @@ def _sender(number: str, fields: dict) -> dict:
 
 def dump_yaml(document: dict) -> str:
     """YAML as a person would write it: fields in model order, identifiers quoted."""
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=120)
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
 
 
 def schema_reference(out: Path) -> str:

@@ -36,8 +36,9 @@ def _gates(plan: Plan) -> list[str]:
     if not plan.refusals:
         return []
     lines = ["", "> [!WARNING]", "> **Safety gates**: apply will refuse this plan unless each gate is lifted:"]
-    lines += [f"> - `{r.gate}` {format_enterprise_number(r.enterprise)} {r.message} (`{r.override}`)"
-              for r in plan.refusals]
+    lines += [
+        f"> - `{r.gate}` {format_enterprise_number(r.enterprise)} {r.message} (`{r.override}`)" for r in plan.refusals
+    ]
     return lines
 
 
@@ -48,9 +49,14 @@ def _sections(plan: Plan) -> list[str]:
         changes = list(grouped)
         counts = Counter(c.action for c in changes)
         state = "new" if versions.get(number) is None else f"stored version {versions[number]}"
-        lines += ["", f"<details><summary><b>{format_enterprise_number(number)}</b> ({state}): "
-                  f"{counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
-                  f"{counts[Action.DELETE]} to remove</summary>", "", "```diff"]
+        lines += [
+            "",
+            f"<details><summary><b>{format_enterprise_number(number)}</b> ({state}): "
+            f"{counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
+            f"{counts[Action.DELETE]} to remove</summary>",
+            "",
+            "```diff",
+        ]
         for change in changes:
             lines += [line[2:] if line.startswith("  ") else line for line in render_change(change)]
         lines += ["```", "", "</details>"]
@@ -64,29 +70,39 @@ def _waiting(plan: Plan, listed: bool = True) -> list[str]:
     counts: dict[str, dict[str, int]] = {}
     for number, status, count in plan.waiting_counts:
         counts.setdefault(number, {})[status] = count
-    lines = ["", "<details><summary>Accounts not activated yet</summary>", "",
-             "| enterprise | awaiting codes | pending | expired |", "|---|---:|---:|---:|"]
-    lines += [f"| {format_enterprise_number(n)} | {c.get('awaiting codes', 0)} | {c.get('pending', 0)} | "
-              f"{c.get('expired', 0)} |" for n, c in counts.items()]
+    lines = [
+        "",
+        "<details><summary>Accounts not activated yet</summary>",
+        "",
+        "| enterprise | awaiting codes | pending | expired |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {format_enterprise_number(n)} | {c.get('awaiting codes', 0)} | {c.get('pending', 0)} | "
+        f"{c.get('expired', 0)} |"
+        for n, c in counts.items()
+    ]
     if listed and plan.waiting:
         lines += ["", "First by deadline (`reconciler show NUMBER` lists every one):", ""]
-        lines += [f"- {format_enterprise_number(w.enterprise)} `{w.username}` {w.name}: {w.status}"
-                  + (f" (deadline {w.deadline[:10]})" if w.deadline else "") for w in plan.waiting]
-    return lines + ["", "</details>"]
+        lines += [
+            f"- {format_enterprise_number(w.enterprise)} `{w.username}` {w.name}: {w.status}"
+            + (f" (deadline {w.deadline[:10]})" if w.deadline else "")
+            for w in plan.waiting
+        ]
+    return [*lines, "", "</details>"]
 
 
 def render_plan_markdown(plan: Plan, limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None) -> str:
     """The comment; never longer than ``limit`` characters."""
     title = "### reconciler plan"
     if plan.is_empty:
-        return "\n".join([title, "", "No changes. The stored state matches the declaration."] + _waiting(plan)) + "\n"
+        return "\n".join([title, "", "No changes. The stored state matches the declaration.", *_waiting(plan)]) + "\n"
     head = [title, "", f"**{summary(plan)}**", ""]
     full = "\n".join(head + _summary_table(plan) + _gates(plan) + _sections(plan) + _waiting(plan)) + "\n"
     if len(full) <= limit:
         return full
     where = full_plan_at or "the plan job's log (`reconciler plan` in text format)"
-    note = ["", f"The full plan ({len(full):,} characters) is longer than a comment can hold; "
-                f"read it in {where}."]
+    note = ["", f"The full plan ({len(full):,} characters) is longer than a comment can hold; read it in {where}."]
     rows = None
     while True:
         short = "\n".join(head + _summary_table(plan, rows) + _gates(plan) + _waiting(plan, listed=False) + note) + "\n"

@@ -22,8 +22,10 @@ def render_overview(stored: dict[str, StoredEnterprise]) -> str:
         name = dict(records[Address(number, Kind.ENTERPRISE)])["name"]
         qualities = sum(1 for a in records if a.kind is Kind.QUALITY)
         users = sum(1 for a in records if a.kind is Kind.USER)
-        lines.append(f"{format_enterprise_number(number)}  {name}  (version {stored[number].version}, "
-                     f"{plural(qualities, 'quality', 'qualities')}, {plural(users, 'user', 'users')})")
+        lines.append(
+            f"{format_enterprise_number(number)}  {name}  (version {stored[number].version}, "
+            f"{plural(qualities, 'quality', 'qualities')}, {plural(users, 'user', 'users')})"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -42,8 +44,10 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
         return f"{account.name} ({ssin}) [{account.username}, {status}]"
 
     header = dict(state.records[Address(number, Kind.ENTERPRISE)])
-    lines = [f"enterprise {format_enterprise_number(number)}  {header['name']}  (version {stored.version})",
-             f"  main access manager: {who(header['main_access_manager'])}"]
+    lines = [
+        f"enterprise {format_enterprise_number(number)}  {header['name']}  (version {stored.version})",
+        f"  main access manager: {who(header['main_access_manager'])}",
+    ]
     for address in sorted(a for a in state.records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER):
         lines.append(f"  co-main access manager: {who(address.key)}")
     for quality in sorted(a for a in state.records if a.kind is Kind.QUALITY):
@@ -56,29 +60,37 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
                 lines.append(f"    {name.replace('_', ' ')}: {settings[name]}")
         if settings["access_manager"]:
             lines.append(f"    access manager: {who(settings['access_manager'])}")
-        inside = sorted((a, dict(f)) for a, f in state.records.items()
-                        if a.quality == quality.quality and a.kind is not Kind.QUALITY)
+        inside = sorted(
+            (a, dict(f))
+            for a, f in state.records.items()
+            if a.quality == quality.quality and a.kind is not Kind.QUALITY
+        )
         for address, fields in inside:
             if address.kind is Kind.CO_ACCESS_MANAGER:
                 lines.append(f"    co-access manager: {who(address.key)}")
             elif address.kind is Kind.USER:
                 lines.append(f"    user: {who(address.key)}: {' '.join(fields['services']) or 'no services'}")
             elif address.kind is Kind.SENDER:
-                lines.append(f"    sender {address.key}: {fields['channel']}, technical contact "
-                             f"{fields['contact_name']} <{fields['contact_email']}>")
+                lines.append(
+                    f"    sender {address.key}: {fields['channel']}, technical contact "
+                    f"{fields['contact_name']} <{fields['contact_email']}>"
+                )
             elif address.kind is Kind.ROUTE:
                 lines.append(f"    route: {address.key} -> sender {fields['sender']}")
     statuses = [account.effective_status(now) for account in accounts]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in (*WAITING, "active", "deactivated") if s in statuses)
     lines.append(f"  accounts: {counts or 'none'}")
-    waiting = sorted((a for a, s in zip(accounts, statuses) if s in WAITING),
-                     key=lambda a: (a.activation_deadline or "", a.username))
+    waiting = sorted(
+        (a for a, s in zip(accounts, statuses, strict=True) if s in WAITING),
+        key=lambda a: (a.activation_deadline or "", a.username),
+    )
     if waiting:
         lines.append("  not activated yet (new codes come from the level above: reconciler credentials reissue):")
         for account in waiting:
             status = account.effective_status(now)
             when = {"pending": " until ", "expired": " since "}.get(status, "")
-            lines.append(f"    {account.username}  {account.name}  {status}{when}{(account.activation_deadline or '')[:10] if when else ''}")
+            deadline = (account.activation_deadline or "")[:10] if when else ""
+            lines.append(f"    {account.username}  {account.name}  {status}{when}{deadline}")
     for account in (a for a in accounts if a.status == "deactivated"):
         lines.append(f"  deactivated: {account.username} ({account.ssin}) since {account.deactivated_at[:10]}")
     return "\n".join(lines) + "\n"

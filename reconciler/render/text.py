@@ -38,11 +38,14 @@ def render_change(change: Change) -> list[str]:
     if change.action is Action.UPDATE:
         field_changes = change.field_changes
         width = max((len(f.name) for f in field_changes), default=0)
-        lines += [f"      ~ {f.name.ljust(width)} = {show_value(f.before)} -> {show_value(f.after)}"
-                  for f in field_changes]
+        lines += [
+            f"      ~ {f.name.ljust(width)} = {show_value(f.before)} -> {show_value(f.after)}" for f in field_changes
+        ]
         return lines
     # A new or removed record: show what is set.
-    shown = [(name, value) for name, value in (change.after or change.before) if value is not None and value is not False]
+    shown = [
+        (name, value) for name, value in (change.after or change.before) if value is not None and value is not False
+    ]
     width = max((len(name) for name, _ in shown), default=0)
     lines += [f"      {symbol} {name.ljust(width)} = {show_value(value)}" for name, value in shown]
     if change.address.kind is Kind.PERSON:
@@ -70,6 +73,7 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
     A first apply of a million users has millions of lines; building them into one string
     would double the memory the plan itself needs.
     """
+
     def text(lines: list[str]) -> str:
         return "".join((paint(line) if color else line) + "\n" for line in lines)
 
@@ -81,20 +85,25 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
     versions = dict(plan.versions)
     for number, changes in groupby(plan.changes, key=lambda change: change.address.enterprise):
         version = versions.get(number)
-        lines = ["", f"# enterprise {format_enterprise_number(number)} "
-                     f"({'new' if version is None else f'stored version {version}'})"]
+        lines = [
+            "",
+            f"# enterprise {format_enterprise_number(number)} "
+            f"({'new' if version is None else f'stored version {version}'})",
+        ]
         for change in changes:
-            lines += [""] + render_change(change)
+            lines += ["", *render_change(change)]
         yield text(lines)
-    yield text(["", summary(plan)] + refusal_lines(plan) + waiting_lines(plan)) + _skipped(plan)
+    yield text(["", summary(plan), *refusal_lines(plan), *waiting_lines(plan)]) + _skipped(plan)
 
 
 def _skipped(plan: Plan) -> str:
     count = len(plan.skipped)
     if not count:
         return ""
-    return (f"{count} enterprise{'s' if count != 1 else ''} unchanged since {'their' if count != 1 else 'its'} "
-            f"last apply (same files, same stored version) {'were' if count != 1 else 'was'} not read again.\n")
+    return (
+        f"{count} enterprise{'s' if count != 1 else ''} unchanged since {'their' if count != 1 else 'its'} "
+        f"last apply (same files, same stored version) {'were' if count != 1 else 'was'} not read again.\n"
+    )
 
 
 def waiting_lines(plan: Plan) -> list[str]:
@@ -118,16 +127,20 @@ def refusal_lines(plan: Plan) -> list[str]:
         return []
     lines = ["", "Safety gates: apply will refuse this plan unless each gate is lifted explicitly:"]
     for refusal in plan.refusals:
-        lines.append(f"  {refusal.gate} enterprise {format_enterprise_number(refusal.enterprise)} "
-                     f"{refusal.message} (lift with {refusal.override})")
+        lines.append(
+            f"  {refusal.gate} enterprise {format_enterprise_number(refusal.enterprise)} "
+            f"{refusal.message} (lift with {refusal.override})"
+        )
     return lines
 
 
 def summary(plan: Plan) -> str:
     counts = plan.counts()
     accounts = sum(1 for c in plan.changes if c.action is Action.CREATE and c.address.kind is Kind.PERSON)
-    line = (f"Plan: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
-            f"{counts[Action.DELETE]} to remove.")
+    line = (
+        f"Plan: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
+        f"{counts[Action.DELETE]} to remove."
+    )
     if accounts:
         line += f" {accounts} new account{'s' if accounts != 1 else ''} pending activation."
     return line

@@ -65,8 +65,9 @@ def commit_from_environment() -> str | None:
 
 
 def context(now: datetime, actor: str | None, run: str, plan_hash: str, overrides: Iterable[str]) -> Context:
-    return Context(now.isoformat(timespec="seconds"), actor, run, plan_hash, commit_from_environment(),
-                   " ".join(sorted(overrides)))
+    return Context(
+        now.isoformat(timespec="seconds"), actor, run, plan_hash, commit_from_environment(), " ".join(sorted(overrides))
+    )
 
 
 def _digest(body: tuple) -> str:
@@ -78,23 +79,29 @@ def entry_hash(entry: AuditEntry) -> str:
     return _digest(tuple(entry)[:-1])
 
 
-def _json(fields) -> str | None:  # noqa: ANN001
+def _json(fields) -> str | None:
     """Fields as compact JSON with sorted keys (orjson writes tuples as arrays, as the plan's JSON does)."""
     return None if fields is None else orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def chain(shared: Context, enterprise: str, changes: Iterable[Change], seq: int, head: str) -> list[AuditEntry]:
     """Entries for ``changes``, continuing the chain after entry ``seq`` whose hash is ``head``."""
-    return chain_events(shared, enterprise, ((change.action.value, str(change.address), _json(change.before),
-                                              _json(change.after)) for change in changes), seq, head)
+    return chain_events(
+        shared,
+        enterprise,
+        ((change.action.value, str(change.address), _json(change.before), _json(change.after)) for change in changes),
+        seq,
+        head,
+    )
 
 
 def event_json(values: dict | None) -> str | None:
     return None if values is None else orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def chain_events(shared: Context, enterprise: str, events: Iterable[tuple[str, str, str | None, str | None]],
-                 seq: int, head: str) -> list[AuditEntry]:
+def chain_events(
+    shared: Context, enterprise: str, events: Iterable[tuple[str, str, str | None, str | None]], seq: int, head: str
+) -> list[AuditEntry]:
     """Entries for (action, subject, before JSON, after JSON) events, continuing the chain at ``seq``."""
     entries = []
     common = (shared.at, shared.actor, shared.run, shared.plan_hash, shared.commit_sha, shared.overrides)
@@ -127,8 +134,9 @@ def verify(entries: list[AuditEntry], heads: dict[str, tuple[int, str]]) -> list
         seq, head = heads.get(enterprise, (0, GENESIS))
         last = log[-1].seq if log else 0
         if seq != last:
-            problems.append(f"{enterprise}: the trail ends at entry {last} but the enterprise recorded {seq}: "
-                            "entries were deleted")
+            problems.append(
+                f"{enterprise}: the trail ends at entry {last} but the enterprise recorded {seq}: entries were deleted"
+            )
         elif log and head != log[-1].hash:
             problems.append(f"{enterprise}: the last entry does not match the head the enterprise recorded")
     return problems

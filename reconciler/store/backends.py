@@ -22,12 +22,14 @@ def open_store(url: str | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOU
     # Imported when named, not above: psycopg costs a pull request's plan on SQLite 0.1 s to load.
     # (One direction only: no backend imports this module.)
     if scheme == "sqlite" and rest.startswith("/"):
-        from reconciler.store.sqlite import SqliteStore
+        from reconciler.store.sqlite import SqliteStore  # noqa: PLC0415
 
         return SqliteStore(url, rest[1:], lock_timeout)
     if scheme in ("postgresql", "postgres"):
-        from reconciler.store.postgresql import PostgresStore
+        from reconciler.store.postgresql import PostgresStore  # noqa: PLC0415
 
         return PostgresStore(url, lock_timeout)
-    raise StoreError(f"unsupported state URL {url!r}: expected sqlite:///relative/path, "
-                     "sqlite:////absolute/path or postgresql://user@host:port/database[?schema=NAME]")
+    raise StoreError(
+        f"unsupported state URL {url!r}: expected sqlite:///relative/path, "
+        "sqlite:////absolute/path or postgresql://user@host:port/database[?schema=NAME]"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from reconciler.records.change import Change
@@ -94,7 +94,7 @@ WAITING = ("pending", "expired", AWAITING_CODES)  # statuses of accounts not act
 
 def now_text(now: datetime) -> str:
     """Times are stored as ISO 8601 text in UTC, to the second, so they compare as text."""
-    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return now.astimezone(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,9 @@ class Transaction(Protocol):
     def update_account(self, account: Account, **values: object) -> bool:
         """Change an account if nobody changed it since it was read (its session epoch); False if they did."""
 
-    def record_events(self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]) -> None:
+    def record_events(
+        self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]
+    ) -> None:
         """Append account events (action, subject, before, after) to the enterprise's audit chain."""
 
 
@@ -185,4 +187,4 @@ class Store(Protocol):
 
 def batched(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

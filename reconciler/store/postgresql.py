@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -66,14 +66,18 @@ class PostgresStore(SqlStore):
             db.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, "migrations"),))
             db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
             self._search_path()
-            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                       "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
             done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
             for version, name, text in migrations("postgresql"):
                 if version not in done:
                     db.execute(text)
-                    db.execute("INSERT INTO schema_migrations VALUES (%s, %s, %s)",
-                               (version, name, now_text(datetime.now(timezone.utc))))
+                    db.execute(
+                        "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+                        (version, name, now_text(datetime.now(UTC))),
+                    )
 
     def applied_migrations(self) -> list[tuple[int, str]]:
         with self._snapshot():
@@ -94,7 +98,9 @@ class PostgresStore(SqlStore):
         try:
             self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, "usernames"),))
         except errors.LockNotAvailable:
-            raise LockTimeout(f"timed out waiting for another apply to finish handing out user names in {self.url}") from None
+            raise LockTimeout(
+                f"timed out waiting for another apply to finish handing out user names in {self.url}"
+            ) from None
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -120,8 +126,9 @@ class PostgresStore(SqlStore):
             with db.transaction():
                 self._search_path()
                 db.execute("SET LOCAL reconciler.applying = 'on'")
-                db.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
-                    sql.Literal(f"{int(self.lock_timeout * 1000)}ms")))
+                db.execute(
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(self.lock_timeout * 1000)}ms"))
+                )
                 for enterprise in wanted:  # a fixed order: two applies never wait on each other in a cycle
                     try:
                         db.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, enterprise),))
@@ -137,10 +144,12 @@ class PostgresStore(SqlStore):
         statement = sql.SQL(
             "INSERT INTO {} (enterprise, holder, run, since, lock_key) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (enterprise) DO UPDATE SET holder = EXCLUDED.holder, run = EXCLUDED.run, "
-            "since = EXCLUDED.since, lock_key = EXCLUDED.lock_key").format(self._table("lock_holders"))
+            "since = EXCLUDED.since, lock_key = EXCLUDED.lock_key"
+        ).format(self._table("lock_holders"))
         with self.side.cursor() as cursor:
-            cursor.executemany(statement, [(e, default_holder(), run, now_text(now), lock_key(self.schema, e))
-                                           for e in enterprises])
+            cursor.executemany(
+                statement, [(e, default_holder(), run, now_text(now), lock_key(self.schema, e)) for e in enterprises]
+            )
 
     def _timeout_message(self, enterprise: str) -> str:
         holder = self.holder_of(enterprise)
@@ -148,11 +157,14 @@ class PostgresStore(SqlStore):
         return f"timed out after {self.lock_timeout:g}s waiting for the lock of enterprise {enterprise}{by}"
 
     def lock_holders(self) -> list[LockHolder]:
-        rows = self.side.execute(sql.SQL(
-            "SELECT enterprise, holder, run, since, lock_key FROM {} ORDER BY enterprise").format(
-                self._table("lock_holders"))).fetchall()
-        return [LockHolder(e, holder, run, since, self._holding_pid(key) is not None)
-                for e, holder, run, since, key in rows]
+        rows = self.side.execute(
+            sql.SQL("SELECT enterprise, holder, run, since, lock_key FROM {} ORDER BY enterprise").format(
+                self._table("lock_holders")
+            )
+        ).fetchall()
+        return [
+            LockHolder(e, holder, run, since, self._holding_pid(key) is not None) for e, holder, run, since, key in rows
+        ]
 
     def _holding_pid(self, key: int) -> int | None:
         """The backend holding advisory lock ``key`` in this database, if any."""
@@ -160,7 +172,8 @@ class PostgresStore(SqlStore):
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND classid::bigint = %s AND objid::bigint = %s",
-            ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
+            ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+        ).fetchone()
         return row[0] if row else None
 
     def release_lock(self, enterprise: str, force: bool = False) -> LockHolder | None:
@@ -169,13 +182,16 @@ class PostgresStore(SqlStore):
             return None
         if holder.held:
             if not force:
-                raise StoreError(f"the lock of {enterprise} is held by {holder.holder} (run {holder.run}); "
-                                 "pass --force to end that session")
+                raise StoreError(
+                    f"the lock of {enterprise} is held by {holder.holder} (run {holder.run}); "
+                    "pass --force to end that session"
+                )
             pid = self._holding_pid(lock_key(self.schema, enterprise))
             if pid is not None:
                 self.side.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        self.side.execute(sql.SQL("DELETE FROM {} WHERE enterprise = %s").format(self._table("lock_holders")),
-                          (enterprise,))
+        self.side.execute(
+            sql.SQL("DELETE FROM {} WHERE enterprise = %s").format(self._table("lock_holders")), (enterprise,)
+        )
         return holder
 
     def close(self) -> None:

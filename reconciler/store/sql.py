@@ -38,11 +38,25 @@ from reconciler.store.port import (
 from reconciler.store.tables import TABLES, to_column
 from reconciler.store.usernames import UsernameAllocator
 
-REGISTRY_TABLES = ("enterprises", "persons", "qualities", "co_main_access_managers", "co_access_managers",
-                   "users", "senders", "routes", "audit_log", "declared_files", "accounts", "login_failures")
-ACCOUNT_COLUMNS = ("a.enterprise, a.ssin, coalesce(p.name, ''), coalesce(p.email, ''), a.username, a.status, "
-                   "a.created_at, a.codes_issued_at, a.activation_deadline, a.activated_at, a.deactivated_at, "
-                   "a.session_epoch, a.temporary_hash, a.password_hash")
+REGISTRY_TABLES = (
+    "enterprises",
+    "persons",
+    "qualities",
+    "co_main_access_managers",
+    "co_access_managers",
+    "users",
+    "senders",
+    "routes",
+    "audit_log",
+    "declared_files",
+    "accounts",
+    "login_failures",
+)
+ACCOUNT_COLUMNS = (
+    "a.enterprise, a.ssin, coalesce(p.name, ''), coalesce(p.email, ''), a.username, a.status, "
+    "a.created_at, a.codes_issued_at, a.activation_deadline, a.activated_at, a.deactivated_at, "
+    "a.session_epoch, a.temporary_hash, a.password_hash"
+)
 ACCOUNTS_FROM = "accounts a LEFT JOIN persons p ON p.enterprise = a.enterprise AND p.ssin = a.ssin"
 CHUNK = 900  # bound parameters per statement, below SQLite's historical limit of 999
 
@@ -122,8 +136,11 @@ class SqlStore(ABC):
         found: dict[str, str] = {}
         with self._snapshot():
             for chunk in batched(sorted(set(numbers)), CHUNK):
-                found.update(self._rows(f"SELECT number, name FROM enterprises WHERE number IN "
-                                        f"({', '.join('?' * len(chunk))})", chunk))
+                found.update(
+                    self._rows(
+                        f"SELECT number, name FROM enterprises WHERE number IN ({', '.join('?' * len(chunk))})", chunk
+                    )
+                )
         return found
 
     def accounts(self, number: str) -> list[Account]:
@@ -169,13 +186,19 @@ class SqlStore(ABC):
                 rows = self._rows(
                     "SELECT CASE WHEN codes_issued_at IS NULL THEN 'awaiting codes' "
                     "WHEN activation_deadline < ? THEN 'expired' ELSE 'pending' END, count(*) "
-                    "FROM accounts WHERE enterprise = ? AND status = 'pending' GROUP BY 1", (at, number))
+                    "FROM accounts WHERE enterprise = ? AND status = 'pending' GROUP BY 1",
+                    (at, number),
+                )
                 if rows:
                     counts[number] = dict(rows)
-                    listed += [Account(*row) for row in self._rows(
-                        f"SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS_FROM} WHERE a.enterprise = ? "
-                        "AND a.status = 'pending' ORDER BY coalesce(a.activation_deadline, ''), a.username LIMIT ?",
-                        (number, first))]
+                    listed += [
+                        Account(*row)
+                        for row in self._rows(
+                            f"SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNTS_FROM} WHERE a.enterprise = ? "
+                            "AND a.status = 'pending' ORDER BY coalesce(a.activation_deadline, ''), a.username LIMIT ?",
+                            (number, first),
+                        )
+                    ]
         return ActivationNotices(counts, listed)
 
     def count_login_failure(self, username: str, now: datetime, window_start: datetime) -> int:
@@ -186,7 +209,8 @@ class SqlStore(ABC):
                 "failures = CASE WHEN login_failures.first_failed_at < ? THEN 1 ELSE login_failures.failures + 1 END, "
                 "first_failed_at = CASE WHEN login_failures.first_failed_at < ? THEN excluded.first_failed_at "
                 "ELSE login_failures.first_failed_at END",
-                (username, now_text(now), now_text(window_start), now_text(window_start)))
+                (username, now_text(now), now_text(window_start), now_text(window_start)),
+            )
             return self._rows("SELECT failures FROM login_failures WHERE username = ?", (username,))[0][0]
 
     def lock_login(self, username: str, until: datetime) -> None:
@@ -205,7 +229,7 @@ class SqlStore(ABC):
     def _execute(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.connection.execute(self.q(sql), tuple(params))
 
-    def _lock_usernames(self) -> None:
+    def _lock_usernames(self) -> None:  # noqa: B027 - SQLite needs nothing: its apply holds the only write lock
         """Inside an apply: keep other applies from handing out user names until this one commits."""
 
     @abstractmethod
@@ -217,8 +241,11 @@ class SqlStore(ABC):
         found = {}
         with self._snapshot():
             for table in REGISTRY_TABLES:
-                cursor = self.connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2" if table != "enterprises"
-                                                 else f"SELECT * FROM {table} ORDER BY 1")
+                cursor = self.connection.execute(
+                    f"SELECT * FROM {table} ORDER BY 1, 2"
+                    if table != "enterprises"
+                    else f"SELECT * FROM {table} ORDER BY 1"
+                )
                 found[table] = ([d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()])
         return found
 
@@ -246,7 +273,9 @@ class SqlStore(ABC):
 
     def audit_heads(self) -> dict[str, tuple[int, str]]:
         with self._snapshot():
-            return {n: (seq, head) for n, seq, head in self._rows("SELECT number, audit_seq, audit_head FROM enterprises")}
+            return {
+                n: (seq, head) for n, seq, head in self._rows("SELECT number, audit_seq, audit_head FROM enterprises")
+            }
 
     def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
         """For the files given: which enterprise each was last applied to, and those enterprises' records."""
@@ -260,11 +289,13 @@ class SqlStore(ABC):
                 marks = ", ".join("?" * len(chunk))
                 files: dict[str, dict[str, str]] = {}
                 for path, enterprise, sha in self._rows(
-                        f"SELECT path, enterprise, sha256 FROM declared_files WHERE enterprise IN ({marks})", chunk):
+                    f"SELECT path, enterprise, sha256 FROM declared_files WHERE enterprise IN ({marks})", chunk
+                ):
                     files.setdefault(enterprise, {})[path] = sha
                 for number, digest, synced, version in self._rows(
-                        f"SELECT number, synced_digest, synced_version, version FROM enterprises "
-                        f"WHERE number IN ({marks})", chunk):
+                    f"SELECT number, synced_digest, synced_version, version FROM enterprises WHERE number IN ({marks})",
+                    chunk,
+                ):
                     records[number] = SyncRecord(files.get(number, {}), digest, synced, version)
         return owner, records
 
@@ -346,38 +377,58 @@ class SqlTransaction:
         at = now_text(self.now)
         cursor = self.store.connection.cursor()
         if changes[0].action is Action.DELETE:
-            cursor.executemany(self.store.q(
-                "UPDATE accounts SET status = 'deactivated', deactivated_at = ?, temporary_hash = NULL, "
-                "password_hash = NULL, session_epoch = session_epoch + 1 WHERE enterprise = ? AND ssin = ?"),
-                [(at, c.address.enterprise, c.address.key) for c in changes])
+            cursor.executemany(
+                self.store.q(
+                    "UPDATE accounts SET status = 'deactivated', deactivated_at = ?, temporary_hash = NULL, "
+                    "password_hash = NULL, session_epoch = session_epoch + 1 WHERE enterprise = ? AND ssin = ?"
+                ),
+                [(at, c.address.enterprise, c.address.key) for c in changes],
+            )
             return
-        cursor.executemany(self.store.q(
-            "INSERT INTO accounts (enterprise, ssin, username, status, created_at) VALUES (?, ?, ?, 'pending', ?) "
-            "ON CONFLICT (enterprise, ssin) DO UPDATE SET status = 'pending', created_at = excluded.created_at, "
-            "codes_issued_at = NULL, activation_deadline = NULL, temporary_hash = NULL, password_hash = NULL, "
-            "activated_at = NULL, deactivated_at = NULL, session_epoch = accounts.session_epoch + 1"),
-            [(c.address.enterprise, c.address.key, self._username(dict(c.after)["name"]), at) for c in changes])
+        cursor.executemany(
+            self.store.q(
+                "INSERT INTO accounts (enterprise, ssin, username, status, created_at) VALUES (?, ?, ?, 'pending', ?) "
+                "ON CONFLICT (enterprise, ssin) DO UPDATE SET status = 'pending', created_at = excluded.created_at, "
+                "codes_issued_at = NULL, activation_deadline = NULL, temporary_hash = NULL, password_hash = NULL, "
+                "activated_at = NULL, deactivated_at = NULL, session_epoch = accounts.session_epoch + 1"
+            ),
+            [(c.address.enterprise, c.address.key, self._username(dict(c.after)["name"]), at) for c in changes],
+        )
 
     def update_account(self, account: Account, **values: object) -> bool:
         assignments = ", ".join(f"{name} = ?" for name in values)
-        cursor = self.store.connection.execute(self.store.q(
-            f"UPDATE accounts SET {assignments}, session_epoch = session_epoch + 1 "
-            "WHERE enterprise = ? AND ssin = ? AND session_epoch = ?"),
-            (*values.values(), account.enterprise, account.ssin, account.session_epoch))
+        cursor = self.store.connection.execute(
+            self.store.q(
+                f"UPDATE accounts SET {assignments}, session_epoch = session_epoch + 1 "
+                "WHERE enterprise = ? AND ssin = ? AND session_epoch = ?"
+            ),
+            (*values.values(), account.enterprise, account.ssin, account.session_epoch),
+        )
         return cursor.rowcount == 1
 
-    def record_events(self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]) -> None:
+    def record_events(
+        self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]
+    ) -> None:
         seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))[0]
-        entries = chain_events(shared, enterprise, ((action, subject, event_json(before), event_json(after))
-                                                    for action, subject, before, after in events), seq, head)
+        entries = chain_events(
+            shared,
+            enterprise,
+            ((action, subject, event_json(before), event_json(after)) for action, subject, before, after in events),
+            seq,
+            head,
+        )
         self._append_audit(enterprise, entries)
 
     def _append_audit(self, enterprise: str, entries: list[AuditEntry]) -> None:
         columns = list(AuditEntry._fields)
-        statement = self.store.q(f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})")
+        statement = self.store.q(
+            f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        )
         self.store.connection.cursor().executemany(statement, entries)
-        self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
-                  (entries[-1].seq, entries[-1].hash, enterprise))
+        self._run(
+            "UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
+            (entries[-1].seq, entries[-1].hash, enterprise),
+        )
 
     def record_audit(self, shared: Context, changes: list[Change]) -> None:
         """Append one entry per change to each enterprise's chain, and move the chain's head."""
@@ -385,8 +436,9 @@ class SqlTransaction:
         for change in changes:
             by_enterprise.setdefault(change.address.enterprise, []).append(change)
         for enterprise, found in sorted(by_enterprise.items()):
-            seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?",
-                                         (enterprise,))[0]
+            seq, head = self.store._rows(
+                "SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,)
+            )[0]
             self._append_audit(enterprise, chain(shared, enterprise, found, seq, head))
 
     def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
@@ -397,13 +449,18 @@ class SqlTransaction:
             self._run(f"DELETE FROM declared_files WHERE path IN ({', '.join('?' * len(chunk))})", chunk)
         self.store.connection.cursor().executemany(
             self.store.q("INSERT INTO declared_files (path, enterprise, sha256) VALUES (?, ?, ?)"),
-            [(path, number, sha) for path, sha in files])
-        self._run("UPDATE enterprises SET synced_digest = ?, synced_version = version WHERE number = ? AND version = ?",
-                  (digest, number, version))
+            [(path, number, sha) for path, sha in files],
+        )
+        self._run(
+            "UPDATE enterprises SET synced_digest = ?, synced_version = version WHERE number = ? AND version = ?",
+            (digest, number, version),
+        )
 
     def _username(self, name: str) -> str:
         """User names are unique in the registry (they are what people log in with) and never reused."""
         if self._usernames is None:
             self.store._lock_usernames()
-            self._usernames = UsernameAllocator(lambda: (r[0] for r in self.store._rows("SELECT username FROM accounts")))
+            self._usernames = UsernameAllocator(
+                lambda: (r[0] for r in self.store._rows("SELECT username FROM accounts"))
+            )
         return self._usernames.allocate(name)

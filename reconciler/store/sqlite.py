@@ -14,7 +14,7 @@ import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
@@ -39,8 +39,10 @@ class SqliteStore(SqlStore):
 
     def _migrate(self) -> None:
         db = self.connection
-        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                   "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
         done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
         pending = [m for m in migrations("sqlite") if m[0] not in done]
         if not pending:
@@ -58,8 +60,10 @@ class SqliteStore(SqlStore):
                         broken = db.execute("PRAGMA foreign_key_check").fetchall()
                         if broken:
                             raise StoreError(f"migration {name} leaves rows without their parent: {broken[:5]}")
-                        db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                                   (version, name, now_text(datetime.now(timezone.utc))))
+                        db.execute(
+                            "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                            (version, name, now_text(datetime.now(UTC))),
+                        )
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -112,8 +116,14 @@ class SqliteStore(SqlStore):
             self.holder_file.unlink(missing_ok=True)
 
     def _write_holder(self, enterprises: list[str], run: str, now: datetime) -> None:
-        record = {"enterprises": enterprises, "holder": default_holder(), "run": run, "since": now_text(now),
-                  "pid": os.getpid(), "host": socket.gethostname()}
+        record = {
+            "enterprises": enterprises,
+            "holder": default_holder(),
+            "run": run,
+            "since": now_text(now),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
         temporary = self.holder_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(record), encoding="utf-8")
         temporary.replace(self.holder_file)
@@ -136,8 +146,10 @@ class SqliteStore(SqlStore):
         if holder is None:
             return None
         if holder.held and not force:
-            raise StoreError(f"the lock of {enterprise} is held by {holder.holder} (run {holder.run}); "
-                             "pass --force to end that process")
+            raise StoreError(
+                f"the lock of {enterprise} is held by {holder.holder} (run {holder.run}); "
+                "pass --force to end that process"
+            )
         record = self._read_holder()
         if holder.held and record:
             os.kill(record["pid"], 9)

@@ -23,8 +23,8 @@ class Table:
 
     @cached_property
     def key_columns(self) -> tuple[str, ...]:
-        return ("enterprise" if self.kind is not Kind.ENTERPRISE else "number",) + tuple(
-            c for c in (self.quality_column, self.key_column) if c)
+        first = "enterprise" if self.kind is not Kind.ENTERPRISE else "number"
+        return (first, *(c for c in (self.quality_column, self.key_column) if c))
 
     @property
     def field_columns(self) -> tuple[str, ...]:
@@ -55,7 +55,7 @@ class Table:
         if self.kind is Kind.PERSON:
             return (("name", row[start]), ("email", row[start + 1]))
         values = row[start:]
-        return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values))
+        return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values, strict=True))
 
 
 TABLES: dict[Kind, Table] = {

@@ -35,11 +35,12 @@ from reconciler.store.audit import run_id
 from reconciler.store.backends import open_store
 from reconciler.store.port import Account, Store
 
-SECRET_ENV = "RECONCILER_SECRET_KEY"
+SECRET_ENV = "RECONCILER_SECRET_KEY"  # noqa: S105 - the name of a variable, not a secret
 
 
-def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bool = False,
-               clock: Callable[[], datetime] = utc_now) -> Flask:
+def create_app(
+    state_url: str, secret_key: str | None = None, secure_cookies: bool = False, clock: Callable[[], datetime] = utc_now
+) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or os.environ.get(SECRET_ENV) or secrets.token_hex(32),
@@ -89,9 +90,11 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
-        return render_template("message.html", title="The form expired",
-                               message="The page was open too long or was not sent by this site. "
-                                       "Reload it and try again."), 400
+        return render_template(
+            "message.html",
+            title="The form expired",
+            message="The page was open too long or was not sent by this site. Reload it and try again.",
+        ), 400
 
     @app.get("/")
     def home() -> Response:
@@ -102,8 +105,11 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
         error = None
         if request.method == "POST":
             try:
-                sign_in(firstlogin.login(store(), request.form.get("username", ""),
-                                         request.form.get("password", ""), clock()))
+                sign_in(
+                    firstlogin.login(
+                        store(), request.form.get("username", ""), request.form.get("password", ""), clock()
+                    )
+                )
                 return redirect(url_for("me"))
             except firstlogin.LoginRefused as refused:
                 error = str(refused)
@@ -114,8 +120,9 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
         error = None
         if request.method == "POST":
             try:
-                account = firstlogin.start(store(), request.form.get("username", ""),
-                                           request.form.get("temporary_password", ""), clock())
+                account = firstlogin.start(
+                    store(), request.form.get("username", ""), request.form.get("temporary_password", ""), clock()
+                )
                 session.clear()
                 session["flow"] = {"username": account.username, "epoch": account.session_epoch, "step": "identity"}
                 return redirect(url_for("identity"))
@@ -155,8 +162,14 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
         problems: list[str] = []
         if request.method == "POST":
             try:
-                activated = firstlogin.choose_password(store(), account, request.form.get("password", ""),
-                                                       request.form.get("confirmation", ""), clock(), run_id())
+                activated = firstlogin.choose_password(
+                    store(),
+                    account,
+                    request.form.get("password", ""),
+                    request.form.get("confirmation", ""),
+                    clock(),
+                    run_id(),
+                )
                 sign_in(activated)
                 flash("Your account is active. From now on, log in with your user name and your new password.")
                 return redirect(url_for("me"))
@@ -172,8 +185,9 @@ def create_app(state_url: str, secret_key: str | None = None, secure_cookies: bo
         account = signed_in()
         if account is None:
             return redirect(url_for("login"))
-        return render_template("me.html", view=overview(store(), account, clock()),
-                               number=format_enterprise_number(account.enterprise))
+        return render_template(
+            "me.html", view=overview(store(), account, clock()), number=format_enterprise_number(account.enterprise)
+        )
 
     @app.post("/logout")
     def logout() -> Response:

@@ -15,11 +15,15 @@ def one_main_access_manager(enterprise: DeclaredEnterprise, catalogue: Catalogue
     """An enterprise has exactly one main access manager (Hoofdtoegangsbeheerder), declared in one file."""
     declared = [a for a in enterprise.appointments() if a.role is Role.MAIN_ACCESS_MANAGER]
     if not declared:
-        yield (enterprise.first_site.at("enterprise"),
-               f"enterprise {enterprise.number} has no main access manager; declare main_access_manager in one file")
+        yield (
+            enterprise.first_site.at("enterprise"),
+            f"enterprise {enterprise.number} has no main access manager; declare main_access_manager in one file",
+        )
     for extra in declared[1:]:
-        yield (extra.site.at(key=True),
-               f"enterprise {enterprise.number} already has a main access manager ({where(declared[0].site.at())})")
+        yield (
+            extra.site.at(key=True),
+            f"enterprise {enterprise.number} already has a main access manager ({where(declared[0].site.at())})",
+        )
 
 
 @rule("H002", "co-main access managers are distinct")
@@ -32,11 +36,15 @@ def distinct_co_main_access_managers(enterprise: DeclaredEnterprise, catalogue: 
         if appointment.role is not Role.CO_MAIN_ACCESS_MANAGER:
             continue
         if appointment.ssin in main:
-            yield (appointment.site.at("ssin"),
-                   f"{appointment.person.name} is the main access manager and cannot also be a co-main access manager")
+            yield (
+                appointment.site.at("ssin"),
+                f"{appointment.person.name} is the main access manager and cannot also be a co-main access manager",
+            )
         elif appointment.ssin in seen:
-            yield (appointment.site.at("ssin"),
-                   f"{appointment.person.name} is already a co-main access manager ({where(seen[appointment.ssin])})")
+            yield (
+                appointment.site.at("ssin"),
+                f"{appointment.person.name} is already a co-main access manager ({where(seen[appointment.ssin])})",
+            )
         else:
             seen[appointment.ssin] = appointment.site.at()
 
@@ -52,18 +60,29 @@ def consistent_people(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> I
         for field in ("name", "email", "github", "gitlab"):
             mine, theirs = getattr(person, field), getattr(known.person, field)
             if mine != theirs:
-                yield (appointment.site.at(field),
-                       f'SSIN {appointment.ssin} is declared with {field} "{theirs}" at {where(known.site.at(field))}, '
-                       f'here "{mine}"')
+                yield (
+                    appointment.site.at(field),
+                    f'SSIN {appointment.ssin} is declared with {field} "{theirs}" at {where(known.site.at(field))}, '
+                    f'here "{mine}"',
+                )
 
 
 @rule("H018", "the enterprise has one name")
 def one_name(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """An enterprise's registered name is declared in at least one of its files, the same wherever it appears."""
-    named = [(f.model.enterprise.name, f.site.at("enterprise", "name")) for f in enterprise.files
-             if f.model.enterprise.name is not None]
+    named = [
+        (f.model.enterprise.name, f.site.at("enterprise", "name"))
+        for f in enterprise.files
+        if f.model.enterprise.name is not None
+    ]
     if not named:
-        yield enterprise.first_site.at("enterprise"), f"enterprise {enterprise.number} has no name; declare enterprise.name"
+        yield (
+            enterprise.first_site.at("enterprise"),
+            f"enterprise {enterprise.number} has no name; declare enterprise.name",
+        )
     for name, position in named[1:]:
         if name != named[0][0]:
-            yield position, f'enterprise {enterprise.number} is named "{named[0][0]}" at {where(named[0][1])}, here "{name}"'
+            yield (
+                position,
+                f'enterprise {enterprise.number} is named "{named[0][0]}" at {where(named[0][1])}, here "{name}"',
+            )

@@ -47,8 +47,10 @@ def sender_technical_contact(enterprise: DeclaredEnterprise, catalogue: Catalogu
         for block in blocks:
             for index, sender in enumerate(block.model.senders):
                 if sender.technical_contact is None:
-                    yield (block.site.at("senders", index),
-                           f'sender "{sender.number}" of quality "{code}" has no technical_contact')
+                    yield (
+                        block.site.at("senders", index),
+                        f'sender "{sender.number}" of quality "{code}" has no technical_contact',
+                    )
 
 
 @rule("H011", "each channel has the fields it needs")

@@ -21,30 +21,37 @@ def is_activated(blocks: list[Block[Quality]]) -> bool:
 def one_default_quality(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """One quality, the default quality (standaardhoedanigheid), is activated when the account is created:
     exactly one quality is marked default, and it is activated."""
-    defaults = [(code, block) for code, blocks in enterprise.qualities().items() for block in blocks
-                if block.model.default]
+    defaults = [
+        (code, block) for code, blocks in enterprise.qualities().items() for block in blocks if block.model.default
+    ]
     if not defaults:
-        yield (enterprise.first_site.at("qualities"),
-               f"enterprise {enterprise.number} has no default quality; mark one quality default: true")
+        yield (
+            enterprise.first_site.at("qualities"),
+            f"enterprise {enterprise.number} has no default quality; mark one quality default: true",
+        )
         return
     first_code, first = defaults[0]
     for code, block in defaults[1:]:
         if code != first_code:
-            yield (block.site.at("default"),
-                   f'"{first_code}" is already the default quality ({where(first.site.at("default"))})')
+            yield (
+                block.site.at("default"),
+                f'"{first_code}" is already the default quality ({where(first.site.at("default"))})',
+            )
     if not is_activated(enterprise.qualities()[first_code]):
         yield first.site.at("default"), f'the default quality "{first_code}" cannot be deactivated'
 
 
 @rule("H004", "at most one access manager per activated quality")
 def one_access_manager(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
-    """"You can appoint as many access managers as there are activated qualities": each quality has at most
+    """ "You can appoint as many access managers as there are activated qualities": each quality has at most
     one access manager (Toegangsbeheerder / lokale beheerder)."""
     for code, blocks in enterprise.qualities().items():
         managed = [b for b in blocks if b.model.access_manager is not None]
         for block in managed[1:]:
-            yield (block.site.at("access_manager", key=True),
-                   f'quality "{code}" already has an access manager ({where(managed[0].site.at("access_manager"))})')
+            yield (
+                block.site.at("access_manager", key=True),
+                f'quality "{code}" already has an access manager ({where(managed[0].site.at("access_manager"))})',
+            )
 
 
 @rule("H005", "co-access managers only under an access manager")
@@ -55,8 +62,10 @@ def co_access_managers_need_access_manager(enterprise: DeclaredEnterprise, catal
             continue
         for block in blocks:
             if block.model.co_access_managers:
-                yield (block.site.at("co_access_managers", key=True),
-                       f'quality "{code}" has co-access managers but no access manager')
+                yield (
+                    block.site.at("co_access_managers", key=True),
+                    f'quality "{code}" has co-access managers but no access manager',
+                )
 
 
 @rule("H006", "one role per person per quality")
@@ -70,9 +79,11 @@ def one_role_per_quality(enterprise: DeclaredEnterprise, catalogue: Catalogue) -
         group = (appointment.quality, appointment.role is Role.USER, appointment.ssin)
         if group in seen:
             earlier = seen[group]
-            yield (appointment.site.at("ssin"),
-                   f'{appointment.person.name} is already {earlier.role.value} of quality "{appointment.quality}" '
-                   f"({where(earlier.site.at())})")
+            yield (
+                appointment.site.at("ssin"),
+                f'{appointment.person.name} is already {earlier.role.value} of quality "{appointment.quality}" '
+                f"({where(earlier.site.at())})",
+            )
         else:
             seen[group] = appointment
 
@@ -87,8 +98,10 @@ def only_activated_qualities(enterprise: DeclaredEnterprise, catalogue: Catalogu
         for block in blocks:
             for field in ("access_manager", "co_access_managers", "users", "senders"):
                 if getattr(block.model, field):
-                    yield (block.site.at(field, key=True),
-                           f'quality "{code}" is not activated and cannot have {field.replace("_", " ")}')
+                    yield (
+                        block.site.at(field, key=True),
+                        f'quality "{code}" is not activated and cannot have {field.replace("_", " ")}',
+                    )
 
 
 @rule("H008", "users only get services their quality offers")
@@ -101,8 +114,10 @@ def offered_services(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> It
             for u, user in enumerate(block.model.users):
                 for s, service in enumerate(user.services):
                     if service not in offered:
-                        yield (block.site.at("users", u, "services", s),
-                               f'quality "{code}" does not offer the service "{service}"')
+                        yield (
+                            block.site.at("users", u, "services", s),
+                            f'quality "{code}" does not offer the service "{service}"',
+                        )
 
 
 @rule("H016", "each quality has the identifiers it requires")
@@ -122,5 +137,7 @@ def settings_declared_once(enterprise: DeclaredEnterprise, catalogue: Catalogue)
         for field in SINGLE_VALUED:
             setters = [b for b in blocks if getattr(b.model, field) is not None]
             for block in setters[1:]:
-                yield (block.site.at(field, key=True),
-                       f'{field} of quality "{code}" is already set ({where(setters[0].site.at(field))})')
+                yield (
+                    block.site.at(field, key=True),
+                    f'{field} of quality "{code}" is already set ({where(setters[0].site.at(field))})',
+                )
