@@ -7,7 +7,7 @@ LETTERS ?= .reconciler/letters
 PORT   ?= 8080
 SUDO    = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run serve browser test docs schemas examples golden clean bench
+.PHONY: install run serve browser lint test docs schemas examples golden clean bench
 
 install: $(VENV)/.installed
 
@@ -40,7 +40,14 @@ serve: install
 browser:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
-test: install browser
+## The layer contract (.importlinter), ruff's lint rules and format, and mypy; `make test` runs it first.
+lint: install
+	$(BIN)/ruff check reconciler tests bench examples
+	$(BIN)/ruff format --check reconciler tests bench examples
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: install browser lint
 	$(BIN)/python -m pytest -q
 
 ## Regenerate what is derived from the code: JSON Schema and the README's tables.

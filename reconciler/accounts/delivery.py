@@ -129,6 +129,7 @@ class Mailer:
     def _connect(self) -> smtplib.SMTP:
         if self._connection is None:
             try:
+                connection: smtplib.SMTP
                 if self.implicit_tls:
                     connection = smtplib.SMTP_SSL(
                         self.host, self.port, context=ssl.create_default_context(), timeout=30

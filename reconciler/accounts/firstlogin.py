@@ -38,6 +38,7 @@ class LockedOut(LoginRefused):
 class CodesExpired(LoginRefused):
     def __init__(self, account: Account):
         self.account = account
+        assert account.activation_deadline is not None  # an account expires only past its deadline
         super().__init__(
             f"Your temporary password expired on {account.activation_deadline[:10]}: accounts must be "
             "activated within 30 days. Ask the person who manages your access for new access codes."

@@ -75,7 +75,7 @@ def issue_codes(
         enterprises = sorted({a.enterprise for a in batch})
         with store.transaction(now, enterprises, run) as transaction:
             for enterprise in enterprises:
-                events = []
+                events: list[tuple[str, str, dict | None, dict | None]] = []
                 for account, hashed in zip(batch, hashes, strict=True):
                     if account.enterprise == enterprise and transaction.update_account(
                         account, temporary_hash=hashed, codes_issued_at=now_text(now), activation_deadline=deadline

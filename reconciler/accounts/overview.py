@@ -7,7 +7,7 @@ from datetime import datetime
 
 from reconciler.declare.catalogue import load_catalogue
 from reconciler.plan.authority import Roles, may_issue_codes, roles_by_person
-from reconciler.records.state import Address, Kind
+from reconciler.records.state import Address, Kind, as_codes, as_text
 from reconciler.store.port import WAITING, Account, Store
 
 SHOWN_PER_QUALITY = 200  # people listed per quality; larger qualities are summarised
@@ -66,7 +66,7 @@ def overview(store: Store, account: Account, now: datetime) -> Overview:
 
     def person(ssin: str, detail: str = "") -> Person:
         found = accounts.get(ssin)
-        name = dict(records.get(Address(number, Kind.PERSON, "", ssin), ())).get("name", ssin)
+        name = as_text(dict(records.get(Address(number, Kind.PERSON, "", ssin), ())).get("name", ssin))
         return Person(name, found.username if found else "", found.effective_status(now) if found else "", detail)
 
     header = dict(records.get(Address(number, Kind.ENTERPRISE), ()))
@@ -82,10 +82,13 @@ def overview(store: Store, account: Account, now: datetime) -> Overview:
                 code,
                 label,
                 bool(settings["activated"]),
-                person(settings["access_manager"]) if settings["access_manager"] else None,
+                person(as_text(settings["access_manager"])) if settings["access_manager"] else None,
                 sorted((person(s) for s in co), key=lambda p: p.name),
                 sorted(
-                    (person(a.key, " ".join(dict(records[a])["services"])) for a in users[:SHOWN_PER_QUALITY]),
+                    (
+                        person(a.key, " ".join(as_codes(dict(records[a])["services"])))
+                        for a in users[:SHOWN_PER_QUALITY]
+                    ),
                     key=lambda p: p.name,
                 ),
                 len(users),
@@ -104,7 +107,7 @@ def overview(store: Store, account: Account, now: datetime) -> Overview:
     waiting.sort(key=lambda pair: (pair[0].activation_deadline or "", pair[0].username))
     return Overview(
         number,
-        header.get("name", number),
+        as_text(header.get("name", number)),
         account,
         role_lines(mine),
         sorted(co_main, key=lambda p: p.name),

@@ -102,6 +102,7 @@ def register(cli: click.Group) -> None:
             fail(str(error), EXIT_LOCK if isinstance(error, LockTimeout) else 1)
         finally:
             store.close()
+        assert account.activation_deadline is not None  # reissuing codes set it
         click.echo(
             f"New access codes sent for {account.username} ({delivery.description}); "
             f"they expire on {account.activation_deadline[:10]}."

@@ -106,7 +106,11 @@ def render_readme(text: str) -> str:
         if not pattern.search(text):
             raise ValueError(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> section")
         body = make()
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+
+        def between(m: re.Match[str], body: str = body) -> str:
+            return m.group(1) + body + "\n" + m.group(2)
+
+        text = pattern.sub(between, text)
     return text
 
 

@@ -153,10 +153,11 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
     broken: set[str] = set()
     for document in documents:
         if not document.exact and not is_valid(document.data):
-            document, found = load_file(Path(document.path))  # the reference loader explains
+            reloaded, found = load_file(Path(document.path))  # the reference loader explains
             problems.extend(found)
-            if document is None:
+            if reloaded is None:
                 continue
+            document = reloaded
         key = enterprise_key(document.data)
         found = validate_document(document)
         model = None
@@ -170,6 +171,7 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
             if key is not None:
                 broken.add(key)
             continue
+        assert key is not None  # a document that passed the schema names its enterprise
         enterprise = enterprises.setdefault(key, DeclaredEnterprise(key))
         if not document.exact:  # the model holds the data now; a file read again (``exactly``) comes from disk
             document = replace(document, data=None)

@@ -67,6 +67,7 @@ class _Builder:
             return self._mapping(node, where)
         if isinstance(node, SequenceNode):
             return [self.build(item, (*where, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)  # the composer makes nothing but mappings, sequences and scalars
         value = self.loader.construct_object(node)
         if not isinstance(value, str) and value is not None and not node.style:
             self.plain[where] = node.value

@@ -10,7 +10,7 @@ Fields that may be left out are typed ``X | SkipJsonSchema[None]``: the schema t
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
@@ -18,8 +18,12 @@ from pydantic.json_schema import SkipJsonSchema
 from reconciler.declare.catalogue import load_catalogue
 
 _catalogue = load_catalogue()
-QualityCode = Literal[tuple(_catalogue.qualities)]  # type: ignore[valid-type]
-ServiceCode = Literal[tuple(_catalogue.services)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the codes come from the catalogue at run time: to a type checker they are text
+    QualityCode = str
+    ServiceCode = str
+else:
+    QualityCode = Literal[tuple(_catalogue.qualities)]
+    ServiceCode = Literal[tuple(_catalogue.services)]
 Channel = Literal["ftp", "sftp", "soap", "rest"]
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]

@@ -101,7 +101,7 @@ def areas_of(change: Change, new_enterprise: bool) -> set[str]:
     if change.action is Action.UPDATE and kind in (Kind.ENTERPRISE, Kind.QUALITY):
         table = _ENTERPRISE_FIELDS if kind is Kind.ENTERPRISE else _QUALITY_FIELDS
         return {table[f.name] for f in change.field_changes}
-    if kind is Kind.QUALITY and change.action is Action.DELETE and dict(change.before)["access_manager"]:
+    if kind is Kind.QUALITY and change.action is Action.DELETE and dict(change.before or ())["access_manager"]:
         return {"A005", "A006"}
     return {_KIND_AREA.get(kind, "A003")}
 

@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from reconciler.declare import identifiers
 from reconciler.declare.declared import DeclaredEnterprise, Role, Site, compact_ssin
+from reconciler.declare.model import Appointee, User
 from reconciler.records.state import (
     Address,
     EnterpriseState,
@@ -27,7 +28,7 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
     number = enterprise.number
     records: dict[Address, Fields] = {}
     origins: dict[Address, Site] = {Address(number, Kind.ENTERPRISE): enterprise.first_site.child("enterprise")}
-    header = {"name": None, "main_access_manager": None, "default_quality": None}
+    header: dict[str, str | None] = {"name": None, "main_access_manager": None, "default_quality": None}
     for file in enterprise.files:
         header["name"] = header["name"] or file.model.enterprise.name
     for appointment in enterprise.appointments():
@@ -38,12 +39,17 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
         if appointment.role is Role.MAIN_ACCESS_MANAGER:
             header["main_access_manager"] = ssin
         elif appointment.role is Role.CO_MAIN_ACCESS_MANAGER:
+            # Removable roles are declared as appointees (users as ``User``, one kind of them), with
+            # ``protected``; the roles of a quality are appointed with its code.
+            assert isinstance(appointment.person, Appointee)
             address = Address(number, Kind.CO_MAIN_ACCESS_MANAGER, key=ssin)
             records[address] = fields(Kind.CO_MAIN_ACCESS_MANAGER, protected=bool(appointment.person.protected))
         elif appointment.role is Role.CO_ACCESS_MANAGER:
+            assert isinstance(appointment.person, Appointee) and appointment.quality is not None
             address = Address(number, Kind.CO_ACCESS_MANAGER, appointment.quality, ssin)
             records[address] = fields(Kind.CO_ACCESS_MANAGER, protected=bool(appointment.person.protected))
         elif appointment.role is Role.USER:
+            assert isinstance(appointment.person, User) and appointment.quality is not None
             address = Address(number, Kind.USER, appointment.quality, ssin)
             records[address] = (
                 ("services", tuple(sorted(set(appointment.person.services)))),
@@ -67,6 +73,7 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
             origins.setdefault(Address(number, Kind.QUALITY, code), block.site.child("code"))
             for index, sender in enumerate(quality.senders):
                 contact = sender.technical_contact
+                assert contact is not None  # rule H010: every sender has one
                 origins[Address(number, Kind.SENDER, code, sender.number)] = block.site.child("senders", index)
                 records[Address(number, Kind.SENDER, code, sender.number)] = fields(
                     Kind.SENDER,

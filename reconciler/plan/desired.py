@@ -134,7 +134,7 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
         if stream and any(enterprise_key(d.data) not in (key, None) for d in documents):
             raise Regroup(key)
         # A file not seen before may add to an enterprise that looked unchanged: read it after all.
-        revived = {enterprise_key(d.data) for d in documents} & selection.skipped
+        revived = selection.skipped & {enterprise_key(d.data) for d in documents}
         if revived:
             selection.skipped -= revived
             known = {d.path for d in documents}
@@ -185,6 +185,8 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desire
     for outcome in outcomes:
         problems.extend(outcome.problems)
         documents += outcome.documents
+        if outcome.number is None:  # problems that belong to no enterprise: nothing declared, no state
+            continue
         if outcome.declaration is not None:
             declarations[outcome.number] = outcome.declaration
         if outcome.state is not None:

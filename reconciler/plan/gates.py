@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from reconciler.records.change import Action, Change
-from reconciler.records.state import Address, Fields, Kind, StoredEnterprise
+from reconciler.records.state import Address, Fields, Kind, StoredEnterprise, as_text
 
 DEFAULT_MAX_REMOVAL_SHARE = 0.25
 
@@ -68,6 +68,7 @@ def check_gates(
             if change.action is Action.DELETE:
                 after.pop(change.address, None)
             else:
+                assert change.after is not None  # creations and updates carry the fields they leave
                 after[change.address] = change.after
         for rule in GATES.values():
             refusals += [
@@ -86,7 +87,7 @@ def _administrators(records: Mapping[Address, Fields]) -> set[tuple[str, str, st
         elif address.kind is Kind.CO_ACCESS_MANAGER:
             found.add(("co-access manager", address.quality, address.key))
         elif address.kind is Kind.QUALITY and dict(values)["access_manager"]:
-            found.add(("access manager", address.quality, dict(values)["access_manager"]))
+            found.add(("access manager", address.quality, as_text(dict(values)["access_manager"])))
     return found
 
 

@@ -33,7 +33,7 @@ from reconciler.plan.desired import (
 )
 from reconciler.plan.gates import Policy
 from reconciler.plan.plan import Plan, PlanPart, combine, plan_enterprise
-from reconciler.records.state import Address
+from reconciler.records.state import Address, StoredEnterprise
 from reconciler.store.backends import open_store
 from reconciler.store.port import Store
 
@@ -128,6 +128,7 @@ def _plan_shard(
             progress(shard.documents, total or len(selection.files))
         if outcome.state is None or outcome.problems:
             continue
+        assert outcome.number is not None  # a state is always some enterprise's
         shard.files.update(outcome.files)
         stored = store.read([outcome.number]).get(outcome.number)
         part = plan_enterprise(outcome.number, outcome.state, stored, policy, outcome.files)
@@ -198,7 +199,9 @@ def _plan_group(files: list[Path]) -> Shard:
     return _plan_shard(mine, _inherited["store"], _inherited["policy"], stream=True)
 
 
-def _authority(outcome: Outcome, part: PlanPart, stored, actor: str) -> list[Diagnostic]:
+def _authority(outcome: Outcome, part: PlanPart, stored: StoredEnterprise | None, actor: str) -> list[Diagnostic]:
+    # Only an enterprise read without problems is planned: it has a number and a declaration.
+    assert outcome.number is not None and outcome.declaration is not None
     current = {outcome.number: stored} if stored else {}
     found = check_authority(part.changes, current, actor, outcome.origins)
     if found and not all(f.site.document.exact for f in outcome.declaration.files):

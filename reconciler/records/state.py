@@ -85,7 +85,9 @@ class Address(NamedTuple):
         own = _OWN_KEY[self.kind]
         return f"{head}.{own}[{self.key}]" if own else head
 
-    def __lt__(self, other: Address) -> bool:  # Kind has no order of its own
+    # Kind has no order of its own.  Addresses are only compared with addresses: narrower than
+    # tuple's ``__lt__`` on purpose, as accepting any tuple would cost a check on every comparison.
+    def __lt__(self, other: Address) -> bool:  # type: ignore[override]
         return (self.enterprise, self.quality, self.kind.value, self.key) < (
             other.enterprise,
             other.quality,
@@ -97,6 +99,18 @@ class Address(NamedTuple):
 def fields(kind: Kind, **values: Value) -> Fields:
     """Fields in the kind's canonical order; every field present, ``None`` when unset."""
     return tuple((name, values.get(name)) for name in FIELDS[kind])
+
+
+def as_text(value: Value) -> str:
+    """A field known to hold text (a name, an SSIN, a code), typed as such: ``Value`` is every field's type."""
+    assert isinstance(value, str), value
+    return value
+
+
+def as_codes(value: Value) -> tuple[str, ...]:
+    """A field known to hold a list of codes (a user's services), typed as such."""
+    assert isinstance(value, tuple), value
+    return value
 
 
 @dataclass(frozen=True)

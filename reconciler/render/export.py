@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.declare.schema import SCHEMA_ID
-from reconciler.records.state import Address, EnterpriseState, Kind, StoredEnterprise
+from reconciler.records.state import Address, EnterpriseState, Kind, StoredEnterprise, as_text
 
 
 class Quoted(str):
@@ -42,8 +42,10 @@ def enterprise_document(state: EnterpriseState) -> dict:
     header = dict(records[Address(state.number, Kind.ENTERPRISE)])
     document: dict = {"enterprise": {"number": Quoted(state.number), "name": header["name"]}}
     if header["main_access_manager"]:
-        document["main_access_manager"] = person(header["main_access_manager"])
-    co_main = sorted((a.key, dict(f)["protected"]) for a, f in records.items() if a.kind is Kind.CO_MAIN_ACCESS_MANAGER)
+        document["main_access_manager"] = person(as_text(header["main_access_manager"]))
+    co_main = sorted(
+        (a.key, bool(dict(f)["protected"])) for a, f in records.items() if a.kind is Kind.CO_MAIN_ACCESS_MANAGER
+    )
     if co_main:
         document["co_main_access_managers"] = [person(ssin, protected) for ssin, protected in co_main]
     codes = sorted(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from reconciler.declare.identifiers import format_enterprise_number
-from reconciler.records.state import Address, Kind, StoredEnterprise
+from reconciler.records.state import Address, Kind, StoredEnterprise, as_codes, as_text
 from reconciler.store.port import WAITING, Account
 
 
@@ -40,13 +40,15 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
             return ssin
         status = account.effective_status(now)
         if status == "pending":
+            assert account.activation_deadline is not None  # codes are always issued with a deadline
             status += f" until {account.activation_deadline[:10]}"
         return f"{account.name} ({ssin}) [{account.username}, {status}]"
 
     header = dict(state.records[Address(number, Kind.ENTERPRISE)])
+    main = header["main_access_manager"]  # None only if gate G002 was overridden: shown as is
     lines = [
         f"enterprise {format_enterprise_number(number)}  {header['name']}  (version {stored.version})",
-        f"  main access manager: {who(header['main_access_manager'])}",
+        f"  main access manager: {who(main) if isinstance(main, str) else main}",
     ]
     for address in sorted(a for a in state.records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER):
         lines.append(f"  co-main access manager: {who(address.key)}")
@@ -59,7 +61,7 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
             if settings[name]:
                 lines.append(f"    {name.replace('_', ' ')}: {settings[name]}")
         if settings["access_manager"]:
-            lines.append(f"    access manager: {who(settings['access_manager'])}")
+            lines.append(f"    access manager: {who(as_text(settings['access_manager']))}")
         inside = sorted(
             (a, dict(f))
             for a, f in state.records.items()
@@ -69,7 +71,7 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
             if address.kind is Kind.CO_ACCESS_MANAGER:
                 lines.append(f"    co-access manager: {who(address.key)}")
             elif address.kind is Kind.USER:
-                lines.append(f"    user: {who(address.key)}: {' '.join(fields['services']) or 'no services'}")
+                lines.append(f"    user: {who(address.key)}: {' '.join(as_codes(fields['services'])) or 'no services'}")
             elif address.kind is Kind.SENDER:
                 lines.append(
                     f"    sender {address.key}: {fields['channel']}, technical contact "
@@ -92,5 +94,6 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
             deadline = (account.activation_deadline or "")[:10] if when else ""
             lines.append(f"    {account.username}  {account.name}  {status}{when}{deadline}")
     for account in (a for a in accounts if a.status == "deactivated"):
+        assert account.deactivated_at is not None  # set with the status, in the same statement
         lines.append(f"  deactivated: {account.username} ({account.ssin}) since {account.deactivated_at[:10]}")
     return "\n".join(lines) + "\n"

@@ -43,9 +43,9 @@ def render_change(change: Change) -> list[str]:
         ]
         return lines
     # A new or removed record: show what is set.
-    shown = [
-        (name, value) for name, value in (change.after or change.before) if value is not None and value is not False
-    ]
+    record = change.after or change.before
+    assert record is not None  # a creation has fields after, a deletion before
+    shown = [(name, value) for name, value in record if value is not None and value is not False]
     width = max((len(name) for name, _ in shown), default=0)
     lines += [f"      {symbol} {name.ljust(width)} = {show_value(value)}" for name, value in shown]
     if change.address.kind is Kind.PERSON:

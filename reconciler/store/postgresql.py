@@ -44,6 +44,7 @@ def split_url(url: str) -> tuple[str, str]:
 
 class PostgresStore(SqlStore):
     placeholder = "%s"
+    connection: psycopg.Connection
 
     def __init__(self, url: str, lock_timeout: float):
         self.url = url

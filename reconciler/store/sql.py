@@ -24,6 +24,7 @@ from reconciler.records.state import (
     Fields,
     Kind,
     StoredEnterprise,
+    as_text,
 )
 from reconciler.store.audit import AuditEntry, Context, chain, chain_events, event_json
 from reconciler.store.port import (
@@ -96,6 +97,9 @@ class SqlStore(ABC):
     placeholder = "?"
     url: str
     namespace: str
+    # The backend's connection (sqlite3 or psycopg), opened by the subclass, which types it;
+    # the statements here use only what both drivers offer.
+    connection: Any
 
     def q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
@@ -236,6 +240,12 @@ class SqlStore(ABC):
     def _write(self) -> AbstractContextManager[None]:
         """A short read-write transaction outside any enterprise lock (login bookkeeping)."""
 
+    @abstractmethod
+    def transaction(
+        self, now: datetime, enterprises: Iterable[str], run: str
+    ) -> AbstractContextManager[SqlTransaction]:
+        """All-or-nothing unit of work holding the lock of each enterprise it writes."""
+
     def dump(self) -> dict[str, tuple[list[str], list[tuple]]]:
         """Every row of the registry, table by table, as stored (accounts and versions included)."""
         found = {}
@@ -307,6 +317,12 @@ class SqlStore(ABC):
         """Every recorded holder, and whether its lock is still held."""
 
 
+def _after(change: Change) -> Fields:
+    """The fields a creation or an update leaves (only deletions have none)."""
+    assert change.after is not None, change
+    return change.after
+
+
 class SqlTransaction:
     """One apply's unit of work: versions, change statements, and the final version bump."""
 
@@ -350,6 +366,7 @@ class SqlTransaction:
         first = changes[0]
         table = TABLES[first.address.kind]
         where = " AND ".join(f"{c} = ?" for c in table.key_columns)
+        rows: list[tuple[object, ...]]
         if first.action is Action.DELETE:
             statement = f"DELETE FROM {table.name} WHERE {where}"
             rows = [table.key_values(c.address) for c in changes]
@@ -358,10 +375,10 @@ class SqlTransaction:
                 return
             assignments = ", ".join(f"{c} = ?" for c in table.field_columns)
             statement = f"UPDATE {table.name} SET {assignments} WHERE {where}"
-            rows = [tuple(to_column(n, v) for n, v in c.after) + table.key_values(c.address) for c in changes]
+            rows = [tuple(to_column(n, v) for n, v in _after(c)) + table.key_values(c.address) for c in changes]
         else:
             columns = table.key_columns + table.field_columns
-            rows = [table.key_values(c.address) + tuple(to_column(n, v) for n, v in c.after) for c in changes]
+            rows = [table.key_values(c.address) + tuple(to_column(n, v) for n, v in _after(c)) for c in changes]
             statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         self.store.connection.cursor().executemany(self.store.q(statement), rows)
         if first.address.kind is Kind.PERSON and first.action is not Action.UPDATE:
@@ -392,7 +409,10 @@ class SqlTransaction:
                 "codes_issued_at = NULL, activation_deadline = NULL, temporary_hash = NULL, password_hash = NULL, "
                 "activated_at = NULL, deactivated_at = NULL, session_epoch = accounts.session_epoch + 1"
             ),
-            [(c.address.enterprise, c.address.key, self._username(dict(c.after)["name"]), at) for c in changes],
+            [
+                (c.address.enterprise, c.address.key, self._username(as_text(dict(_after(c))["name"])), at)
+                for c in changes
+            ],
         )
 
     def update_account(self, account: Account, **values: object) -> bool:

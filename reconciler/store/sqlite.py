@@ -22,6 +22,8 @@ from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, migra
 
 
 class SqliteStore(SqlStore):
+    connection: sqlite3.Connection
+
     def __init__(self, url: str, path: str, lock_timeout: float):
         self.url = url
         self.path = path

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from reconciler.records.state import FIELDS, Address, Fields, Kind, Value
+from reconciler.records.state import FIELDS, Address, Fields, Kind, Value, as_codes
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ BOOLEAN_FIELDS = frozenset({"activated", "protected"})
 
 def to_column(name: str, value: Value) -> object:
     if name == "services":
-        return " ".join(value or ())
+        return " ".join(as_codes(value or ()))
     if name in BOOLEAN_FIELDS:
         return int(bool(value))
     return value

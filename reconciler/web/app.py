@@ -25,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from reconciler.accounts import firstlogin
@@ -97,11 +98,11 @@ def create_app(
         ), 400
 
     @app.get("/")
-    def home() -> Response:
+    def home() -> ResponseReturnValue:
         return redirect(url_for("me") if signed_in() else url_for("login"))
 
     @app.route("/login", methods=["GET", "POST"])
-    def login() -> str | Response:
+    def login() -> ResponseReturnValue:
         error = None
         if request.method == "POST":
             try:
@@ -116,7 +117,7 @@ def create_app(
         return render_template("login.html", error=error), 401 if error else 200
 
     @app.route("/first-login", methods=["GET", "POST"])
-    def first_login() -> str | Response:
+    def first_login() -> ResponseReturnValue:
         error = None
         if request.method == "POST":
             try:
@@ -131,7 +132,7 @@ def create_app(
         return render_template("first_login.html", error=error), 401 if error else 200
 
     @app.route("/first-login/identity", methods=["GET", "POST"])
-    def identity() -> str | Response:
+    def identity() -> ResponseReturnValue:
         try:
             account = flow_account()
         except firstlogin.LoginRefused as refused:
@@ -151,7 +152,7 @@ def create_app(
         return render_template("identity.html", account=account, error=error), 401 if error else 200
 
     @app.route("/first-login/password", methods=["GET", "POST"])
-    def new_password() -> str | Response:
+    def new_password() -> ResponseReturnValue:
         try:
             account = flow_account()
             if session["flow"].get("step") != "password":
@@ -181,7 +182,7 @@ def create_app(
         return render_template("password.html", account=account, problems=problems), 400 if problems else 200
 
     @app.get("/me")
-    def me() -> str | Response:
+    def me() -> ResponseReturnValue:
         account = signed_in()
         if account is None:
             return redirect(url_for("login"))
@@ -190,7 +191,7 @@ def create_app(
         )
 
     @app.post("/logout")
-    def logout() -> Response:
+    def logout() -> ResponseReturnValue:
         session.clear()
         return redirect(url_for("login"))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reconciler.declare.catalogue import Catalogue
-from reconciler.declare.declared import DeclaredEnterprise, Role
-from reconciler.declare.diagnostics import where
+from reconciler.declare.declared import Appointment, DeclaredEnterprise, Role
+from reconciler.declare.diagnostics import Position, where
 from reconciler.declare.rules.registry import Finding, rule
 
 
@@ -31,7 +31,7 @@ def distinct_co_main_access_managers(enterprise: DeclaredEnterprise, catalogue: 
     """Co-main access managers help the main access manager: none of them is the main access manager,
     and none is appointed twice."""
     main = {a.ssin for a in enterprise.appointments() if a.role is Role.MAIN_ACCESS_MANAGER}
-    seen = {}
+    seen: dict[str, Position] = {}
     for appointment in enterprise.appointments():
         if appointment.role is not Role.CO_MAIN_ACCESS_MANAGER:
             continue
@@ -53,7 +53,7 @@ def distinct_co_main_access_managers(enterprise: DeclaredEnterprise, catalogue: 
 def consistent_people(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A person (one SSIN) has one name, one e-mail address and the same handles across all their roles
     in the enterprise."""
-    first = {}
+    first: dict[str, Appointment] = {}
     for appointment in enterprise.appointments():
         person = appointment.person
         known = first.setdefault(appointment.ssin, appointment)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.declared import DeclaredEnterprise
-from reconciler.declare.diagnostics import where
+from reconciler.declare.diagnostics import Position, where
 from reconciler.declare.rules.registry import Finding, rule
 
 CHANNEL_FIELDS = {
@@ -24,7 +24,7 @@ def routes_to_declared_senders(enterprise: DeclaredEnterprise, catalogue: Catalo
     for code, blocks in enterprise.qualities().items():
         senders = {s.number for b in blocks for s in b.model.senders}
         offered = catalogue.qualities[code].services
-        routed = {}
+        routed: dict[str, Position] = {}
         for block in blocks:
             for index, route in enumerate(block.model.routing):
                 site = block.site.child("routing", index)
@@ -74,7 +74,7 @@ def channel_fields(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iter
 @rule("H012", "sender numbers are unique in the enterprise")
 def unique_sender_numbers(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A sender number (verzendernummer) identifies one sender: it is declared once in the enterprise."""
-    seen = {}
+    seen: dict[str, Position] = {}
     for blocks in enterprise.qualities().values():
         for block in blocks:
             for index, sender in enumerate(block.model.senders):
