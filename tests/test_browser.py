@@ -70,7 +70,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, P
     assert applied.returncode == 0, applied.stderr
     port = free_port()
     server = subprocess.Popen(
-        [*command, "serve", "--state", state, "--port", str(port)],
+        # More attempts per minute than the default 20: every test here posts from 127.0.0.1.
+        [*command, "serve", "--state", state, "--port", str(port), "--attempts-per-minute", "1000"],
         env=env,
         cwd=folder,
         stdout=subprocess.PIPE,
@@ -164,6 +165,30 @@ def test_a_person_activates_their_account_and_sees_what_they_administer(site, pa
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base}/me")
+
+
+def test_a_copied_session_cookie_opens_nothing_after_logging_out(site, browser: Browser, page: Page) -> None:
+    base, state, letters = site
+    name = username_of(state, "82070324776")  # Olivier Dubois, co-main access manager
+    enter_codes(page, base, name, code_of(letters, SS, name))
+    page.fill("#ssin", "82070324776")
+    page.click("button[type=submit]")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirmation", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/me")
+    copied = page.context.cookies()
+    assert [c["httpOnly"] for c in copied] == [True]
+    page.click("text=Log out")
+    expect(page).to_have_url(f"{base}/login")
+    thief = browser.new_context()
+    try:
+        thief.add_cookies(copied)
+        replay = thief.new_page()
+        replay.goto(f"{base}/me")
+        expect(replay).to_have_url(f"{base}/login")
+    finally:
+        thief.close()
 
 
 def test_a_wrong_national_register_number_is_refused(site, page: Page) -> None:

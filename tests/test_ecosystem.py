@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 import click
 import pytest
@@ -32,7 +33,7 @@ def reconciler_commands(text: str) -> list[list[str]]:
     text = re.sub(r"\$\{actor:\+[^}]*\}", "", text)
     text = re.sub(r"\$\{?\w+\}?", "X", text)  # shell variables
     text = text.replace("\\\n", " ")
-    pattern = r"\breconciler ((?:validate|plan|apply|show|export|codeowners|audit|lock|state)\b[^\n>|]*)"
+    pattern = r"\breconciler ((?:validate|plan|apply|show|export|codeowners|audit|lock|state|actor)\b[^\n>|)#]*)"
     return [shlex.split(match) for match in re.findall(pattern, text)]
 
 
@@ -48,9 +49,58 @@ def test_pre_commit_hook() -> None:
 def test_ci_examples_are_yaml_and_call_real_commands(path) -> None:
     yaml.safe_load(path.read_text())
     commands = reconciler_commands(path.read_text())
-    assert {c[0] for c in commands} == {"validate", "plan", "apply"}
+    assert {c[0] for c in commands} == {"validate", "actor", "plan", "apply"}
     for words in commands:
         parses(words)
+
+
+def text_of(value: object) -> str:
+    """Every key and string in a parsed YAML value, one per line."""
+    if isinstance(value, dict):
+        return "\n".join(f"{key}: {text_of(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return "\n".join(text_of(item) for item in value)
+    return str(value)
+
+
+def jobs(path: Path) -> dict[str, str]:
+    """Each job's text, by job name."""
+    document = yaml.safe_load(path.read_text())
+    found = document.get("jobs", document)
+    return {name: text_of(body) for name, body in found.items() if isinstance(body, dict)}
+
+
+@pytest.mark.parametrize("path", CI_FILES, ids=[p.name for p in CI_FILES])
+def test_ci_examples_fail_closed(path: Path) -> None:
+    """The plan job holds no key and no write access, always names its actor from the reviewed files,
+    and fails on a gate; only the apply job, in a protected environment, writes, and only what was reviewed."""
+    found = jobs(path)
+    plan, apply = found["plan"], found["apply"]
+    assert "RECONCILER_STATE_READ_ONLY" in plan
+    for secret in (
+        "RECONCILER_PLAN_KEY",
+        "RECONCILER_AUDIT_KEY",
+        "RECONCILER_SMTP_PASSWORD",
+        "secrets.RECONCILER_STATE }}",
+    ):
+        assert secret not in plan, secret
+    assert "reconciler actor" in plan and "base/enterprises/" in plan
+    assert "--detailed-exitcode" in plan and '--actor "$' in plan
+    assert "${actor:+" not in path.read_text()  # no silent fallback to planning without an actor
+    assert "environment: access" in apply
+    assert "--reviewed plan.json" in apply and '--actor "$' in apply and "RECONCILER_AUDIT_KEY" in path.read_text()
+    assert "reconciler actor" in apply and "before/enterprises/" in apply  # the author found again, independently
+    assert "approved-overrides.sh" in plan and "approved-overrides.sh" in apply  # labels only count when approved
+    assert "pull-requests: write" not in plan  # the job that runs the pull request's files cannot label
+
+
+def test_only_gate_flags_can_be_approved_by_a_label() -> None:
+    script = (ROOT / "examples" / "ci" / "approved-overrides.sh").read_text()
+    from reconciler.plan.gates import GATES
+
+    gates = script.split("gates='", 1)[1].split("'", 1)[0].split("|")
+    assert {f"--allow-{gate}" for gate in gates} == {gate.override for gate in GATES.values()}
+    assert "audit" not in script.split("gates=", 1)[1].split("\n", 1)[0]
 
 
 def test_no_color_in_pipes_and_files(run, tmp_path) -> None:

@@ -8,6 +8,11 @@ must read it without problems and produce the very same data.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +20,8 @@ from hypothesis import strategies as st
 from reconciler.declare.fastload import load_fast
 from reconciler.declare.load import load_text
 from reconciler.declare.schema import is_valid
+from reconciler.plan.desired import load_desired
+from tests.conftest import EXAMPLES
 
 TRAPS = [
     "no",
@@ -64,13 +71,24 @@ TRAPS = [
     "émile",
     "85073003328",
     "0999055557",
+    # Characters rule S006 refuses, and their neighbours that it allows.
+    "Els\x1b[31m",
+    "a\u202eb",
+    "a\u2066b\u2069",
+    "a\x7fb",
+    "a\x9bb",
+    "a\u2028b",
+    "zero\u200bwidth",
+    "tab\there",
+    "back\\slash",
+    "! bang",
 ]
 SSINS = ["85073003328", "58022754967", "05041212367", "61061906014"]
 
 
 def render(value: str, style: str) -> str:
     if style == "double":
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\x1b", "\\e") + '"'
     if style == "single":
         return "'" + value.replace("'", "''") + "'"
     return value
@@ -151,3 +169,74 @@ def test_unquoted_numbers_go_to_the_reference_loader() -> None:
 
 def test_duplicate_keys_go_to_the_reference_loader() -> None:
     assert load_fast(b"enterprise:\n  number: '1'\n  number: '2'\n", "x.yaml") is None
+
+
+# Everything the reference loader refuses or reports must go to it: the fast path never vouches for it.
+
+REFERENCE_ONLY = [
+    "a: ! abc\n",  # the non-specific tag: both readers read "abc", only the reference loader reports it
+    "a: !!python/object/apply:os.system [dimona]\n",
+    "a: !foo {b: 1}\n",
+    "!foo a: b\n",
+    'a: "\\0"\n',
+    'a: "\\e[31m"\n',
+    'a: "\\u202e"\n',
+    "a: x\x1by\n",
+    "a: x\u202ey\n",
+    "# \u2066 a comment\na: b\n",
+    "a: x\x85y\n",
+    "a: x\u2028y\n",
+    "a: x\ry\n",  # a lone carriage return: PyYAML breaks the line there, rapidyaml drops it
+    "a: |\n  x\n  y\n",  # a block scalar keeps its line feeds
+    "a: >\n  x\n\n  y\n",
+    "a: 'x\n\n  y'\n",  # a blank line in a quoted scalar is a line feed
+]
+
+
+@pytest.mark.parametrize("text", REFERENCE_ONLY)
+def test_tags_and_control_characters_go_to_the_reference_loader(text: str) -> None:
+    assert load_fast(text.encode(), "x.yaml") is None
+
+
+def test_the_two_readers_report_control_characters_alike(tmp_path: Path) -> None:
+    lines = (EXAMPLES / "small-employer.yaml").read_text().splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if "name: Jan Mertens" in line:
+            lines[index] = line.replace("Jan Mertens", '"Jan\\eMertens"')
+        if "name: Els Mertens" in line and "main" not in line:
+            lines[index] = line.replace("Els Mertens", "Els\u202eMertens")
+    path = tmp_path / "small.yaml"
+    path.write_text("".join(lines), encoding="utf-8")
+    _, fast_problems = load_desired([path], fast=True)
+    _, exact_problems = load_desired([path], fast=False)
+    assert [str(p) for p in fast_problems] == [str(p) for p in exact_problems]
+    assert {p.rule for p in fast_problems} == {"S006"} and len(fast_problems) >= 2
+
+
+def test_rapidyaml_never_writes_to_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
+    """rapidyaml printed its own C++ errors (with its source path) on deeply nested input."""
+    for text in ("[" * 10_000 + "]" * 10_000 + "\n", "a: " + "{a: " * 100 + "}" * 100 + "\n", "a: [b\n"):
+        assert load_fast(text.encode(), "deep.yaml") is None
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ("", "")
+
+
+def test_deep_nesting_is_one_clean_finding(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    completed = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", path.name], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.splitlines() == [
+        "deep.yaml:1:1003: Y001 invalid YAML: exceeded maximum nesting depth (while increasing flow level)",
+        "1 problem found.",
+    ]
+
+
+def test_the_trap_scan_takes_linear_time() -> None:
+    """A line of many "[" made one of the scan's patterns quadratic: 20,000 took 6 s, a million hours."""
+    script = "from reconciler.declare.fastload import has_trap; has_trap('a: ' + '[' * 200_000 + ']' * 200_000)"
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert time.monotonic() - started < 30

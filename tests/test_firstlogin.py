@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import socket
 import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -102,6 +105,111 @@ def test_a_wrong_national_register_number_counts_towards_the_lock_out(issued) ->
         firstlogin.confirm_identity(store, account, "75031366754", NOW)
     with pytest.raises(firstlogin.LockedOut):
         firstlogin.current(store, "jmertens", account.session_epoch, NOW)
+
+
+def failure_rows(store) -> list[tuple]:
+    return store.dump()["login_failures"][1]
+
+
+@pytest.mark.parametrize("step", ["start", "login"])
+def test_twenty_simultaneous_wrong_attempts_get_five_answers_checked(
+    issued, store_url: str, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """Each attempt is counted before its (slow) check, so simultaneous guesses cannot outrun the count."""
+    store, code = issued
+    if step == "login":
+        account = firstlogin.start(store, "jmertens", code, NOW)
+        firstlogin.confirm_identity(store, account, JAN, NOW)
+        firstlogin.choose_password(store, account, PASSWORD, PASSWORD, NOW, "r")
+    checked = []
+    real_verify = firstlogin.verify
+
+    def slow_verify(*args, **kwargs) -> bool:
+        checked.append(1)
+        time.sleep(0.1)  # argon2 at full cost: the other attempts arrive while this one is checked
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(firstlogin, "verify", slow_verify)
+    opening, everyone = threading.Lock(), threading.Barrier(20)
+
+    def attempt(number: int) -> str:
+        with opening:  # one at a time: opening a store checks its migrations
+            own = open_store(store_url)
+        try:
+            everyone.wait()
+            getattr(firstlogin, step)(own, "jmertens", f"WRONG-GUESS-{number:04d}", NOW)
+        except firstlogin.LoginRefused as refused:
+            return type(refused).__name__
+        finally:
+            own.close()
+        return "signed in"
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    assert len(checked) == firstlogin.ATTEMPTS
+    assert sorted(outcomes) == ["LockedOut"] * 16 + ["LoginRefused"] * 4
+
+
+def test_right_answers_are_not_counted_as_failures(issued) -> None:
+    store, code = issued
+    for _ in range(2 * firstlogin.ATTEMPTS):
+        account = firstlogin.start(store, "jmertens", code, NOW)
+        firstlogin.confirm_identity(store, account, JAN, NOW)
+    assert failure_rows(store) == []
+    for _ in range(firstlogin.ATTEMPTS - 1):  # four failures, then the right codes: still not locked
+        with pytest.raises(firstlogin.LoginRefused):
+            firstlogin.start(store, "jmertens", "WRONG", NOW)
+    account = firstlogin.start(store, "jmertens", code, NOW)
+    with pytest.raises(firstlogin.LockedOut):  # the fifth failure locks, as before
+        firstlogin.confirm_identity(store, account, "75031366754", NOW)
+
+
+@pytest.mark.parametrize(
+    ("username", "secret"),
+    [
+        ("x" * 400_000, "WRONG"),
+        ("j" * (firstlogin.USERNAME_MAX + 1), "WRONG"),
+        ("jmertens\x00", "WRONG"),
+        ("jmértens", "WRONG"),
+        ("\u202ejmertens", "WRONG"),
+        ("", "WRONG"),
+        ("jmertens", "W" * (firstlogin.SECRET_MAX + 1)),
+    ],
+    ids=["huge", "65 characters", "control character", "accent", "right-to-left mark", "empty", "long secret"],
+)
+def test_what_cannot_be_right_is_refused_without_a_store_write(issued, username: str, secret: str) -> None:
+    store, _ = issued
+    for step in (firstlogin.start, firstlogin.login):
+        with pytest.raises(firstlogin.LoginRefused, match=r"^The user name or password is not correct\.$"):
+            step(store, username, secret, NOW)
+    assert failure_rows(store) == []
+
+
+def test_an_over_long_national_register_number_costs_no_row(issued) -> None:
+    store, code = issued
+    account = firstlogin.start(store, "jmertens", code, NOW)
+    with pytest.raises(firstlogin.IdentityMismatch):
+        firstlogin.confirm_identity(store, account, "5" * 100_000, NOW)
+    assert failure_rows(store) == []
+
+
+def test_failure_counters_are_keyed_by_the_normalised_name_and_removed_when_over(issued) -> None:
+    store, _ = issued
+    for typed in ("Nobody", " NOBODY ", "nobody\t"):
+        with pytest.raises(firstlogin.LoginRefused):
+            firstlogin.login(store, typed, "WRONG", NOW)
+    assert [(row[0], row[1]) for row in failure_rows(store)] == [("nobody", 3)]
+    ten_past = NOW + timedelta(minutes=10)
+    for _ in range(firstlogin.ATTEMPTS):
+        with pytest.raises(firstlogin.LoginRefused):
+            firstlogin.login(store, "locked", "WRONG", ten_past)
+    assert firstlogin.WINDOW == firstlogin.LOCK == timedelta(minutes=15)
+    with pytest.raises(firstlogin.LoginRefused):  # a new name at 08:16: the window of "nobody" is over
+        firstlogin.login(store, "later", "WRONG", NOW + timedelta(minutes=16))
+    assert sorted(row[0] for row in failure_rows(store)) == ["later", "locked"]  # locked until 08:25
+    with pytest.raises(firstlogin.LoginRefused):  # at 09:00 every window and lock-out is over
+        firstlogin.login(store, "latest", "WRONG", NOW + timedelta(hours=1))
+    assert [row[0] for row in failure_rows(store)] == ["latest"]
 
 
 def test_activate_on_a_terminal(run, tmp_path: Path) -> None:
@@ -246,6 +354,6 @@ def test_registries_from_before_accounts_are_migrated(tmp_path: Path) -> None:
         assert {a.activation_deadline for a in accounts} == {"2026-10-31T00:00:00+00:00"}
         assert {a.effective_status(NOW) for a in accounts} == {"expired"}
         assert {a.name for a in accounts} == {"Els Mertens"}
-        assert [v for v, _ in store.applied_migrations()] == [1, 2, 3, 4, 5]
+        assert [v for v, _ in store.applied_migrations()] == [m[0] for m in migrations("sqlite")]
     finally:
         store.close()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, drop_store, new_store_url, outside_write
+from conftest import EXAMPLES, bypass_append_only, drop_store, new_store_url, outside_write
 
 from reconciler.apply.execute import Refused, apply_plan
 from reconciler.plan.desired import load_desired
@@ -56,7 +56,7 @@ def test_saved_plan_applies_exactly_once(run, tmp_path: Path) -> None:
     shown = run("show", tmp_path / "p.plan", "--format", "json")
     assert shown.exit_code == 0 and shown.stdout == planned.stdout  # the same document
     applied = run("apply", tmp_path / "p.plan", "--state", state, "--auto-approve")
-    assert applied.exit_code == 0 and "Apply complete: 7 changes in 1 enterprise." in applied.stdout
+    assert applied.exit_code == 0 and "Apply complete: 7 changes in 1 enterprise committed." in applied.stdout
     again = run("apply", tmp_path / "p.plan", "--state", state, "--auto-approve")
     assert again.exit_code == 3
     assert "changed since the plan was made (planned against absent, now version 1)" in again.stderr
@@ -256,16 +256,6 @@ def audited(tmp_path: Path, request: pytest.FixtureRequest):
 
 
 BOTH = pytest.mark.parametrize("audited", ["sqlite", "postgresql"], indirect=True)
-
-
-def bypass_append_only(url: str, statement: str) -> None:
-    """What only someone with full control of the database could do."""
-    if url.startswith("sqlite"):
-        outside_write(url, "DROP TRIGGER audit_log_no_update")
-        outside_write(url, "DROP TRIGGER audit_log_no_delete")
-    else:
-        outside_write(url, "ALTER TABLE audit_log DISABLE TRIGGER USER")
-    outside_write(url, statement)
 
 
 @BOTH

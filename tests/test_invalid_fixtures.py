@@ -47,11 +47,24 @@ def test_every_rule_has_a_failing_fixture() -> None:
     assert every_rule - reported == set()
 
 
-@pytest.mark.parametrize("name", ["y005_binary.yaml", "y001_syntax.yaml", "s003_unquoted_ssin.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "y005_binary.yaml",
+        "y001_syntax.yaml",
+        "s003_unquoted_ssin.yaml",
+        "y001_deep_nesting.yaml",  # rapidyaml printed its own C++ errors here
+        "y001_impossible_date.yaml",  # a traceback (ValueError: day is out of range for month)
+        "y007_tags.yaml",
+        "s006_raw_control_characters.yaml",
+        "y005_links",
+    ],
+)
 def test_real_process_prints_no_traceback(name: str) -> None:
+    """Nothing but the findings reaches stderr: no traceback, and nothing a parser prints itself."""
     completed = subprocess.run(
         [sys.executable, "-m", "reconciler", "validate", name], cwd=INVALID, capture_output=True, text=True
     )
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
-    assert completed.stderr.splitlines()[0] == expected_lines(name)[0]
+    assert completed.stderr.splitlines()[:-1] == expected_lines(name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -26,7 +27,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from reconciler.declare.characters import escape
 from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.store.files import private_folder, write_private
+from reconciler.store.urls import MASK, redact_url, scrub
 
 DELIVERY_ENV = "RECONCILER_DELIVERY"
 DEFAULT_DELIVERY = "letters:.reconciler/letters"
@@ -54,8 +58,8 @@ class Letter:
 
     def user_name_text(self) -> str:
         return (
-            f"To: {self.name}\n"
-            f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
+            f"To: {escape(self.name)}\n"
+            f"Enterprise: {format_enterprise_number(self.enterprise)} {escape(self.enterprise_name)}\n\n"
             "An account on the secured online services of the social-security portal was created for you.\n\n"
             f"Your user name: {self.username}\n\n"
             "Your temporary password comes separately. Activate your account before "
@@ -65,8 +69,8 @@ class Letter:
 
     def password_text(self) -> str:
         return (
-            f"To: {self.name}\n"
-            f"Enterprise: {format_enterprise_number(self.enterprise)} {self.enterprise_name}\n\n"
+            f"To: {escape(self.name)}\n"
+            f"Enterprise: {format_enterprise_number(self.enterprise)} {escape(self.enterprise_name)}\n\n"
             f"Your temporary password: {self.code}\n\n"
             f"It works once, until {self.deadline[:16].replace('T', ' ')} UTC. "
             "Your user name comes separately.\n"
@@ -81,6 +85,9 @@ class Delivery(Protocol):
     def close(self) -> None: ...
 
 
+_FOLDER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
 class LetterBox:
     """Sealed letters on disk, readable by their owner only; a new issue replaces the old letters."""
 
@@ -89,38 +96,39 @@ class LetterBox:
         self.description = f"letters in {folder}"
 
     def send(self, letter: Letter) -> None:
+        # Folder names come from the store: a value from a hand-edited row must not reach outside.
+        if not (_FOLDER.fullmatch(letter.enterprise) and _FOLDER.fullmatch(letter.username)):
+            raise DeliveryError(f"account {letter.username[:40]!r} of {letter.enterprise[:20]!r} cannot name a folder")
         person = self.folder / letter.enterprise / letter.username
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(self.folder)
         for directory in (self.folder, self.folder / letter.enterprise, person):
             directory.mkdir(mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
-        _write_private(person / "1-user-name.txt", letter.user_name_text())
-        _write_private(person / "2-temporary-password.txt", letter.password_text())
+        write_private(person / "1-user-name.txt", letter.user_name_text())
+        write_private(person / "2-temporary-password.txt", letter.password_text())
 
     def close(self) -> None:
         pass
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file that is never readable by others, not even while it is being written."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 class Mailer:
     """Two e-mails per person over one SMTP connection, opened on the first letter."""
 
     def __init__(self, url: str):
-        parts = urlsplit(url)
+        self.url = url  # kept for ``scrub``: never shown as it is
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise DeliveryError(f"{redact_url(url)[:200]}: not a valid URL") from None
         query = dict(parse_qsl(parts.query))
         if not parts.hostname or "from" not in query:
-            raise DeliveryError(f"{url}: expected smtp://[user@]host[:port]?from=ADDRESS")
+            raise DeliveryError(f"{redact_url(url)[:200]}: expected smtp://[user@]host[:port]?from=ADDRESS")
         self.implicit_tls = parts.scheme == "smtps"
-        self.host, self.port = parts.hostname, parts.port or (465 if self.implicit_tls else 25)
+        self.host, self.port = parts.hostname, port or (465 if self.implicit_tls else 25)
         self.user = unquote(parts.username) if parts.username else None
+        # A password in the URL works, but the environment variable keeps it out of command lines.
+        self.password = os.environ.get(SMTP_PASSWORD_ENV) or (unquote(parts.password) if parts.password else "")
         self.sender = query["from"]
         self.starttls = query.get("starttls", "no").lower() in ("yes", "true", "1")
         self.description = f"e-mail through {parts.scheme}://{self.host}:{self.port}"
@@ -139,9 +147,12 @@ class Mailer:
                     if self.starttls:
                         connection.starttls(context=ssl.create_default_context())
                 if self.user:
-                    connection.login(self.user, os.environ.get(SMTP_PASSWORD_ENV, ""))
+                    connection.login(self.user, self.password)
+            except smtplib.SMTPAuthenticationError:
+                # A server may quote the AUTH line it refused, which encodes the password: never shown.
+                raise DeliveryError(f"{self.description} refused the user name or password of {self.user}") from None
             except (OSError, smtplib.SMTPException) as error:
-                raise DeliveryError(f"cannot reach {self.description}: {error}") from None
+                raise DeliveryError(f"cannot reach {self.description}: {self._scrub(str(error))}") from None
             self._connection = connection
         return self._connection
 
@@ -157,7 +168,14 @@ class Mailer:
             try:
                 connection.send_message(message)
             except smtplib.SMTPException as error:
-                raise DeliveryError(f"{self.description} refused a message to {letter.email}: {error}") from None
+                raise DeliveryError(
+                    f"{self.description} refused a message to {letter.email}: {self._scrub(str(error))}"
+                ) from None
+
+    def _scrub(self, text: str) -> str:
+        """A server's answer without the account's password, whichever way it was given."""
+        text = scrub(text, self.url)
+        return text.replace(self.password, MASK) if self.password else text
 
     def close(self) -> None:
         if self._connection is not None:
@@ -173,7 +191,9 @@ def open_delivery(url: str | None = None) -> Delivery:
         return LetterBox(url.removeprefix("letters:"))
     if url.startswith(("smtp://", "smtps://")):
         return Mailer(url)
-    raise DeliveryError(f"unsupported delivery {url!r}: expected letters:PATH, smtp://host... or smtps://host...")
+    raise DeliveryError(
+        f"unsupported delivery {redact_url(url)[:200]!r}: expected letters:PATH, smtp://host... or smtps://host..."
+    )
 
 
 def login_url(url: str | None = None) -> str:

@@ -49,10 +49,17 @@ def issue_codes(
     run: str,
     actor: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    allow_broken_audit: bool = False,
 ) -> int:
-    """Issue codes to every account of ``numbers`` (all when None) that is still waiting for them."""
+    """Issue codes to every account of ``numbers`` (all when None) that is still waiting for them.
+
+    The audit trails of their enterprises are verified before any letter goes out
+    (``audit.ChainBroken`` otherwise, unless ``allow_broken_audit``, which is recorded).
+    """
     waiting = store.awaiting_codes(numbers)
     names = store.enterprise_names({a.enterprise for a in waiting})
+    if waiting:
+        check_chains(store, sorted(names), audit.context(now, actor, run, "", ()), now, run, allow_broken_audit)
     done = 0
     for batch in batched(waiting, ISSUE_BATCH):
         codes = [generate_code() for _ in batch]
@@ -74,6 +81,7 @@ def issue_codes(
         shared = audit.context(now, actor, run, "", ())
         enterprises = sorted({a.enterprise for a in batch})
         with store.transaction(now, enterprises, run) as transaction:
+            transaction.allow_broken_audit = allow_broken_audit
             for enterprise in enterprises:
                 events: list[tuple[str, str, dict | None, dict | None]] = []
                 for account, hashed in zip(batch, hashes, strict=True):
@@ -96,6 +104,15 @@ def issue_codes(
     return len(waiting)
 
 
+def check_chains(
+    store: Store, enterprises: list[str], shared: audit.Context, now: datetime, run: str, allow_broken: bool
+) -> None:
+    """Verify the audit trails of ``enterprises`` before anything irreversible (a letter) happens."""
+    with store.transaction(now, enterprises, run) as transaction:
+        transaction.allow_broken_audit = allow_broken
+        transaction.check_audit(shared, enterprises)
+
+
 def find_account(store: Store, enterprise: str, who: str) -> Account:
     """An enterprise's account by user name or national register number."""
     account = store.account(who)
@@ -116,6 +133,7 @@ def reissue_codes(
     login_url: str,
     run: str,
     operator: str | None = None,
+    allow_broken_audit: bool = False,
 ) -> Account:
     """New access codes for one account, issued by the level above it, and recorded in the audit trail.
 
@@ -135,13 +153,15 @@ def reissue_codes(
             f"{actor} may not issue new access codes for {account.username} "
             f"({subject.highest() if subject else 'no role'}): they are issued by {issuers}"
         )
+    shared = audit.context(now, actor if actor != CONTACT_CENTER else f"{CONTACT_CENTER} ({operator})", run, "", ())
+    check_chains(store, [enterprise], shared, now, run, allow_broken_audit)
     code = generate_code()
     hashed = hash_codes([code])[0]
     deadline = now_text(now + timedelta(days=ACTIVATION_DAYS))
     name = store.enterprise_names([enterprise])[enterprise]
     delivery.send(Letter(enterprise, name, account.name, account.email, account.username, code, deadline, login_url))
-    shared = audit.context(now, actor if actor != CONTACT_CENTER else f"{CONTACT_CENTER} ({operator})", run, "", ())
     with store.transaction(now, [enterprise], run) as transaction:
+        transaction.allow_broken_audit = allow_broken_audit
         if not transaction.update_account(
             account,
             status="pending",

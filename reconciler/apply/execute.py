@@ -1,16 +1,22 @@
 """Execute a plan: lock its enterprises, check the store has not moved, run every change.
 
-All or nothing: the changes, the version bumps and the lock live in one transaction.
+All or nothing: the changes, the version bumps, the audit entries and the lock live in one
+transaction.  Before anything is written, a saved plan must belong to this store and its
+actor must still hold the authority the plan was checked for; the audit trail of every
+enterprise the plan touches must verify.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import groupby
 
-from reconciler.plan.gates import Refusal, unlifted
+from reconciler.declare.diagnostics import Diagnostic
+from reconciler.plan.authority import check_authority
+from reconciler.plan.gates import Policy, Refusal, check_gates, unlifted
 from reconciler.plan.plan import Plan
-from reconciler.plan.saved import plan_hash
+from reconciler.plan.saved import SavedPlan, plan_hash
 from reconciler.store import audit
 from reconciler.store.port import StalePlan, Store
 
@@ -25,26 +31,68 @@ class Refused(Exception):
         )
 
 
+class WrongStore(Exception):
+    """A saved plan was made on another store (another lineage) than the one it is applied to."""
+
+
+class NotAuthorised(Exception):
+    """The plan's actor may not make some of its changes, by the stored state as it is now."""
+
+    def __init__(self, problems: list[Diagnostic]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def check_saved_plan(saved: SavedPlan, store: Store, policy: Policy) -> Plan:
+    """What ``apply FILE`` checks before it writes; returns the plan with its gates evaluated again.
+
+    A plan file is only as trustworthy as its checksum: without ``RECONCILER_PLAN_KEY`` anyone
+    can rewrite it.  So its store, its versions, its actor's authority and the safety gates are
+    all checked again here, against the stored state read now, exactly as ``plan --actor``
+    does; apply's version check then proves that state is the one the changes are made to.
+    """
+    identity = store.identity()
+    if saved.store != identity:
+        raise WrongStore(
+            f"the plan was made on store {saved.store}, not on {store.url} (store {identity}); "
+            "plan again against this store"
+        )
+    plan = saved.plan
+    numbers = {change.address.enterprise for change in plan.changes}
+    unversioned = numbers - {number for number, _ in plan.versions}
+    if unversioned:
+        raise WrongStore(f"the plan changes enterprises it records no version of ({', '.join(sorted(unversioned))})")
+    stored = store.read(numbers)
+    if plan.actor:
+        problems = check_authority(plan.changes, stored, plan.actor, {})
+        if problems:
+            raise NotAuthorised(problems)
+    return replace(plan, refusals=check_gates(plan.changes, stored, replace(policy, actor=plan.actor)))
+
+
 def apply_plan(
     plan: Plan,
     store: Store,
     now: datetime | None = None,
     run: str | None = None,
     overrides: frozenset[str] = frozenset(),
-) -> None:
+) -> dict[str, tuple[int, str]]:
     """Apply exactly ``plan`` in one transaction, and record it in the audit trail.
 
     Refused, before anything is written, when a safety gate trips and its override flag is
-    not in ``overrides``, and when the store changed since the plan was computed.
+    not in ``overrides``, when the store changed since the plan was computed, and when the
+    audit trail of an enterprise it touches does not verify (``audit.ChainBroken``) unless
+    ``overrides`` holds ``audit.OVERRIDE``.  Returns the new head (seq, hash) of each chain
+    it wrote to, for people to keep.
     """
     if plan.is_empty and not plan.sync:
-        return
+        return {}
     refusals = unlifted(plan.refusals, overrides)
     if refusals:
         raise Refused(refusals)
     now = now or datetime.now(UTC)
     run = run or audit.run_id()
-    used = {r.override for r in plan.refusals} & set(overrides)
+    used = ({r.override for r in plan.refusals} | {audit.OVERRIDE}) & set(overrides)
     shared = audit.context(now, plan.actor, run, plan_hash(plan), used)
     enterprises = [number for number, _ in plan.versions]
     with store.transaction(now, enterprises or [n for n, *_ in plan.sync], run) as transaction:
@@ -58,11 +106,17 @@ def apply_plan(
                     f"enterprise {number} changed since the plan was made "
                     f"(planned against {planned}, now {actual}); plan again"
                 )
+        transaction.allow_broken_audit = audit.OVERRIDE in overrides
+        if plan.changes:
+            transaction.check_audit(shared, enterprises)
         for _, batch in groupby(plan.changes, key=lambda c: (c.address.enterprise, c.step)):
             transaction.execute(list(batch))
+        heads = {}
         if plan.changes:
             transaction.record_audit(shared, list(plan.changes))
             transaction.bump_versions(enterprises)
+            heads = {number: transaction.audit_head(number) for number in enterprises}
         changed = set(enterprises)
         for number, version, digest, files in plan.sync:
             transaction.record_sync(number, files, digest, (version or 0) + (number in changed))
+    return heads

@@ -7,6 +7,9 @@ Usage errors exit 1 too, so that 2 always means "there are changes".
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from reconciler import __version__
@@ -38,6 +41,11 @@ def main() -> None:
         raise SystemExit(EXIT_ERROR) from None
     except click.ClickException as error:
         error.show()
+        raise SystemExit(EXIT_ERROR) from None
+    except BrokenPipeError:
+        # A reader of a report (`audit log | head`) went away; nothing is left to do but stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(EXIT_ERROR) from None
 
 

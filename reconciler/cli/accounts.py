@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import click
 
@@ -13,17 +14,19 @@ from reconciler.accounts.delivery import DeliveryError, open_delivery
 from reconciler.accounts.delivery import login_url as resolve_login_url
 from reconciler.accounts.lifecycle import NotAllowed, issue_codes, reissue_codes
 from reconciler.cli.common import (
+    EXIT_AUDIT,
     EXIT_LOCK,
     delivery_options,
     enterprise_or_exit,
     fail,
     open_or_exit,
     plural,
+    say,
     state_option,
 )
 from reconciler.declare import identifiers
 from reconciler.plan.authority import CONTACT_CENTER
-from reconciler.store.audit import run_id
+from reconciler.store.audit import OVERRIDE, ChainBroken, run_id
 from reconciler.store.port import LockTimeout, Store, StoreError
 
 
@@ -46,12 +49,19 @@ def register(cli: click.Group) -> None:
     )
     @state_option
     @delivery_options
-    def issue(enterprises: tuple[str, ...], state_url: str, delivery_url: str | None, login_url: str | None) -> None:
+    @audit_override_option
+    def issue(
+        enterprises: tuple[str, ...],
+        state_url: str,
+        delivery_url: str | None,
+        login_url: str | None,
+        allow_broken_audit: bool,
+    ) -> None:
         """Send codes to every account still waiting for them (after `apply --defer-codes`, or a failed send)."""
         numbers = [enterprise_or_exit(e) for e in enterprises] or None
         store = open_or_exit(state_url)
         try:
-            send_codes(store, delivery_url, login_url, numbers, noun="account")
+            send_codes(store, delivery_url, login_url, numbers, noun="account", allow_broken_audit=allow_broken_audit)
         finally:
             store.close()
 
@@ -69,6 +79,7 @@ def register(cli: click.Group) -> None:
     )
     @state_option
     @delivery_options
+    @audit_override_option
     def reissue(
         who: str,
         enterprise: str,
@@ -77,6 +88,7 @@ def register(cli: click.Group) -> None:
         state_url: str,
         delivery_url: str | None,
         login_url: str | None,
+        allow_broken_audit: bool,
     ) -> None:
         """New access codes for one account (WHO: user name or national register number).
 
@@ -94,16 +106,27 @@ def register(cli: click.Group) -> None:
             delivery = open_delivery(delivery_url)
             try:
                 account = reissue_codes(
-                    store, delivery, actor, number, who, _now(), resolve_login_url(login_url), run_id(), operator
+                    store,
+                    delivery,
+                    actor,
+                    number,
+                    who,
+                    _now(),
+                    resolve_login_url(login_url),
+                    run_id(),
+                    operator,
+                    allow_broken_audit=allow_broken_audit,
                 )
             finally:
                 delivery.close()
+        except ChainBroken as error:
+            chain_broken(error)
         except (NotAllowed, DeliveryError, StoreError) as error:
             fail(str(error), EXIT_LOCK if isinstance(error, LockTimeout) else 1)
         finally:
             store.close()
         assert account.activation_deadline is not None  # reissuing codes set it
-        click.echo(
+        say(
             f"New access codes sent for {account.username} ({delivery.description}); "
             f"they expire on {account.activation_deadline[:10]}."
         )
@@ -144,19 +167,52 @@ def register(cli: click.Group) -> None:
         is_flag=True,
         help="Send the session cookie over HTTPS only (when served behind a TLS proxy).",
     )
-    def serve(state_url: str, host: str, port: int, threads: int, secure_cookies: bool) -> None:
+    @click.option(
+        "--trusted-proxies",
+        type=click.IntRange(0, 16),
+        default=0,
+        show_default=True,
+        metavar="N",
+        help="Reverse proxies in front that append to X-Forwarded-For: client addresses are read from there. "
+        "With 0, every client seems to come from the proxy and all share one attempt budget.",
+    )
+    @click.option(
+        "--attempts-per-minute",
+        type=click.IntRange(1, 100_000),
+        default=None,
+        metavar="N",
+        help="Posts of the login and first-login forms allowed per client address and minute (default 20).",
+    )
+    def serve(
+        state_url: str,
+        host: str,
+        port: int,
+        threads: int,
+        secure_cookies: bool,
+        trusted_proxies: int,
+        attempts_per_minute: int | None,
+    ) -> None:
         """Serve the first-login page and the overview of what each person administers."""
         # Flask and waitress are loaded by the one command that serves pages, not by plan and apply.
         from waitress import serve as waitress_serve  # noqa: PLC0415
 
         from reconciler.web.app import create_app  # noqa: PLC0415
+        from reconciler.web.throttle import ATTEMPTS_PER_MINUTE  # noqa: PLC0415
 
         open_or_exit(state_url).close()  # fail now, not at the first request, when the store is unusable
-        app = create_app(state_url, secure_cookies=secure_cookies)
+        app = create_app(
+            state_url,
+            secure_cookies=secure_cookies,
+            attempts_per_minute=attempts_per_minute or ATTEMPTS_PER_MINUTE,
+            trusted_proxies=trusted_proxies,
+        )
         click.echo(
             f"First-login page: http://{host}:{port}/first-login  (log in: http://{host}:{port}/login)", err=True
         )
         waitress_serve(app, host=host, port=port, threads=threads, ident="reconciler")
+
+
+AFTER_APPLY = "; the apply itself is complete: send the codes with `reconciler credentials issue`"
 
 
 def send_codes(
@@ -167,6 +223,7 @@ def send_codes(
     actor: str | None = None,
     noun: str = "new account",
     after_apply: bool = False,
+    allow_broken_audit: bool = False,
 ) -> None:
     """Send access codes to every account of ``numbers`` (all when None) still waiting for them."""
     try:
@@ -181,17 +238,38 @@ def send_codes(
                 run_id(),
                 actor,
                 progress=_progress if sys.stderr.isatty() else None,
+                allow_broken_audit=allow_broken_audit,
             )
         finally:
             delivery.close()
+    except ChainBroken as error:
+        chain_broken(error)
     except DeliveryError as error:
-        hint = (
-            "; the apply itself is complete: send the codes with `reconciler credentials issue`" if after_apply else ""
-        )
-        fail(f"{error}{hint}")
+        fail(f"{error}{AFTER_APPLY if after_apply else ''}")
     except LockTimeout as error:
         fail(str(error), EXIT_LOCK)
-    click.echo(f"Access codes sent for {plural(sent, noun)}: {delivery.description}.")
+    except StoreError as error:
+        fail(f"{error}{AFTER_APPLY if after_apply else ''}")
+    say(f"Access codes sent for {plural(sent, noun)}: {delivery.description}.", status=True)
+
+
+audit_override_option = click.option(
+    OVERRIDE,
+    "allow_broken_audit",
+    is_flag=True,
+    help="Write even though an enterprise's audit trail does not verify; recorded in the trail.",
+)
+
+
+def chain_broken(error: ChainBroken) -> NoReturn:
+    """Nothing is written to a trail that does not verify: say why, and how to lift it."""
+    for problem in error.problems:
+        click.echo(problem, err=True)
+    fail(
+        "the audit trail above does not verify, so nothing was changed; find out why (`reconciler audit verify`), "
+        f"or lift this with {OVERRIDE}, which is recorded in the trail",
+        EXIT_AUDIT,
+    )
 
 
 def _progress(done: int, total: int) -> None:

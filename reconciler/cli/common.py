@@ -1,8 +1,9 @@
 """What every command shares: exit codes, options, and turning failures into messages.
 
-Exit codes (stable; scripts rely on them):
-0 success and no changes, 1 error, 2 success with changes (``--detailed-exitcode``),
-3 stale plan, 4 invalid or altered plan file, 5 lock timeout, 6 refused by a safety gate.
+Exit codes (stable; scripts rely on them): see ``EXIT_CODES``.
+
+Standard output may be closed early (``reconciler apply ... | head``): ``say`` stops writing
+to it and carries on, so what a command commits or sends never depends on its reader.
 """
 
 from __future__ import annotations
@@ -15,30 +16,45 @@ from typing import NoReturn
 import click
 
 from reconciler.declare import identifiers
+from reconciler.declare.characters import escape
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.desired import Desired, load_desired
 from reconciler.store.backends import open_store
 from reconciler.store.port import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_STALE, EXIT_PLAN_FILE, EXIT_LOCK, EXIT_REFUSED = range(7)
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_STALE, EXIT_PLAN_FILE, EXIT_LOCK, EXIT_REFUSED, EXIT_AUDIT = range(8)
 EXIT_CODES = {
     EXIT_OK: "success, and no changes",
     EXIT_ERROR: "error: invalid files, bad arguments, authority violations, store problems, apply cancelled",
     EXIT_CHANGES: "success with changes (only with --detailed-exitcode)",
     EXIT_STALE: "stale plan: the store changed since the plan was made",
-    EXIT_PLAN_FILE: "the plan file is not a plan or was altered (checksum mismatch)",
+    EXIT_PLAN_FILE: "the plan file is not a plan, was altered (checksum mismatch), or was made on another store",
     EXIT_LOCK: "timed out waiting for another apply's lock",
-    EXIT_REFUSED: "refused by a safety gate that no flag lifted",
+    EXIT_REFUSED: "refused by a safety gate that no flag lifted (plan: only with --detailed-exitcode)",
+    EXIT_AUDIT: "the audit trail of an enterprise to be written does not verify (lift with --allow-broken-audit-trail)",
 }
+
+
+def _state_url(context: click.Context, parameter: click.Parameter, value: str | None) -> str:
+    """The store to use; in CI (``CI`` set) it must be named: never a fresh local file by accident."""
+    if value:
+        return value
+    if os.environ.get("CI"):
+        fail(
+            "no store named: set RECONCILER_STATE (or --state) to the registry's URL; in CI "
+            "reconciler never falls back to a new local SQLite file"
+        )
+    return DEFAULT_URL
+
 
 state_option = click.option(
     "--state",
     "state_url",
     envvar="RECONCILER_STATE",
-    default=DEFAULT_URL,
-    show_default=True,
+    callback=_state_url,
     help="Where the stored state lives: sqlite:///relative/path, sqlite:////absolute/path or "
-    "postgresql://user@host:port/database[?schema=NAME]. Also read from RECONCILER_STATE.",
+    f"postgresql://user@host:port/database[?schema=NAME]. Also read from RECONCILER_STATE. Default {DEFAULT_URL}, "
+    "except in CI (CI set), where it must be given.",
 )
 lock_timeout_option = click.option(
     "--lock-timeout",
@@ -47,9 +63,19 @@ lock_timeout_option = click.option(
     show_default=True,
     help="Seconds to wait for another apply to the same enterprise before giving up.",
 )
+
+
+def _actor(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """An actor given empty (an unmapped author in a CI script) is an error, never "no actor"."""
+    if value is not None and not value.strip():
+        fail("--actor is empty: the person acting could not be named, so nothing is planned")
+    return value
+
+
 actor_option = click.option(
     "--actor",
     metavar="SSIN",
+    callback=_actor,
     help="Check every change against what this person may do according to the stored state "
     "('legal-representative' for the enterprise's legal representative).",
 )
@@ -99,9 +125,39 @@ def is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
+class _Stdout:
+    closed = False  # set once a reader went away: nothing more is written to it
+
+
+def say(text: str, nl: bool = True, status: bool = False) -> None:
+    """Write to standard output; when its reader has gone, stop writing there and carry on.
+
+    ``status`` lines (what was committed, what was sent, the audit heads) then go to standard
+    error instead: the outcome of a command is always told somewhere.
+    """
+    if not _Stdout.closed:
+        try:
+            if sys.stdout is None:  # started with standard output closed
+                raise BrokenPipeError
+            click.echo(text, nl=nl)
+            sys.stdout.flush()
+            return
+        except BrokenPipeError:
+            _Stdout.closed = True
+            if sys.stdout is not None:
+                # Python would try to flush again at exit and complain: point stdout at nothing.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            click.echo("standard output was closed early; what follows is told here", err=True)
+    if status:
+        click.echo(text, err=True, nl=nl)
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Say why on stderr (each line with its control characters escaped: messages may quote data), then exit."""
     prefix = click.style("error:", fg="red", bold=True) if use_color(sys.stderr) else "error:"
-    click.echo(f"{prefix} {message}", err=True)
+    click.echo(f"{prefix} " + "\n".join(escape(line) for line in message.split("\n")), err=True)
     raise SystemExit(code)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 import click
 
 from reconciler.accounts.lifecycle import with_waiting_accounts
-from reconciler.apply.execute import Refused, apply_plan
-from reconciler.cli.accounts import send_codes
+from reconciler.apply.execute import NotAuthorised, Refused, WrongStore, apply_plan, check_saved_plan
+from reconciler.cli.accounts import chain_broken, send_codes
 from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_LOCK,
@@ -28,15 +29,19 @@ from reconciler.cli.common import (
     paths_argument,
     plural,
     report,
+    say,
     state_option,
     use_color,
 )
 from reconciler.declare import identifiers
+from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
 from reconciler.plan.pipeline import plan_paths
 from reconciler.plan.plan import Plan
 from reconciler.plan.saved import (
+    KEY_ENV,
     PlanFileError,
+    SavedPlan,
     is_plan_file,
     read_plan_file,
     write_plan_file,
@@ -44,8 +49,10 @@ from reconciler.plan.saved import (
 from reconciler.render.export import enterprise_document
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
+from reconciler.render.neutral import json_lines
 from reconciler.render.show import render_enterprise, render_overview
 from reconciler.render.text import plan_chunks
+from reconciler.store.audit import OVERRIDE, ChainBroken
 from reconciler.store.port import LockTimeout, StalePlan, Store, StoreError
 
 FORMATS = click.Choice(["text", "json", "markdown"])
@@ -62,6 +69,15 @@ full_option = click.option(
     "--full",
     is_flag=True,
     help="Read every enterprise, including those unchanged since their last apply (which are skipped by default).",
+)
+
+
+audit_override_option = click.option(
+    OVERRIDE,
+    "overrides",
+    flag_value=OVERRIDE,
+    multiple=True,
+    help="Write even though an enterprise's audit trail does not verify; recorded in the trail.",
 )
 
 
@@ -102,11 +118,65 @@ def enterprises_in(plan: Plan) -> set[str]:
 
 
 def send_new_codes(
-    store: Store, delivery_url: str | None, login_url: str | None, numbers: set[str], actor: str | None
+    store: Store,
+    delivery_url: str | None,
+    login_url: str | None,
+    numbers: set[str],
+    actor: str | None,
+    overrides: tuple[str, ...],
 ) -> None:
     """After an apply: codes for the accounts it created (nothing is printed when there are none)."""
     if store.awaiting_codes(numbers, limit=1):
-        send_codes(store, delivery_url, login_url, numbers, actor, after_apply=True)
+        send_codes(
+            store, delivery_url, login_url, numbers, actor, after_apply=True, allow_broken_audit=OVERRIDE in overrides
+        )
+
+
+def checked_saved_plan(saved: SavedPlan, store: Store, max_removal_share: float) -> Plan:
+    """A saved plan applies only to the store it was made on, its actor's authority and the gates checked again."""
+    if os.environ.get("CI") and not os.environ.get(KEY_ENV):
+        fail(
+            f"in CI a plan file applies only when signed ({KEY_ENV} set in both jobs); without a key anyone who "
+            "can write the file decides what it says. Apply the declaration with --reviewed instead",
+            EXIT_PLAN_FILE,
+        )
+    try:
+        return check_saved_plan(saved, store, Policy(max_removal_share))
+    except WrongStore as error:
+        fail(str(error), EXIT_PLAN_FILE)
+    except NotAuthorised as error:
+        report(error.problems)
+        fail("the plan's actor may not make these changes (by the stored state as it is now); nothing was changed")
+
+
+def as_reviewed(plan: Plan, reviewed: SavedPlan, store: Store) -> None:
+    """The plan made now must be the one reviewed: same store, same versions read, same changes."""
+    if reviewed.store != store.identity():
+        fail(f"the reviewed plan was made on store {reviewed.store}, not on {store.url}", EXIT_PLAN_FILE)
+    if plan.versions != reviewed.plan.versions:
+        fail("the store changed since the plan was reviewed: plan again and review that plan", EXIT_STALE)
+    if plan.changes != reviewed.plan.changes:
+        fail(
+            "the declaration plans other changes than the reviewed plan (another change was merged since?); "
+            "nothing was changed: plan again and review that plan",
+            EXIT_PLAN_FILE,
+        )
+
+
+def applied(plan: Plan, store: Store, overrides: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+    """Apply, or end the command with the exit code that says why nothing was changed."""
+    try:
+        return apply_plan(plan, store, overrides=frozenset(overrides))
+    except StalePlan as error:
+        fail(str(error), EXIT_STALE)
+    except LockTimeout as error:
+        fail(str(error), EXIT_LOCK)
+    except Refused as error:
+        fail(str(error), EXIT_REFUSED)
+    except ChainBroken as error:
+        chain_broken(error)
+    except StoreError as error:
+        fail(str(error))
 
 
 def is_tty(stream) -> bool:
@@ -133,12 +203,12 @@ def echo_plan(
 ) -> None:
     """Print a plan in the format asked for; text is printed as it is rendered."""
     if output_format == "json":
-        click.echo(render_plan_json(plan), nl=False)
+        say(render_plan_json(plan), nl=False)
     elif output_format == "markdown":
-        click.echo(render_plan_markdown(plan, markdown_limit, full_plan_at), nl=False)
+        say(render_plan_markdown(plan, markdown_limit, full_plan_at), nl=False)
     else:
         for chunk in plan_chunks(plan, color=use_color()):
-            click.echo(chunk, nl=False)
+            say(chunk, nl=False)
 
 
 def register(cli: click.Group) -> None:
@@ -147,7 +217,7 @@ def register(cli: click.Group) -> None:
     def validate(paths: tuple[Path, ...]) -> None:
         """Check YAML files (or folders of them) against the schema and the hierarchy rules."""
         desired = desired_or_exit(paths)
-        click.echo(f"{plural(desired.files, 'file')} valid: {plural(len(desired.enterprises), 'enterprise')}.")
+        say(f"{plural(desired.files, 'file')} valid: {plural(len(desired.enterprises), 'enterprise')}.")
 
     @cli.command()
     @paths_argument
@@ -160,7 +230,12 @@ def register(cli: click.Group) -> None:
         show_default=True,
         help="text for people, json for programs (schemas/plan.schema.json), markdown for a pull-request comment.",
     )
-    @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.")
+    @click.option(
+        "--detailed-exitcode",
+        is_flag=True,
+        help="Exit 0 when there are no changes, 2 when there are, 6 when a safety gate refuses them "
+        "(unless lifted by the same --allow-... flags apply would be given).",
+    )
     @click.option(
         "--out",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -177,6 +252,7 @@ def register(cli: click.Group) -> None:
     )
     @full_option
     @progress_option
+    @override_options
     def plan(
         paths: tuple[Path, ...],
         state_url: str,
@@ -188,19 +264,23 @@ def register(cli: click.Group) -> None:
         markdown_limit: int,
         full: bool,
         progress: bool | None,
+        overrides: tuple[str, ...],
     ) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
         try:
             result, digest = planned(paths, store, actor, max_removal_share, full, progress)
+            identity = store.identity()
         finally:
             store.close()
         if out is not None:
             try:
-                write_plan_file(out, result, digest)
+                write_plan_file(out, result, digest, identity)
             except OSError as error:
                 fail(f"cannot write {out}: {error.strerror}")
         echo_plan(result, output_format, markdown_limit, str(out) if out else None)
+        if detailed_exitcode and unlifted(result.refusals, overrides):
+            raise SystemExit(EXIT_REFUSED)
         if detailed_exitcode and not result.is_empty:
             raise SystemExit(EXIT_CHANGES)
 
@@ -212,6 +292,7 @@ def register(cli: click.Group) -> None:
     @actor_option
     @removal_share_option
     @override_options
+    @audit_override_option
     @full_option
     @progress_option
     @delivery_options
@@ -219,6 +300,13 @@ def register(cli: click.Group) -> None:
         "--defer-codes",
         is_flag=True,
         help="Do not send access codes now; `reconciler credentials issue` sends them later.",
+    )
+    @click.option(
+        "--reviewed",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The plan reviewed in the pull request (plan --out): plan PATH... here as --actor (which must be "
+        "the reviewed plan's actor) and apply only if the result is exactly the reviewed plan. The plan job then "
+        "needs no key.",
     )
     def apply(
         paths: tuple[Path, ...],
@@ -233,6 +321,7 @@ def register(cli: click.Group) -> None:
         delivery_url: str | None,
         login_url: str | None,
         defer_codes: bool,
+        reviewed: Path | None,
     ) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
@@ -247,14 +336,35 @@ def register(cli: click.Group) -> None:
                 saved = read_plan_file(paths[0])
             except PlanFileError as error:
                 fail(str(error), EXIT_PLAN_FILE)
+        expected = None
+        if reviewed is not None:
+            if saved:
+                fail("--reviewed applies the declaration (PATH...), planned again here, not a saved plan")
+            if not actor:
+                fail("--reviewed needs --actor: who made the change, found by this job, not read from the plan file")
+            try:
+                expected = read_plan_file(reviewed, verify=False)  # only compared: its checksum proves nothing here
+            except PlanFileError as error:
+                fail(str(error), EXIT_PLAN_FILE)
+            if expected.plan.actor != actor:
+                fail(
+                    f"the reviewed plan was made for actor {str(expected.plan.actor)[:20]}, not {actor}: "
+                    "plan again as the author of the change",
+                    EXIT_PLAN_FILE,
+                )
         store = open_or_exit(state_url, lock_timeout)
         try:
-            result = saved.plan if saved else planned(paths, store, actor, max_removal_share, full, progress)[0]
+            if saved:
+                result = checked_saved_plan(saved, store, max_removal_share)
+            else:
+                result = planned(paths, store, actor, max_removal_share, full, progress)[0]
+            if expected is not None:
+                as_reviewed(result, expected, store)
             echo_plan(result, "text")
             if result.is_empty:
-                apply_plan(result, store)  # records what the enterprises were checked against
+                applied(result, store, overrides)  # records what the enterprises were checked against
                 if not defer_codes:
-                    send_new_codes(store, delivery_url, login_url, enterprises_in(result), actor)
+                    send_new_codes(store, delivery_url, login_url, enterprises_in(result), actor, overrides)
                 return
             if unlifted(result.refusals, overrides):
                 fail("refused by the safety gates above; nothing was changed", EXIT_REFUSED)
@@ -266,22 +376,16 @@ def register(cli: click.Group) -> None:
                 )
                 if answer != "yes":
                     fail("apply cancelled; nothing was changed")
-            try:
-                apply_plan(result, store, overrides=frozenset(overrides))
-            except StalePlan as error:
-                fail(str(error), EXIT_STALE)
-            except LockTimeout as error:
-                fail(str(error), EXIT_LOCK)
-            except Refused as error:
-                fail(str(error), EXIT_REFUSED)
-            except StoreError as error:
-                fail(str(error))
-            click.echo(
-                f"\nApply complete: {plural(len(result.changes), 'change')} in "
-                f"{plural(len(result.enterprises()), 'enterprise')}."
+            heads = applied(result, store, overrides)
+            done = (
+                f"Apply complete: {plural(len(result.changes), 'change')} in "
+                f"{plural(len(result.enterprises()), 'enterprise')} committed."
             )
+            say("\n" + done, status=True)
+            for number, (seq, head) in sorted(heads.items()):
+                say(f"Audit trail of {format_enterprise_number(number)}: entry {seq}, head {head}", status=True)
             if not defer_codes:
-                send_new_codes(store, delivery_url, login_url, enterprises_in(result), actor)
+                send_new_codes(store, delivery_url, login_url, enterprises_in(result), actor, overrides)
         finally:
             store.close()
 
@@ -308,7 +412,7 @@ def register(cli: click.Group) -> None:
         store = open_or_exit(state_url)
         try:
             if target is None:
-                click.echo(render_overview(store.read()), nl=False)
+                say(render_overview(store.read()), nl=False)
                 return
             try:
                 number = identifiers.enterprise_number(target)
@@ -336,8 +440,8 @@ def register(cli: click.Group) -> None:
                         for a in accounts
                     ],
                 }
-                click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+                say(json_lines(json.dumps(document, indent=2, ensure_ascii=False)))
             else:
-                click.echo(render_enterprise(stored, accounts, now), nl=False)
+                say(render_enterprise(stored, accounts, now), nl=False)
         finally:
             store.close()

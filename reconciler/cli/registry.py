@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from reconciler.cli.accounts import chain_broken
 from reconciler.cli.common import (
     desired_or_exit,
     enterprise_or_exit,
@@ -17,9 +19,12 @@ from reconciler.cli.common import (
     state_option,
 )
 from reconciler.declare import identifiers
-from reconciler.render.codeowners import PLATFORMS, codeowners
+from reconciler.declare.characters import escape
+from reconciler.render.codeowners import PLATFORMS, actor_of, codeowners
 from reconciler.render.export import export as export_state
-from reconciler.store.audit import verify
+from reconciler.render.neutral import json_lines
+from reconciler.store import audit as audit_trail
+from reconciler.store.audit import verify, verify_heads
 from reconciler.store.copy import copy_registry
 from reconciler.store.port import StoreError
 
@@ -65,6 +70,27 @@ def register(cli: click.Group) -> None:
         desired = desired_or_exit(paths)
         click.echo(codeowners(desired.declarations.values(), platform, root), nl=False)
 
+    @cli.command("actor")
+    @click.argument("handle", metavar="PLATFORM:HANDLE")
+    @paths_argument
+    def actor_command(handle: str, paths: tuple[Path, ...]) -> None:
+        """Print the SSIN of the one declared person with this GitHub or GitLab handle (github:octocat).
+
+        For CI: map a pull request's author to the --actor of `plan`.  Give it the files of the
+        reviewed branch (the pull request's base), never the pull request's own files: an author
+        could otherwise declare their handle on someone else.  Exits 1 when nobody, or more
+        than one person, has the handle.
+        """
+        platform, _, name = handle.partition(":")
+        if platform not in PLATFORMS or not name:
+            fail(f"expected github:HANDLE or gitlab:HANDLE, not {handle[:80]!r}")
+        desired = desired_or_exit(paths)
+        found = actor_of(desired.declarations.values(), platform, name)
+        if len(found) != 1:
+            who = "no declared person has" if not found else f"{len(found)} declared people have"
+            fail(f"{who} the {platform} handle {name[:80]!r}; the pull request's author cannot act as anybody")
+        click.echo(found[0])
+
     @cli.group()
     def state() -> None:
         """Manage stores as a whole."""
@@ -86,7 +112,7 @@ def register(cli: click.Group) -> None:
         finally:
             source.close()
         click.echo(
-            f"Copied {plural(count, 'enterprise')} from {source_url} to {target_url}; both stores compared equal."
+            f"Copied {plural(count, 'enterprise')} from {source.url} to {target.url}; both stores compared equal."
         )
 
     @cli.group()
@@ -148,7 +174,7 @@ def register(cli: click.Group) -> None:
         finally:
             store.close()
         if output_format == "json":
-            click.echo(json.dumps([e._asdict() for e in entries], indent=2, ensure_ascii=False))
+            click.echo(json_lines(json.dumps([e._asdict() for e in entries], indent=2, ensure_ascii=False)))
             return
         for entry in entries:
             by = entry.actor or "unknown actor"
@@ -158,22 +184,64 @@ def register(cli: click.Group) -> None:
             if entry.after and not entry.plan_hash:
                 extra += f"  {entry.after}"
             click.echo(
-                f"{entry.at}  {entry.enterprise}#{entry.seq}  {entry.action:6}  {entry.address}  "
-                f"by {by}  run {entry.run}{extra}"
+                escape(
+                    f"{entry.at}  {entry.enterprise}#{entry.seq}  {entry.action:6}  {entry.address}  "
+                    f"by {by}  run {entry.run}{extra}"
+                )
             )
         if not entries:
             click.echo("The audit trail is empty.")
 
+    @audit.command("seal")
+    @state_option
+    def audit_seal(state_url: str) -> None:
+        """End every plain chain with a keyed entry (after RECONCILER_AUDIT_KEY was set on an existing store).
+
+        Each chain is verified first; one that does not verify is not sealed.  From then on a
+        chain must end in a keyed entry, so nobody without the key can rewrite it unseen.
+        """
+        if audit_trail.audit_key() is None:
+            fail(f"set {audit_trail.KEY_ENV} (the key the apply job uses) to seal the audit trail with it")
+        store = open_or_exit(state_url)
+        now = datetime.now(UTC)
+        run = audit_trail.run_id()
+        sealed = 0
+        try:
+            for number, (seq, head) in sorted(store.audit_heads().items()):
+                if not seq or head.startswith(audit_trail.KEYED):
+                    continue
+                with store.transaction(now, [number], run) as transaction:
+                    sealed += transaction.seal_audit(audit_trail.context(now, None, run, "", ()), number)
+        except audit_trail.ChainBroken as error:
+            chain_broken(error)
+        except StoreError as error:
+            fail(str(error))
+        finally:
+            store.close()
+        click.echo(f"Sealed {plural(sealed, 'chain')} with a keyed entry.")
+
     @audit.command("verify")
     @state_option
-    def audit_verify(state_url: str) -> None:
-        """Recompute the hash chain of every enterprise: detects edited, deleted and cut-off entries."""
+    @click.option(
+        "--head",
+        "kept",
+        multiple=True,
+        metavar="HASH",
+        help="A chain head someone kept (printed by apply, in a CI log or a PR comment): it must still be in "
+        "the trail. Repeatable.",
+    )
+    def audit_verify(state_url: str, kept: tuple[str, ...]) -> None:
+        """Recompute the hash chain of every enterprise: detects edited, deleted and cut-off entries.
+
+        With RECONCILER_AUDIT_KEY set, keyed entries are checked with it.  Cutting entries off
+        and rewriting the recorded head passes the chain check; a head kept from before does not.
+        """
         store = open_or_exit(state_url)
         try:
             entries, heads = store.audit_entries(), store.audit_heads()
         finally:
             store.close()
-        problems = verify(entries, heads)
+        problems = verify(entries, heads) + verify_heads(entries, kept)
         for problem in problems:
             click.echo(problem, err=True)
         if problems:
@@ -181,4 +249,5 @@ def register(cli: click.Group) -> None:
         click.echo(
             f"The audit trail is intact: {plural(len(entries), 'entry').replace('entrys', 'entries')} "
             f"in {plural(len(heads), 'enterprise')}."
+            + (f" {plural(len(kept), 'kept head')} found in it." if kept else "")
         )

@@ -146,7 +146,8 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
 
     An enterprise with any invalid file is left out of the result: running hierarchy rules
     on a partial declaration would report phantom problems (a missing main access manager
-    that is declared in the broken file).
+    that is declared in the broken file).  A file holding refused characters (S006, reported
+    by the loader) counts as invalid too.
     """
     problems: list[Diagnostic] = []
     enterprises: dict[str, DeclaredEnterprise] = {}
@@ -167,7 +168,7 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
             except ValidationError as error:
                 found = [Diagnostic(document.position(tuple(e["loc"])), S_BAD_VALUE, e["msg"]) for e in error.errors()]
         problems.extend(found)
-        if model is None:
+        if model is None or not document.clean:
             if key is not None:
                 broken.add(key)
             continue

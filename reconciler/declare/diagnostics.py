@@ -1,12 +1,16 @@
 """Findings reported to the user, compiler style: ``path:line:column: RULE message``.
 
 Every check in the tool returns findings instead of raising, so that one run reports
-every problem in every file; the CLI sorts them and fails once.
+every problem in every file; the CLI sorts them and fails once.  A finding is printed with
+every control and format character escaped, so that neither a value quoted in its message
+nor a file's name can drive the terminal that shows it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from reconciler.declare.characters import escape
 
 
 @dataclass(frozen=True, order=True)
@@ -30,7 +34,7 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.position}: {self.rule} {self.message}"
+        return escape(f"{self.position}: {self.rule} {self.message}")
 
 
 class ReconcilerError(Exception):

@@ -1,19 +1,28 @@
 """A fast path for valid files: rapidyaml parses, orjson builds the data.
 
 PyYAML (through the position-tracking loader) stays the reference: the fast path only ever
-*accepts* a file when its data is exactly what PyYAML would give.  Three guards make sure:
+*accepts* a file when its data is exactly what PyYAML would give.  Four guards make sure:
 
 - a conservative scan of the text sends any file with a plain scalar that YAML 1.1 would
   read as something other than text (``no``, ``on``, ``0123``, ``1:20``, ``2026-01-01``,
-  ``~``, ...), with a tag, anchor or alias, or with a comment inside (or a line break
-  across) a flow collection, to the reference loader;
+  ``~``, ...), with a tag (even the bare ``!``), anchor or alias, with a comment inside (or
+  a line break across) a flow collection, with a backslash (an escape may write any
+  character), a control character, a lone carriage return or a Unicode line separator
+  (which the two parsers break lines at differently), to the reference loader;
+- the JSON rapidyaml emits is searched for escapes: a line feed in a value (from a block
+  scalar, or a blank line inside a quoted one) is refused by rule S006, which only the
+  reference loader checks, with its position; so, with the scan above, the fast path never
+  vouches for a file S006 would refuse, and the rule reads the same whichever reader read it;
 - the number of nodes rapidyaml parsed must equal the number of nodes in the data, so a
   duplicate key (which JSON silently collapses) is caught;
 - the caller validates the data against the schema, and re-reads any file that fails
   with the reference loader, whose messages carry ``file:line:column``.
 
 A property test (``tests/test_fastload.py``) checks that the two loaders agree on every
-document the schema accepts.
+document the schema accepts.  The scan runs on every file, hostile ones included, so each of
+its patterns must take linear time (a test feeds it a line of 200,000 "[").  rapidyaml
+writes its own errors to the process's stderr from C++: every call to it is made with that
+descriptor pointed at /dev/null (``_quiet_stderr``).
 """
 
 from __future__ import annotations
@@ -46,18 +55,35 @@ _TRAPS = (
         rf"(?::[ \t]|-[ \t]|[\[{{,])[ \t]*(?:[0-9.+-]|{_WORDS}{_END})", re.MULTILINE
     ),  # after "key: ", "- ", in flows
     re.compile(rf"\n[ \t]*(?:[0-9.+]|-[0-9.]|{_WORDS}{_END})"),  # alone on a line: a continued plain scalar
-    re.compile(r"[\s\[{,](?:[!&*][^\s]|[@`%])|[\[{,][ \t]*[|>]"),  # tags, anchors, aliases; reserved indicators
+    re.compile(r"[\s\[{,][!&*@`%]|[\[{,][ \t]*[|>]"),  # tags (even "! "), anchors, aliases; reserved indicators
     re.compile(r"\n[ \t]*(?:\?|%|---|\.\.\.)(?:\s|$)"),  # complex keys, directives, document markers
-    # Comments inside flow collections, and flow collections continued on another line:
-    # rapidyaml reads "{name: a # b}" as the text "a # b" where PyYAML sees a comment.
-    re.compile(r"[\[{][^\n]*[ \t]#|[\[{][^\n\]}]*(?:\n|$)"),
+    # Flow collections continued on another line (the last opening bracket of a line is not
+    # closed on it).  Linear: each search stops at the next bracket; one that ran on to the
+    # end of the line from every bracket took hours on a line of a million "[".
+    re.compile(r"[\[{][^\n\[\]{}]*(?:\n|$)"),
+    # Escapes, control characters, line separators, bidirectional controls.
+    re.compile("[\\\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]"),
 )
+# Comments inside flow collections: rapidyaml reads "{name: a # b}" as the text "a # b"
+# where PyYAML sees a comment.  Searched from each line's first opening bracket only (linear),
+# and only in files that have a comment after a blank at all.
+_FLOW_COMMENT = re.compile(r"\n[^\n\[{]*[\[{][^\n]*[ \t]#")
+# A carriage return not followed by a line feed: a line break to PyYAML, nothing to rapidyaml.
+_LONE_CR = re.compile(r"\r(?!\n)")
+# In rapidyaml's JSON, an escape other than of a quote: a line feed (from a block scalar or a
+# blank line inside a quoted scalar), a tab.  Every other character S006 refuses would have
+# come from a backslash escape or stood in the text, and the scan above sent those files on.
+_JSON_ESCAPE = re.compile(rb'\\[^"]')
 
 
 def has_trap(text: str) -> bool:
     """Whether the text may hold something the fast path could read differently from PyYAML."""
     text = "\n" + text  # so that the first line is searched like the others
-    return any(pattern.search(text) for pattern in _TRAPS)
+    if any(pattern.search(text) for pattern in _TRAPS):
+        return True
+    if "\r" in text and _LONE_CR.search(text):
+        return True
+    return (" #" in text or "\t#" in text) and _FLOW_COMMENT.search(text) is not None
 
 
 @contextmanager
@@ -96,10 +122,15 @@ def load_fast(raw: bytes, path: str) -> SourceDocument | None:
     if not text.strip() or "\x00" in text or text.startswith("\ufeff") or has_trap(text):
         return None
     try:
-        with _quiet_stderr():  # rapidyaml prints parse errors itself; the reference loader reports them
+        # rapidyaml prints its errors to the process's stderr itself, from C++, with its source
+        # path: in parsing, and in emitting too (past 64 levels of nesting), so both are
+        # silenced.  The reference loader reports the problem properly.
+        with _quiet_stderr():
             tree = ryml.parse_in_arena(raw)
-        buffer = bytearray(ryml.compute_json_length(tree))
-        ryml.emit_json_in_place(tree, buffer)
+            buffer = bytearray(ryml.compute_json_length(tree))
+            ryml.emit_json_in_place(tree, buffer)
+        if b"\\" in buffer and _JSON_ESCAPE.search(buffer):
+            return None
         data = orjson.loads(buffer)
     except Exception:  # noqa: BLE001 - any trouble at all: let the reference loader speak
         return None

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from stdnum.be import ssn, vat
 from stdnum.exceptions import ValidationError
 
+from reconciler.declare.characters import quoted
+
 
 class InvalidIdentifier(ValueError):
     """The text is not a valid identifier of the expected kind; the message says why."""
@@ -23,7 +25,7 @@ def enterprise_number(text: str) -> str:
     try:
         return vat.validate(text)
     except ValidationError as error:
-        raise InvalidIdentifier(f'enterprise number "{text}" is not valid: {_reason(error)}') from None
+        raise InvalidIdentifier(f"enterprise number {quoted(text)} is not valid: {_reason(error)}") from None
 
 
 def format_enterprise_number(number: str) -> str:
@@ -38,7 +40,7 @@ def ssin(text: str) -> str:
     try:
         return ssn.validate(text)
     except ValidationError as error:
-        raise InvalidIdentifier(f'SSIN "{text}" is not valid: {_reason(error)}') from None
+        raise InvalidIdentifier(f"SSIN {quoted(text)} is not valid: {_reason(error)}") from None
 
 
 def _this_year() -> int:
@@ -80,11 +82,11 @@ def nsso_number(text: str) -> str:
     match = _NSSO.match(compact)
     if not match:
         raise InvalidIdentifier(
-            f'NSSO number "{text}" is not valid: expected 12 digits, '
+            f"NSSO number {quoted(text)} is not valid: expected 12 digits, "
             "category (3), registration number (7) and check digits (2)"
         )
     if int(match.group(3)) != nsso_check_digits(int(match.group(2))):
-        raise InvalidIdentifier(f'NSSO number "{text}" is not valid: wrong check digits')
+        raise InvalidIdentifier(f"NSSO number {quoted(text)} is not valid: wrong check digits")
     return compact
 
 

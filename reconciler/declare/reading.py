@@ -1,16 +1,23 @@
 """Files on disk into source documents: the fast path when it can vouch, else the reference loader.
 
 Also finds the YAML files under the folders given.  Unreadable, binary and non-UTF-8
-files become findings, like every other problem.
+files become findings, like every other problem, and so does every path that is not a
+regular file: a named pipe would block the run for ever, ``/dev/zero`` would fill memory,
+and a dangling or looping link in a folder would otherwise vanish without a word.  Files
+are stat'ed before they are opened, opened without blocking, checked again once open (the
+path may have been swapped in between) and read up to ``MAX_FILE_BYTES``.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from reconciler.declare.characters import REFUSED, describe, shown
 from reconciler.declare.diagnostics import Diagnostic, Position
 from reconciler.declare.fastload import load_fast
 from reconciler.declare.load import Y_UNREADABLE, load_text
@@ -18,18 +25,106 @@ from reconciler.declare.source import SourceDocument
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
+# Parsing takes about 150 bytes of memory per byte of YAML (measured for PyYAML and for
+# rapidyaml on files of many small nodes), so the cap bounds a run's memory as well as its
+# reading: 16 MiB is a hundred times the largest file of the benchmark registry (1,000 users,
+# 150 kB) and about 100,000 users in one file, and parses in under 2.5 GB.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+
+_KINDS = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+class NotReadable(Exception):
+    """A path that is not a readable regular file; the message says what it is instead."""
+
+
+def _not_regular(mode: int) -> str | None:
+    """Why a file of this mode is not read, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return f"not a regular file but {_KINDS.get(stat.S_IFMT(mode), 'a special file')}; name YAML files or folders"
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB ({size:,} bytes or more); "
+        "split the enterprise over several files"
+    )
+
+
+def _missing(path: str, error: OSError) -> str:
+    """Why a path cannot be stat'ed: a link loop, a dangling link, or nothing there."""
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop (the link leads back to itself)"
+    if error.errno == errno.ENOENT and os.path.islink(path):
+        return f"dangling symbolic link (its target {shown(os.readlink(path))} does not exist)"
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "no such file or folder"
+    return f"cannot read file: {error.strerror}"
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of a regular file, never blocking on a pipe or a device, at most ``MAX_FILE_BYTES``.
+
+    Raises ``NotReadable`` with a message for anything else.
+    """
+    try:
+        before = os.stat(path)
+    except OSError as error:
+        raise NotReadable(_missing(path, error)) from None
+    reason = _not_regular(before.st_mode)
+    if reason:
+        raise NotReadable(reason)
+    if before.st_size > MAX_FILE_BYTES:
+        raise NotReadable(_too_large(before.st_size))
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise NotReadable(_missing(path, error)) from None
+    try:
+        opened = os.fstat(descriptor)
+        reason = _not_regular(opened.st_mode)  # swapped for a pipe between the stat and the open
+        if reason:
+            raise NotReadable(reason)
+        # A regular file may still grow while it is read, or claim size 0 (/proc): read its
+        # size and one byte more, then on in chunks up to one byte past the cap, which tells
+        # a file at the cap from a larger one.
+        chunks: list[bytes] = []
+        total, want = 0, max(opened.st_size + 1, 4096)
+        while True:
+            chunk = os.read(descriptor, min(want, MAX_FILE_BYTES + 1 - total))
+            want = _READ_CHUNK
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:
+                raise NotReadable(_too_large(total))
+    except OSError as error:
+        raise NotReadable(f"cannot read file: {error.strerror}") from None
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks)
+
 
 def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, list[Diagnostic]]:
-    """Read and parse one file; unreadable, binary or non-UTF-8 files become findings.
+    """Read and parse one file; anything but a readable regular UTF-8 text file becomes a finding.
 
     With ``fast``, a file the fast path vouches for is returned without positions; callers
     re-read it exactly (``fast=False``) before reporting anything about it.
     """
     shown = str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        return None, [Diagnostic(Position(shown), Y_UNREADABLE, f"cannot read file: {error.strerror}")]
+        raw = read_bytes(shown)
+    except NotReadable as refused:
+        return None, [Diagnostic(Position(shown), Y_UNREADABLE, str(refused))]
     if fast:
         document = load_fast(raw, shown)
         if document is not None:
@@ -46,35 +141,75 @@ def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, li
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """Expand folders into their YAML files, in a stable order, and report missing paths."""
+    """Expand folders into their YAML files, in a stable order; report paths that are neither.
+
+    Only regular files are returned: the callers hash and peek into them before reading, and a
+    named pipe would block them.
+    """
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found.extend(_yaml_files(path))
-        elif path.exists():
-            found.append(path)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as error:
+            problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, _missing(str(path), error)))
+            continue
+        if stat.S_ISDIR(mode):
+            files, trouble = _yaml_files(path)
+            found.extend(files)
+            problems.extend(trouble)
+        elif (reason := _not_regular(mode) or _refused_path(str(path))) is not None:
+            problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, reason))
         else:
-            problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, "no such file or folder"))
+            found.append(path)
     return list(dict.fromkeys(found)), problems
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def _refused_path(path: str) -> str | None:
+    """Why a path may not be read: it holds a character S006 refuses in text."""
+    found = REFUSED.search(path)
+    return f"the path holds {describe(found.group())}; rename it" if found else None
+
+
+def _yaml_files(folder: Path) -> tuple[list[Path], list[Diagnostic]]:
     """YAML files under a folder (not following linked folders), sorted as paths sort.
 
     Hidden folders (``.github``, ``.gitlab-ci``, ``.reconciler``, ...) are left out, so that
     a repository's root can be given without its CI workflows being read as declarations.
     ``os.walk`` rather than ``Path.rglob``, and sorting by parts rather than by ``Path``:
-    registries hold thousands of files, and every plan lists them.
+    registries hold thousands of files, and every plan lists them.  A YAML name that is not
+    a regular file (a dangling or looping link, a pipe) and a folder that cannot be listed
+    are reported, not skipped: a declaration that silently goes missing plans its removal.
+    So is a path holding a control character: paths are written into CODEOWNERS, one per
+    line, and a line feed in a file's name would add a line of the proposer's choosing.
     """
     found = []
-    for root, folders, names in os.walk(folder):
+    problems = []
+
+    def unreadable(error: OSError) -> None:
+        where = str(error.filename) if error.filename else str(folder)
+        problems.append(Diagnostic(Position(where), Y_UNREADABLE, f"cannot read folder: {error.strerror}"))
+
+    for root, folders, names in os.walk(folder, onerror=unreadable):
         folders[:] = [name for name in folders if not name.startswith(".")]
         for name in names:
-            if os.path.splitext(name)[1] in YAML_SUFFIXES and os.path.isfile(full := os.path.join(root, name)):
+            if os.path.splitext(name)[1] not in YAML_SUFFIXES:
+                continue
+            full = os.path.join(root, name)
+            if (refused := _refused_path(os.path.relpath(full, folder))) is not None:
+                problems.append(Diagnostic(Position(full), Y_UNREADABLE, refused))
+                continue
+            try:
+                mode = os.stat(full).st_mode
+            except OSError as error:
+                problems.append(Diagnostic(Position(full), Y_UNREADABLE, _missing(full, error)))
+                continue
+            if (reason := _not_regular(mode)) is not None:
+                problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
+            else:
                 found.append(Path(full))
-    return sorted(found, key=lambda p: p.parts)
+    return sorted(found, key=lambda p: p.parts), sorted(problems)
 
 
 def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:

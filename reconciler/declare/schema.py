@@ -1,7 +1,11 @@
 """JSON Schema of the declared format: generated from the models, checked with jsonschema.
 
 Validation uses ``iter_errors`` so every problem in a file is reported, and each error is
-mapped back through its JSON path to the line and column the loader recorded.
+mapped back through its JSON path to the line and column the loader recorded.  Declared
+values are quoted in messages through ``characters.quoted``: escaped and shortened.
+
+Rule S006 (no control characters in text) is registered here with the other rules on
+values, but checked by the reference loader, which sees the characters where they stand.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from pydantic.json_schema import GenerateJsonSchema
 
+from reconciler.declare.characters import CONTROL_RULE, S_CONTROL, as_text, quote_hint, quoted, shown
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.declare.model import EnterpriseDocument
 from reconciler.declare.source import SourceDocument
@@ -34,6 +39,7 @@ SCHEMA_RULES = {
     S_WRONG_TYPE: "values have the expected type; numbers and booleans where text is expected must be quoted",
     S_BAD_VALUE: "values are allowed by the catalogue and match their format",
     S_REPEATED: "a list names the same item once",
+    S_CONTROL: CONTROL_RULE,
 }
 
 
@@ -97,7 +103,7 @@ def _diagnostic(document: SourceDocument, error: ValidationError) -> Diagnostic:
         hint = difflib.get_close_matches(key, allowed, n=1)
         suggestion = f'; did you mean "{hint[0]}"?' if hint else f"; allowed: {', '.join(allowed)}"
         return Diagnostic(
-            document.position((*path, key), key=True), S_UNKNOWN_FIELD, f'unknown field "{key}"{suggestion}'
+            document.position((*path, key), key=True), S_UNKNOWN_FIELD, f"unknown field {quoted(key)}{suggestion}"
         )
     if kind == "required":
         missing = error.message.split("'")[1]
@@ -110,14 +116,14 @@ def _diagnostic(document: SourceDocument, error: ValidationError) -> Diagnostic:
         options = [str(option) for option in error.validator_value]
         hint = difflib.get_close_matches(str(error.instance), options, n=1)
         suggestion = f'; did you mean "{hint[0]}"?' if hint else f"; expected one of: {', '.join(options)}"
-        return Diagnostic(position, S_BAD_VALUE, f'"{error.instance}" is not a known {title.lower()}{suggestion}')
+        return Diagnostic(position, S_BAD_VALUE, f"{quoted(error.instance)} is not a known {title.lower()}{suggestion}")
     if kind == "pattern":
-        return Diagnostic(position, S_BAD_VALUE, f'"{error.instance}" is not a valid {title.lower()}')
+        return Diagnostic(position, S_BAD_VALUE, f"{quoted(error.instance)} is not a valid {title.lower()}")
     if kind == "minLength":
         return Diagnostic(position, S_BAD_VALUE, f"{title} must not be empty")
     if kind == "uniqueItems":
         return Diagnostic(position, S_REPEATED, f"{title} lists the same item twice")
-    return Diagnostic(position, S_BAD_VALUE, error.message)
+    return Diagnostic(position, S_BAD_VALUE, shown(error.message, limit=200))
 
 
 _YAML_TYPES = {bool: "a boolean", int: "a number", float: "a number"}
@@ -132,14 +138,14 @@ def _type_message(document: SourceDocument, path: tuple, error: ValidationError,
     written = document.source_text(path)
     if expected == "string" and written is not None:
         read_as = _YAML_TYPES.get(type(value), f"a {type(value).__name__}")
-        shown = str(value).lower() if isinstance(value, bool) else str(value)
-        if shown != written:
-            read_as += f" ({shown})"
-        return f'{title}: expected text, but YAML reads {written} as {read_as}; quote it: "{written}"'
+        read = str(value).lower() if isinstance(value, bool) else as_text(value)
+        if read != written:
+            read_as += f" ({shown(read)})"
+        return f"{title}: expected text, but YAML reads {shown(written)} as {read_as}; {quote_hint(written)}"
     if isinstance(value, bool):
         found = f"the boolean {str(value).lower()}"
     elif isinstance(value, (int, float)):
-        found = f"the number {value}"
+        found = f"the number {shown(value)}"
     else:
         found = {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
             type(value), type(value).__name__

@@ -25,6 +25,9 @@ class SourceDocument:
     plain_text: dict[JsonPath, str] = field(repr=False)
     sha256: str = ""
     exact: bool = True  # False: read by the fast path, which keeps no positions
+    # False when the loader refused characters in it (S006): its enterprise is then left out
+    # of the hierarchy rules, as when a file fails the schema.
+    clean: bool = True
 
     def position(self, path: JsonPath, *, key: bool = False) -> Position:
         """Position of the value at ``path`` (or of its key), or of the nearest parent known."""

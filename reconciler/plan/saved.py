@@ -22,9 +22,11 @@ import orjson
 from reconciler import __version__
 from reconciler.plan.document import plan_document, plan_from_document
 from reconciler.plan.plan import Plan
+from reconciler.store.files import write_private
 
 FORMAT = "reconciler-plan"
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"  # 1.1: the identity of the store the plan was made on
+MAX_BYTES = 512 * 1024 * 1024  # a plan of a million new users is about 400 MB
 KEY_ENV = "RECONCILER_PLAN_KEY"
 
 
@@ -38,11 +40,14 @@ class SavedPlan:
     desired_digest: str
     created_at: str
     checksum: str
+    store: str  # identity (lineage) of the store the plan was computed against
 
 
 def is_plan_file(path: Path) -> bool:
     """Whether ``path`` looks like a saved plan rather than YAML (it is JSON naming our format)."""
     try:
+        if not path.is_file():  # never open a FIFO or a device just to look at it: that can block
+            return False
         with path.open("rb") as handle:
             head = handle.read(200)
     except OSError:
@@ -68,36 +73,47 @@ def _checksum(body: dict) -> str:
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
-def write_plan_file(path: Path, plan: Plan, desired_digest: str, now: datetime | None = None) -> str:
-    """Write the plan; return its checksum, which the audit trail records as the plan's hash."""
+def write_plan_file(path: Path, plan: Plan, desired_digest: str, store: str, now: datetime | None = None) -> str:
+    """Write the plan (owner-only: it names people); return its checksum.
+
+    ``store`` is the identity of the store the plan was computed against: apply refuses the
+    plan on any other store.
+    """
     body = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "reconciler_version": __version__,
         "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "store": store,
         "desired_digest": desired_digest,
         "plan": plan_document(plan),
     }
     checksum = _checksum(body)
-    path.write_text(json.dumps({**body, "checksum": checksum}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_private(path, json.dumps({**body, "checksum": checksum}, indent=2, ensure_ascii=False) + "\n")
     return checksum
 
 
-def read_plan_file(path: Path) -> SavedPlan:
+def read_plan_file(path: Path, verify: bool = True) -> SavedPlan:
+    """The saved plan; with ``verify`` (always, unless it is only compared with another plan) its checksum too."""
     try:
+        if not path.is_file():
+            raise PlanFileError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_BYTES:
+            raise PlanFileError(f"{path}: larger than any plan ({MAX_BYTES // 2**20} MiB)")
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise PlanFileError(f"{path}: not a readable plan file ({error})") from None
+        raise PlanFileError(f"{path}: not a readable plan file ({str(error)[:200]})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise PlanFileError(f"{path}: not a reconciler plan file")
     checksum = document.pop("checksum", None)
-    if not isinstance(checksum, str) or not hmac.compare_digest(checksum, _checksum(document)):
+    if not isinstance(checksum, str) or (verify and not hmac.compare_digest(checksum, _checksum(document))):
         keyed = " (is RECONCILER_PLAN_KEY the one it was written with?)" if os.environ.get(KEY_ENV) else ""
         raise PlanFileError(f"{path}: the checksum does not match: the plan was altered after it was written{keyed}")
     if document.get("format_version") != FORMAT_VERSION:
-        raise PlanFileError(f"{path}: plan format {document.get('format_version')} is not {FORMAT_VERSION}")
+        shown = str(document.get("format_version"))[:20]
+        raise PlanFileError(f"{path}: plan format {shown} is not {FORMAT_VERSION}: plan again with this version")
     try:
         plan = plan_from_document(document["plan"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise PlanFileError(f"{path}: the plan inside is malformed ({error})") from None
-    return SavedPlan(plan, document["desired_digest"], document["created_at"], checksum)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise PlanFileError(f"{path}: the plan inside is malformed ({str(error)[:200]})") from None
+    return SavedPlan(plan, document["desired_digest"], document["created_at"], checksum, str(document["store"]))

@@ -107,3 +107,15 @@ def codeowners(enterprises: Iterable[DeclaredEnterprise], platform: str, root: P
                 )
             lines.append(f"{path} {' '.join(found)}")
     return "\n".join(lines) + "\n"
+
+
+def actor_of(enterprises: Iterable[DeclaredEnterprise], platform: str, handle: str) -> list[str]:
+    """SSINs of the declared people whose handle on ``platform`` is ``handle`` (handles ignore case there)."""
+    wanted = handle.lstrip("@").lower()
+    found = {
+        appointment.ssin
+        for enterprise in enterprises
+        for appointment in enterprise.appointments()
+        if (getattr(appointment.person, platform) or "").lower() == wanted
+    }
+    return sorted(found)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from reconciler.declare.characters import SHOWN_ESCAPED, escape_character
 from reconciler.declare.schema import SCHEMA_ID
 from reconciler.records.state import Address, EnterpriseState, Kind, StoredEnterprise, as_text
+from reconciler.store.files import private_folder, write_private
 
 
 class Quoted(str):
@@ -27,6 +29,15 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 _Dumper.add_representer(
     Quoted, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"')
 )
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Text as usual; text holding a control or format character double-quoted, so it can be escaped."""
+    style = None if value.isprintable() else '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def enterprise_document(state: EnterpriseState) -> dict:
@@ -102,8 +113,19 @@ def _sender(number: str, fields: dict) -> dict:
 
 
 def dump_yaml(document: dict) -> str:
-    """YAML as a person would write it: fields in model order, identifiers quoted."""
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    """YAML as a person would write it: fields in model order, identifiers quoted.
+
+    Values from before validation refused control and bidirectional characters are written
+    with those characters as escapes inside double quotes (PyYAML writes some of them raw):
+    the file reads back to the same text, and a reviewer sees what is there.
+    """
+    text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    return text if text.isprintable() or not SHOWN_ESCAPED.search(text.replace("\n", "")) else _escaped(text)
+
+
+def _escaped(text: str) -> str:
+    lines = text.split("\n")
+    return "\n".join(SHOWN_ESCAPED.sub(lambda match: escape_character(match.group()), line) for line in lines)
 
 
 def schema_reference(out: Path) -> str:
@@ -115,13 +137,13 @@ def schema_reference(out: Path) -> str:
 
 
 def export(stored: dict[str, StoredEnterprise], out: Path) -> list[Path]:
-    """Write one file per enterprise into ``out``; return the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write one file per enterprise into ``out`` (owner-only: they name people); return the paths written."""
+    private_folder(out)
     header = f"# yaml-language-server: $schema={schema_reference(out)}\n"
     written = []
     for number in sorted(stored):
         body = dump_yaml(enterprise_document(stored[number].state))
         path = out / f"{number}.yaml"
-        path.write_text(header + body, encoding="utf-8")
+        write_private(path, header + body)
         written.append(path)
     return written

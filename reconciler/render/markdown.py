@@ -3,6 +3,10 @@
 Code hosts cap comments (GitHub at 65,536 characters), so when the full comment would pass
 the limit a shortened one is produced instead: the summary table, the safety gates, and
 where the full plan can be read.  The plan file itself always stays complete.
+
+Declared values are data, never markup: outside code they pass through ``neutral.markdown``
+(character references for what Markdown and HTML read, mentions and bare links broken),
+user names sit in code spans and changes in a fence that no run of backticks can close.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from itertools import groupby
 from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.plan import Plan
 from reconciler.records.change import Action
+from reconciler.render.neutral import code_span, fence, markdown
 from reconciler.render.text import render_change, summary
 
 DEFAULT_LIMIT = 60_000
@@ -26,19 +31,21 @@ def _summary_table(plan: Plan, max_rows: int | None = None) -> list[str]:
     shown = rows if max_rows is None else rows[:max_rows]
     for number, quality in shown:
         cells = " | ".join(str(counts[(number, quality, action)]) for action in _COLUMNS)
-        lines.append(f"| {format_enterprise_number(number)} | {quality or '(enterprise)'} | {cells} |")
+        lines.append(f"| {_number(number)} | {markdown(quality) if quality else '(enterprise)'} | {cells} |")
     if len(shown) < len(rows):
         lines.append(f"| … | {len(rows) - len(shown)} more rows | | | |")
     return lines
+
+
+def _number(number: str) -> str:
+    return markdown(format_enterprise_number(number))
 
 
 def _gates(plan: Plan) -> list[str]:
     if not plan.refusals:
         return []
     lines = ["", "> [!WARNING]", "> **Safety gates**: apply will refuse this plan unless each gate is lifted:"]
-    lines += [
-        f"> - `{r.gate}` {format_enterprise_number(r.enterprise)} {r.message} (`{r.override}`)" for r in plan.refusals
-    ]
+    lines += [f"> - `{r.gate}` {_number(r.enterprise)} {markdown(r.message)} (`{r.override}`)" for r in plan.refusals]
     return lines
 
 
@@ -51,15 +58,14 @@ def _sections(plan: Plan) -> list[str]:
         state = "new" if versions.get(number) is None else f"stored version {versions[number]}"
         lines += [
             "",
-            f"<details><summary><b>{format_enterprise_number(number)}</b> ({state}): "
+            f"<details><summary><b>{_number(number)}</b> ({state}): "
             f"{counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
             f"{counts[Action.DELETE]} to remove</summary>",
             "",
-            "```diff",
         ]
-        for change in changes:
-            lines += [line[2:] if line.startswith("  ") else line for line in render_change(change)]
-        lines += ["```", "", "</details>"]
+        # render_change escapes control characters; the fence outlasts any backticks in values.
+        body = [line[2:] if line.startswith("  ") else line for change in changes for line in render_change(change)]
+        lines += [*fence(body, "diff"), "", "</details>"]
     return lines
 
 
@@ -78,15 +84,14 @@ def _waiting(plan: Plan, listed: bool = True) -> list[str]:
         "|---|---:|---:|---:|",
     ]
     lines += [
-        f"| {format_enterprise_number(n)} | {c.get('awaiting codes', 0)} | {c.get('pending', 0)} | "
-        f"{c.get('expired', 0)} |"
+        f"| {_number(n)} | {c.get('awaiting codes', 0)} | {c.get('pending', 0)} | {c.get('expired', 0)} |"
         for n, c in counts.items()
     ]
     if listed and plan.waiting:
         lines += ["", "First by deadline (`reconciler show NUMBER` lists every one):", ""]
         lines += [
-            f"- {format_enterprise_number(w.enterprise)} `{w.username}` {w.name}: {w.status}"
-            + (f" (deadline {w.deadline[:10]})" if w.deadline else "")
+            f"- {_number(w.enterprise)} {code_span(w.username)} {markdown(w.name)}: {markdown(w.status)}"
+            + (f" (deadline {markdown(w.deadline[:10])})" if w.deadline else "")
             for w in plan.waiting
         ]
     return [*lines, "", "</details>"]

@@ -1,4 +1,9 @@
-"""The stored state of enterprises, for people: who manages what, and whose account waits."""
+"""The stored state of enterprises, for people: who manages what, and whose account waits.
+
+Everything shown comes from the store, which may hold values from before validation refused
+control characters: every value passes through ``neutral.text``, so a name holding ESC or a
+bidirectional override prints as ``\x1b`` or ``\u202e``, never as itself.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from datetime import datetime
 
 from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.records.state import Address, Kind, StoredEnterprise, as_codes, as_text
+from reconciler.render.neutral import text
 from reconciler.store.port import WAITING, Account
 
 
@@ -23,10 +29,14 @@ def render_overview(stored: dict[str, StoredEnterprise]) -> str:
         qualities = sum(1 for a in records if a.kind is Kind.QUALITY)
         users = sum(1 for a in records if a.kind is Kind.USER)
         lines.append(
-            f"{format_enterprise_number(number)}  {name}  (version {stored[number].version}, "
+            f"{_number(number)}  {text(name)}  (version {stored[number].version}, "
             f"{plural(qualities, 'quality', 'qualities')}, {plural(users, 'user', 'users')})"
         )
     return "\n".join(lines) + "\n"
+
+
+def _number(number: str) -> str:
+    return text(format_enterprise_number(number))
 
 
 def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: datetime) -> str:
@@ -37,18 +47,18 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
     def who(ssin: str) -> str:
         account = by_ssin.get(ssin)
         if account is None:
-            return ssin
+            return text(ssin)
         status = account.effective_status(now)
         if status == "pending":
             assert account.activation_deadline is not None  # codes are always issued with a deadline
             status += f" until {account.activation_deadline[:10]}"
-        return f"{account.name} ({ssin}) [{account.username}, {status}]"
+        return f"{text(account.name)} ({text(ssin)}) [{text(account.username)}, {text(status)}]"
 
     header = dict(state.records[Address(number, Kind.ENTERPRISE)])
     main = header["main_access_manager"]  # None only if gate G002 was overridden: shown as is
     lines = [
-        f"enterprise {format_enterprise_number(number)}  {header['name']}  (version {stored.version})",
-        f"  main access manager: {who(main) if isinstance(main, str) else main}",
+        f"enterprise {_number(number)}  {text(header['name'])}  (version {stored.version})",
+        f"  main access manager: {who(main) if isinstance(main, str) else text(main)}",
     ]
     for address in sorted(a for a in state.records if a.kind is Kind.CO_MAIN_ACCESS_MANAGER):
         lines.append(f"  co-main access manager: {who(address.key)}")
@@ -56,10 +66,10 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
         settings = dict(state.records[quality])
         flags = ["default"] if quality.quality == header["default_quality"] else []
         flags.append("activated" if settings["activated"] else "not activated")
-        lines.append(f"  quality {quality.quality} ({', '.join(flags)})")
+        lines.append(f"  quality {text(quality.quality)} ({', '.join(flags)})")
         for name in ("nsso_number", "notification_email"):
             if settings[name]:
-                lines.append(f"    {name.replace('_', ' ')}: {settings[name]}")
+                lines.append(f"    {name.replace('_', ' ')}: {text(settings[name])}")
         if settings["access_manager"]:
             lines.append(f"    access manager: {who(as_text(settings['access_manager']))}")
         inside = sorted(
@@ -71,14 +81,15 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
             if address.kind is Kind.CO_ACCESS_MANAGER:
                 lines.append(f"    co-access manager: {who(address.key)}")
             elif address.kind is Kind.USER:
-                lines.append(f"    user: {who(address.key)}: {' '.join(as_codes(fields['services'])) or 'no services'}")
+                services = text(" ".join(as_codes(fields["services"]))) or "no services"
+                lines.append(f"    user: {who(address.key)}: {services}")
             elif address.kind is Kind.SENDER:
                 lines.append(
-                    f"    sender {address.key}: {fields['channel']}, technical contact "
-                    f"{fields['contact_name']} <{fields['contact_email']}>"
+                    f"    sender {text(address.key)}: {text(fields['channel'])}, technical contact "
+                    f"{text(fields['contact_name'])} <{text(fields['contact_email'])}>"
                 )
             elif address.kind is Kind.ROUTE:
-                lines.append(f"    route: {address.key} -> sender {fields['sender']}")
+                lines.append(f"    route: {text(address.key)} -> sender {text(fields['sender'])}")
     statuses = [account.effective_status(now) for account in accounts]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in (*WAITING, "active", "deactivated") if s in statuses)
     lines.append(f"  accounts: {counts or 'none'}")
@@ -92,8 +103,10 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
             status = account.effective_status(now)
             when = {"pending": " until ", "expired": " since "}.get(status, "")
             deadline = (account.activation_deadline or "")[:10] if when else ""
-            lines.append(f"    {account.username}  {account.name}  {status}{when}{deadline}")
+            lines.append(f"    {text(account.username)}  {text(account.name)}  {status}{when}{text(deadline)}")
     for account in (a for a in accounts if a.status == "deactivated"):
         assert account.deactivated_at is not None  # set with the status, in the same statement
-        lines.append(f"  deactivated: {account.username} ({account.ssin}) since {account.deactivated_at[:10]}")
+        lines.append(
+            f"  deactivated: {text(account.username)} ({text(account.ssin)}) since {text(account.deactivated_at[:10])}"
+        )
     return "\n".join(lines) + "\n"

@@ -1,4 +1,9 @@
-"""Terraform-style text: ``+`` create, ``~`` update, ``-`` remove, then a summary line."""
+"""Terraform-style text: ``+`` create, ``~`` update, ``-`` remove, then a summary line.
+
+Values are shown as JSON literals, and every value the plan did not write (addresses, names,
+user names, messages naming them) goes through ``neutral``: a stored name holding ESC or a
+bidirectional override prints as ``\x1b`` or ``\u202e``, never as itself.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,27 @@ from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.plan import Plan
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Kind, Value
+from reconciler.render.neutral import json_text, text
 from reconciler.store.port import ACTIVATION_DAYS
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 
 
 def show_value(value: Value) -> str:
+    """A value as a JSON literal: control characters escaped by JSON, format characters by ``neutral``."""
     if isinstance(value, tuple):
-        return (b"[" + b", ".join([orjson.dumps(item) for item in value]) + b"]").decode()
-    return orjson.dumps(value).decode()
+        return json_text((b"[" + b", ".join([orjson.dumps(item) for item in value]) + b"]").decode())
+    return json_text(orjson.dumps(value).decode())
 
 
 def local_address(change: Change) -> str:
-    """The address without its enterprise part, which the section header already names."""
-    return str(change.address).split(".", 1)[1] if change.address.kind is not Kind.ENTERPRISE else "enterprise"
+    """The address without its enterprise part, which the section header already names; its keys escaped."""
+    return text(str(change.address).split(".", 1)[1]) if change.address.kind is not Kind.ENTERPRISE else "enterprise"
+
+
+def enterprise_label(number: str) -> str:
+    """The dotted enterprise number, escaped: a stored number is ten characters of anything."""
+    return text(format_enterprise_number(number))
 
 
 NEW_ACCOUNT = f"        (new account: access codes are sent after apply and expire {ACTIVATION_DAYS} days later)"
@@ -74,26 +86,25 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
     would double the memory the plan itself needs.
     """
 
-    def text(lines: list[str]) -> str:
+    def joined(lines: list[str]) -> str:
         return "".join((paint(line) if color else line) + "\n" for line in lines)
 
     if plan.is_empty:
-        yield text(["No changes. The stored state matches the declaration."]) + _skipped(plan)
-        yield text(waiting_lines(plan))
+        yield joined(["No changes. The stored state matches the declaration."]) + _skipped(plan)
+        yield joined(waiting_lines(plan))
         return
-    yield text(["reconciler will perform the following actions:"])
+    yield joined(["reconciler will perform the following actions:"])
     versions = dict(plan.versions)
     for number, changes in groupby(plan.changes, key=lambda change: change.address.enterprise):
         version = versions.get(number)
         lines = [
             "",
-            f"# enterprise {format_enterprise_number(number)} "
-            f"({'new' if version is None else f'stored version {version}'})",
+            f"# enterprise {enterprise_label(number)} ({'new' if version is None else f'stored version {version}'})",
         ]
         for change in changes:
             lines += ["", *render_change(change)]
-        yield text(lines)
-    yield text(["", summary(plan), *refusal_lines(plan), *waiting_lines(plan)]) + _skipped(plan)
+        yield joined(lines)
+    yield joined(["", summary(plan), *refusal_lines(plan), *waiting_lines(plan)]) + _skipped(plan)
 
 
 def _skipped(plan: Plan) -> str:
@@ -115,10 +126,10 @@ def waiting_lines(plan: Plan) -> list[str]:
     for number, status, count in plan.waiting_counts:
         by_enterprise.setdefault(number, []).append(f"{count} {status}")
     for number, counts in by_enterprise.items():
-        lines.append(f"  {format_enterprise_number(number)}: {', '.join(counts)}")
+        lines.append(f"  {enterprise_label(number)}: {text(', '.join(counts))}")
         for waiting in (w for w in plan.waiting if w.enterprise == number):
-            until = f" (deadline {waiting.deadline[:10]})" if waiting.deadline else ""
-            lines.append(f"    {waiting.username}  {waiting.name}  {waiting.status}{until}")
+            until = f" (deadline {text(waiting.deadline[:10])})" if waiting.deadline else ""
+            lines.append(f"    {text(waiting.username)}  {text(waiting.name)}  {text(waiting.status)}{until}")
     return lines
 
 
@@ -128,8 +139,8 @@ def refusal_lines(plan: Plan) -> list[str]:
     lines = ["", "Safety gates: apply will refuse this plan unless each gate is lifted explicitly:"]
     for refusal in plan.refusals:
         lines.append(
-            f"  {refusal.gate} enterprise {format_enterprise_number(refusal.enterprise)} "
-            f"{refusal.message} (lift with {refusal.override})"
+            f"  {refusal.gate} enterprise {enterprise_label(refusal.enterprise)} "
+            f"{text(refusal.message)} (lift with {refusal.override})"
         )
     return lines
 

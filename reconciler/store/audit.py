@@ -2,12 +2,23 @@
 
 Entries are chained per enterprise: each holds the hash of the one before it, and the
 enterprise keeps the number and hash of its last entry.  ``verify`` recomputes every
-hash, so an edited entry, a deleted one and a cut-off tail are all reported.
+hash, so an edited entry, a deleted one and a cut-off tail are all reported.  Cutting the
+tail off *and* rewriting the recorded head is caught by anyone who kept a head (a CI log,
+a PR comment): ``verify_heads`` proves a kept head is still in the chain.
+
+With ``RECONCILER_AUDIT_KEY`` set, new entries are chained with HMAC-SHA-256 (their hash
+reads ``hmac-sha256:...``): without the key nobody can write an entry that verifies.  Entries
+written before the key was set stay plain SHA-256, but none may follow a keyed one.
+
+Like Vault's "no audit, no request", a command refuses to append to a chain that does not
+verify (``ChainBroken``), unless a person lifts that explicitly; the lifting is itself
+recorded in the chain.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import uuid
 from collections.abc import Iterable
@@ -21,6 +32,17 @@ from reconciler.records.change import Change
 
 COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
 GENESIS = ""
+KEY_ENV = "RECONCILER_AUDIT_KEY"
+KEYED = "hmac-sha256:"
+OVERRIDE = "--allow-broken-audit-trail"
+
+
+class ChainBroken(Exception):
+    """An enterprise's audit trail does not verify: nothing may be appended to it."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 class AuditEntry(NamedTuple):
@@ -70,13 +92,24 @@ def context(now: datetime, actor: str | None, run: str, plan_hash: str, override
     )
 
 
-def _digest(body: tuple) -> str:
-    return hashlib.sha256(orjson.dumps(body)).hexdigest()
+def audit_key() -> bytes | None:
+    key = os.environ.get(KEY_ENV)
+    return key.encode() if key else None
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 of every field but the hash itself, in field order, as compact JSON."""
-    return _digest(tuple(entry)[:-1])
+def _digest(body: tuple, key: bytes | None) -> str:
+    data = orjson.dumps(body)
+    if key is not None:
+        return KEYED + hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+def entry_hash(entry: AuditEntry, key: bytes | None = None) -> str:
+    """The hash of every field but the hash itself, in field order, as compact JSON.
+
+    Plain SHA-256 for plain entries, HMAC-SHA-256 (``key``) for keyed ones.
+    """
+    return _digest(tuple(entry)[:-1], key if entry.hash.startswith(KEYED) else None)
 
 
 def _json(fields) -> str | None:
@@ -84,15 +117,9 @@ def _json(fields) -> str | None:
     return None if fields is None else orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS).decode()
 
 
-def chain(shared: Context, enterprise: str, changes: Iterable[Change], seq: int, head: str) -> list[AuditEntry]:
-    """Entries for ``changes``, continuing the chain after entry ``seq`` whose hash is ``head``."""
-    return chain_events(
-        shared,
-        enterprise,
-        ((change.action.value, str(change.address), _json(change.before), _json(change.after)) for change in changes),
-        seq,
-        head,
-    )
+def change_events(changes: Iterable[Change]) -> list[tuple[str, str, str | None, str | None]]:
+    """The audit events of a plan's changes: (action, address, before JSON, after JSON)."""
+    return [(change.action.value, str(change.address), _json(change.before), _json(change.after)) for change in changes]
 
 
 def event_json(values: dict | None) -> str | None:
@@ -100,43 +127,96 @@ def event_json(values: dict | None) -> str | None:
 
 
 def chain_events(
-    shared: Context, enterprise: str, events: Iterable[tuple[str, str, str | None, str | None]], seq: int, head: str
+    shared: Context,
+    enterprise: str,
+    events: Iterable[tuple[str, str, str | None, str | None]],
+    seq: int,
+    head: str,
 ) -> list[AuditEntry]:
     """Entries for (action, subject, before JSON, after JSON) events, continuing the chain at ``seq``."""
+    key = audit_key()
     entries = []
     common = (shared.at, shared.actor, shared.run, shared.plan_hash, shared.commit_sha, shared.overrides)
     for action, subject, before, after in events:
         seq += 1
         body = (enterprise, seq, *common, action, subject, before, after, head)
-        head = _digest(body)
+        head = _digest(body, key)
         entries.append(AuditEntry(*body, head))
     return entries
 
 
-def verify(entries: list[AuditEntry], heads: dict[str, tuple[int, str]]) -> list[str]:
+def verify_chain(
+    enterprise: str, log: list[AuditEntry], start: tuple[int, str] = (0, GENESIS), key: bytes | None = None
+) -> list[str]:
+    """Problems in one enterprise's entries, which follow entry ``start`` = (seq, hash), in order."""
+    problems = []
+    expected_seq, previous = start[0] + 1, start[1]
+    keyed_seen = start[1].startswith(KEYED)
+    for entry in log:
+        if entry.seq != expected_seq:
+            missing = f"{expected_seq}" if entry.seq == expected_seq + 1 else f"{expected_seq}-{entry.seq - 1}"
+            problems.append(f"{enterprise}: entry {missing} is missing (deleted)")
+        elif entry.prev_hash != previous:
+            problems.append(f"{enterprise}: entry {entry.seq} does not follow entry {entry.seq - 1}")
+        if entry.hash.startswith(KEYED):
+            keyed_seen = True
+            if key is None:
+                problems.append(f"{enterprise}: entry {entry.seq} is keyed: set {KEY_ENV} to verify it")
+            elif not hmac.compare_digest(entry_hash(entry, key), entry.hash):
+                problems.append(f"{enterprise}: entry {entry.seq} was altered (its HMAC does not match)")
+        else:
+            if keyed_seen:
+                problems.append(f"{enterprise}: entry {entry.seq} is not keyed but follows keyed entries")
+            if entry_hash(entry) != entry.hash:
+                problems.append(f"{enterprise}: entry {entry.seq} was altered (its hash does not match)")
+        expected_seq, previous = entry.seq + 1, entry.hash
+    return problems
+
+
+def verify_head(
+    enterprise: str, log: list[AuditEntry], recorded: tuple[int, str], start: int = 0, key: bytes | None = None
+) -> list[str]:
+    """Whether the chain ends where the enterprise says it does; with the key, in a keyed entry.
+
+    A keyed chain must end keyed: otherwise someone without the key could rewrite every entry
+    as plain SHA-256 and the chain would verify.  A chain written before the key was set ends
+    plain until ``reconciler audit seal`` appends a keyed entry to it.
+    """
+    seq, head = recorded
+    last = log[-1].seq if log else start
+    if seq != last:
+        return [f"{enterprise}: the trail ends at entry {last} but the enterprise recorded {seq}: entries were deleted"]
+    if log and head != log[-1].hash:
+        return [f"{enterprise}: the last entry does not match the head the enterprise recorded"]
+    if key is not None and seq and not head.startswith(KEYED):
+        return [
+            f"{enterprise}: the trail does not end in a keyed entry although {KEY_ENV} is set: it was rewritten, "
+            "or it was never sealed (check it, then `reconciler audit seal`)"
+        ]
+    return []
+
+
+def verify(entries: list[AuditEntry], heads: dict[str, tuple[int, str]], key: bytes | None = None) -> list[str]:
     """Problems in the trail: edited, missing or cut-off entries.  Empty when intact."""
+    key = key if key is not None else audit_key()
     problems = []
     by_enterprise: dict[str, list[AuditEntry]] = {}
     for entry in entries:
         by_enterprise.setdefault(entry.enterprise, []).append(entry)
     for enterprise in sorted(set(by_enterprise) | set(heads)):
         log = sorted(by_enterprise.get(enterprise, []), key=lambda e: e.seq)
-        expected_seq, previous = 1, GENESIS
-        for entry in log:
-            if entry.seq != expected_seq:
-                missing = f"{expected_seq}" if entry.seq == expected_seq + 1 else f"{expected_seq}-{entry.seq - 1}"
-                problems.append(f"{enterprise}: entry {missing} is missing (deleted)")
-            elif entry.prev_hash != previous:
-                problems.append(f"{enterprise}: entry {entry.seq} does not follow entry {entry.seq - 1}")
-            if entry_hash(entry) != entry.hash:
-                problems.append(f"{enterprise}: entry {entry.seq} was altered (its hash does not match)")
-            expected_seq, previous = entry.seq + 1, entry.hash
-        seq, head = heads.get(enterprise, (0, GENESIS))
-        last = log[-1].seq if log else 0
-        if seq != last:
+        problems += verify_chain(enterprise, log, key=key)
+        problems += verify_head(enterprise, log, heads.get(enterprise, (0, GENESIS)), key=key)
+    return problems
+
+
+def verify_heads(entries: list[AuditEntry], kept: Iterable[str]) -> list[str]:
+    """Problems with heads someone kept: each must still be the hash of an entry in the chain."""
+    where = {entry.hash: entry for entry in entries}
+    problems = []
+    for head in kept:
+        if head not in where:
             problems.append(
-                f"{enterprise}: the trail ends at entry {last} but the enterprise recorded {seq}: entries were deleted"
+                f"head {head[:80]} is not in the audit trail: entries were removed or rewritten since it was kept"
             )
-        elif log and head != log[-1].hash:
-            problems.append(f"{enterprise}: the last entry does not match the head the enterprise recorded")
     return problems

@@ -106,6 +106,17 @@ class ActivationNotices:
 
 
 class Transaction(Protocol):
+    allow_broken_audit: bool  # set by a command given --allow-broken-audit-trail
+
+    def check_audit(self, shared: Context, enterprises: Iterable[str]) -> None:
+        """Raise ``audit.ChainBroken`` when an enterprise's chain does not verify (unless allowed, and recorded)."""
+
+    def audit_head(self, enterprise: str) -> tuple[int, str]:
+        """The number and hash of the enterprise's last audit entry."""
+
+    def seal_audit(self, shared: Context, enterprise: str) -> bool:
+        """End a plain chain that verifies with a keyed entry (``audit seal``); False if it ends keyed already."""
+
     def versions(self, numbers: Iterable[str]) -> dict[str, int]: ...
 
     def execute(self, changes: list[Change]) -> None:
@@ -130,7 +141,10 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
-    url: str
+    url: str  # as shown to people: any password in it is replaced by ***
+
+    def identity(self) -> str:
+        """The registry's lineage: a random id given when it was created, kept by ``state migrate``."""
 
     def read(self, numbers: Iterable[str] | None = None) -> dict[str, StoredEnterprise]:
         """Snapshot of the given enterprises (all when None) with their versions."""
@@ -151,14 +165,33 @@ class Store(Protocol):
 
     def activation_notices(self, numbers: Iterable[str], now: datetime, first: int) -> ActivationNotices: ...
 
-    def count_login_failure(self, username: str, now: datetime, window_start: datetime) -> int:
-        """Count one failed login for a typed user name; failures before ``window_start`` are forgotten."""
+    def reserve_login_attempt(
+        self, username: str, now: datetime, window_start: datetime, attempts: int, locked_until: datetime
+    ) -> tuple[int, str | None]:
+        """Count an attempt for a typed user name *before* its answer is checked, atomically.
 
-    def lock_login(self, username: str, until: datetime) -> None: ...
+        Returns the attempt's number in the window (older failures are forgotten) and the
+        end of the lock, which the ``attempts``-th attempt sets to ``locked_until``.
+        """
+
+    def release_login_attempt(self, username: str, attempts: int) -> None:
+        """Take back a reserved attempt whose answer was right: it was no failure."""
 
     def login_locked_until(self, username: str) -> str | None: ...
 
     def clear_login_failures(self, username: str) -> None: ...
+
+    def start_session(
+        self, token_hash: str, account: Account, now: datetime, idle_since: datetime, started_since: datetime
+    ) -> None:
+        """Record a session (by its token's SHA-256) at the account's session epoch; remove sessions that ended."""
+
+    def touch_session(
+        self, token_hash: str, now: datetime, idle_since: datetime, started_since: datetime
+    ) -> Account | None:
+        """The account of a live session, now seen; None once idle, too old or its account's epoch moved."""
+
+    def end_session(self, token_hash: str) -> None: ...
 
     def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> AbstractContextManager[Transaction]:
         """All-or-nothing unit of work holding the lock of each enterprise it writes."""

@@ -10,6 +10,7 @@ a second, autocommit connection so that waiting processes can name them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,17 +28,22 @@ from reconciler.store.sql import (
     lock_key,
     migrations,
 )
+from reconciler.store.urls import redact_url, scrub
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 def split_url(url: str) -> tuple[str, str]:
     """Connection URL for libpq, and the registry's schema (``?schema=NAME``, default public)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as error:
+        raise StoreError(f"invalid state URL {redact_url(url)[:200]}: {scrub(str(error), url)}") from None
     query = dict(parse_qsl(parts.query))
     schema = query.pop("schema", "public")
     if not _SCHEMA_NAME.match(schema):
-        raise StoreError(f"invalid schema name {schema!r} in {url}")
+        raise StoreError(f"invalid schema name {schema[:70]!r} in {redact_url(url)}")
     scheme = "postgresql"
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)), schema
 
@@ -47,7 +53,8 @@ class PostgresStore(SqlStore):
     connection: psycopg.Connection
 
     def __init__(self, url: str, lock_timeout: float):
-        self.url = url
+        self.url = redact_url(url)
+        self.verified_chains = {}
         self.conninfo, self.schema = split_url(url)
         self.namespace = self.schema
         self.lock_timeout = lock_timeout
@@ -56,12 +63,25 @@ class PostgresStore(SqlStore):
             self.connection = psycopg.connect(self.conninfo, autocommit=True)
             self._migrate()
         except psycopg.Error as error:
-            raise StoreError(f"cannot open state {url}: {str(error).strip()}") from None
+            raise StoreError(f"cannot open state {self.url}: {scrub(str(error).strip(), url)}") from None
 
     def _search_path(self) -> None:
         self.connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
 
+    def _pending_migrations(self) -> list[tuple[int, str, str]]:
+        """Migrations not applied yet, found by reading only, so a read-only role can plan."""
+        db = self.connection
+        with db.transaction():
+            found = db.execute("SELECT to_regclass(%s)", (f'"{self.schema}".schema_migrations',)).fetchone()
+            if not found or found[0] is None:
+                return migrations("postgresql")
+            self._search_path()
+            done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        return [m for m in migrations("postgresql") if m[0] not in done]
+
     def _migrate(self) -> None:
+        if not self._pending_migrations():
+            return
         db = self.connection
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, "migrations"),))
@@ -137,9 +157,17 @@ class PostgresStore(SqlStore):
                         raise LockTimeout(self._timeout_message(enterprise)) from None
                 self._record_holders(wanted, run, now)
                 yield SqlTransaction(self, now)
+        except errors.InsufficientPrivilege:
+            raise StoreError(
+                f"the role of {self.url} may not write to the registry (is it the read-only role of a plan "
+                "job?); nothing was changed. Apply with a role that may write, from a protected environment"
+            ) from None
         finally:
             if wanted:
-                self.side.execute(sql.SQL("DELETE FROM {} WHERE run = %s").format(self._table("lock_holders")), (run,))
+                with contextlib.suppress(errors.InsufficientPrivilege):  # a read-only role wrote no holder
+                    self.side.execute(
+                        sql.SQL("DELETE FROM {} WHERE run = %s").format(self._table("lock_holders")), (run,)
+                    )
 
     def _record_holders(self, enterprises: list[str], run: str, now: datetime) -> None:
         statement = sql.SQL(

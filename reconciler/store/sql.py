@@ -26,7 +26,11 @@ from reconciler.records.state import (
     StoredEnterprise,
     as_text,
 )
-from reconciler.store.audit import AuditEntry, Context, chain, chain_events, event_json
+from reconciler.store.audit import (
+    AuditEntry,
+)
+from reconciler.store.chain import ChainWriter
+from reconciler.store.logins import LoginStore
 from reconciler.store.port import (
     Account,
     ActivationNotices,
@@ -40,6 +44,7 @@ from reconciler.store.tables import TABLES, to_column
 from reconciler.store.usernames import UsernameAllocator
 
 REGISTRY_TABLES = (
+    "registry",
     "enterprises",
     "persons",
     "qualities",
@@ -91,7 +96,7 @@ def default_holder() -> str:
     return f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
 
 
-class SqlStore(ABC):
+class SqlStore(LoginStore, ABC):
     """Reading and writing in terms of ``TABLES``; subclasses supply the connection."""
 
     placeholder = "?"
@@ -100,6 +105,9 @@ class SqlStore(ABC):
     # The backend's connection (sqlite3 or psycopg), opened by the subclass, which types it;
     # the statements here use only what both drivers offer.
     connection: Any
+    # Per enterprise, the (seq, head) of an audit chain this process verified in full: later
+    # commands of the same process read only the entries appended since.
+    verified_chains: dict[str, tuple[int, str]]
 
     def q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
@@ -205,35 +213,10 @@ class SqlStore(ABC):
                     ]
         return ActivationNotices(counts, listed)
 
-    def count_login_failure(self, username: str, now: datetime, window_start: datetime) -> int:
-        with self._write():
-            self._execute(
-                "INSERT INTO login_failures (username, failures, first_failed_at) VALUES (?, 1, ?) "
-                "ON CONFLICT (username) DO UPDATE SET "
-                "failures = CASE WHEN login_failures.first_failed_at < ? THEN 1 ELSE login_failures.failures + 1 END, "
-                "first_failed_at = CASE WHEN login_failures.first_failed_at < ? THEN excluded.first_failed_at "
-                "ELSE login_failures.first_failed_at END",
-                (username, now_text(now), now_text(window_start), now_text(window_start)),
-            )
-            return self._rows("SELECT failures FROM login_failures WHERE username = ?", (username,))[0][0]
-
-    def lock_login(self, username: str, until: datetime) -> None:
-        with self._write():
-            self._execute("UPDATE login_failures SET locked_until = ? WHERE username = ?", (now_text(until), username))
-
-    def login_locked_until(self, username: str) -> str | None:
-        with self._snapshot():
-            found = self._rows("SELECT locked_until FROM login_failures WHERE username = ?", (username,))
-        return found[0][0] if found else None
-
-    def clear_login_failures(self, username: str) -> None:
-        with self._write():
-            self._execute("DELETE FROM login_failures WHERE username = ?", (username,))
-
     def _execute(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.connection.execute(self.q(sql), tuple(params))
 
-    def _lock_usernames(self) -> None:  # noqa: B027 - SQLite needs nothing: its apply holds the only write lock
+    def _lock_usernames(self) -> None:
         """Inside an apply: keep other applies from handing out user names until this one commits."""
 
     @abstractmethod
@@ -265,12 +248,18 @@ class SqlStore(ABC):
         with self.transaction(now, enterprises, run=f"load-{now_text(now)}"):
             if self._rows("SELECT count(*) FROM enterprises")[0][0]:
                 raise StoreError(f"{self.url} already holds enterprises; copy into an empty registry")
+            self._execute("DELETE FROM registry")  # the copy keeps its source's identity
             for table in REGISTRY_TABLES:
                 columns, values = rows[table]
                 marks = ", ".join("?" * len(columns))
                 statement = self.q(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})")
                 for chunk in batched(values, 10_000):
                     self.connection.cursor().executemany(statement, chunk)
+
+    def identity(self) -> str:
+        """The registry's lineage: given when the store was created, kept when it is copied."""
+        with self._snapshot():
+            return str(self._rows("SELECT lineage FROM registry")[0][0])
 
     def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]:
         columns = ", ".join(AuditEntry._fields)
@@ -323,8 +312,10 @@ def _after(change: Change) -> Fields:
     return change.after
 
 
-class SqlTransaction:
+class SqlTransaction(ChainWriter):
     """One apply's unit of work: versions, change statements, and the final version bump."""
+
+    store: SqlStore
 
     def __init__(self, store: SqlStore, now: datetime):
         self.store = store
@@ -332,6 +323,8 @@ class SqlTransaction:
         self.executed = 0
         self.kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
         self._usernames: UsernameAllocator | None = None
+        self.allow_broken_audit = False  # set by a command given --allow-broken-audit-trail
+        self._checked: set[str] = set()  # enterprises whose chain this transaction verified
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))
@@ -425,41 +418,6 @@ class SqlTransaction:
             (*values.values(), account.enterprise, account.ssin, account.session_epoch),
         )
         return cursor.rowcount == 1
-
-    def record_events(
-        self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]
-    ) -> None:
-        seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))[0]
-        entries = chain_events(
-            shared,
-            enterprise,
-            ((action, subject, event_json(before), event_json(after)) for action, subject, before, after in events),
-            seq,
-            head,
-        )
-        self._append_audit(enterprise, entries)
-
-    def _append_audit(self, enterprise: str, entries: list[AuditEntry]) -> None:
-        columns = list(AuditEntry._fields)
-        statement = self.store.q(
-            f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        )
-        self.store.connection.cursor().executemany(statement, entries)
-        self._run(
-            "UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
-            (entries[-1].seq, entries[-1].hash, enterprise),
-        )
-
-    def record_audit(self, shared: Context, changes: list[Change]) -> None:
-        """Append one entry per change to each enterprise's chain, and move the chain's head."""
-        by_enterprise: dict[str, list[Change]] = {}
-        for change in changes:
-            by_enterprise.setdefault(change.address.enterprise, []).append(change)
-        for enterprise, found in sorted(by_enterprise.items()):
-            seq, head = self.store._rows(
-                "SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,)
-            )[0]
-            self._append_audit(enterprise, chain(shared, enterprise, found, seq, head))
 
     def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
         """Remember what the enterprise was applied from, if it is still at ``version``."""

@@ -17,27 +17,33 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reconciler.store.files import create_private, tighten, write_private
 from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
 from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, migrations
+from reconciler.store.urls import redact_url
 
 
 class SqliteStore(SqlStore):
     connection: sqlite3.Connection
 
     def __init__(self, url: str, path: str, lock_timeout: float):
-        self.url = url
+        self.url = redact_url(url)
+        self.verified_chains = {}
         self.path = path
         self.namespace = path
         self.holder_file = Path(f"{path}.holder.json")
         try:
             if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Owner-only from the first byte: SQLite gives the -wal and -shm files the database's mode.
+                create_private(Path(path))
+                for own in (path, f"{path}-wal", f"{path}-shm"):
+                    tighten(Path(own))
             self.connection = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout)
             self.connection.execute("PRAGMA foreign_keys = ON")
             self.connection.execute("PRAGMA journal_mode = WAL")
             self._migrate()
         except (OSError, sqlite3.Error) as error:
-            raise StoreError(f"cannot open state {url}: {error}") from None
+            raise StoreError(f"cannot open state {self.url}: {error}") from None
 
     def _migrate(self) -> None:
         db = self.connection
@@ -126,9 +132,7 @@ class SqliteStore(SqlStore):
             "pid": os.getpid(),
             "host": socket.gethostname(),
         }
-        temporary = self.holder_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record), encoding="utf-8")
-        temporary.replace(self.holder_file)
+        write_private(self.holder_file, json.dumps(record))
 
     def _read_holder(self) -> dict | None:
         try:

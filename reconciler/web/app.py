@@ -1,10 +1,13 @@
 """The first-login page and the read-only overview, as a Flask application.
 
 Thin, like the CLI: each view reads a form, calls ``firstlogin`` or ``overview`` and
-renders a template.  Sessions are signed cookies that carry the account's user name
-(never its national register number: the cookie is signed, not encrypted) and session
-epoch, so new codes or a deactivation end every open session at its next request.
-Forms carry a CSRF token (Flask-WTF); failed attempts lock a user name out (``firstlogin``).
+renders a template.  Sessions live on the server (``firstlogin.open_session``): the
+signed cookie carries only a random token, which logging out, 30 idle minutes, 8 hours,
+new codes or a deactivation make worthless.  The cookie also carries the first-login
+steps done so far (user name, session epoch, step, start time: nothing secret), which new
+codes end.  Forms carry a CSRF token (Flask-WTF) and are small (``FORM_LIMIT``); failed
+attempts lock a user name out (``firstlogin``), and a client address that posts too
+often is slowed down (``throttle``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import os
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import (
     Flask,
     Response,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -27,31 +31,79 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from reconciler.accounts import firstlogin
 from reconciler.accounts.lifecycle import utc_now
 from reconciler.accounts.overview import overview
+from reconciler.declare.characters import escape
 from reconciler.declare.identifiers import format_enterprise_number
-from reconciler.store.audit import run_id
+from reconciler.store.audit import ChainBroken, run_id
 from reconciler.store.backends import open_store
-from reconciler.store.port import Account, Store
+from reconciler.store.port import Account, Store, now_text
+from reconciler.web.throttle import ATTEMPTS_PER_MINUTE, TRACKED_ADDRESSES, AddressThrottle
 
 SECRET_ENV = "RECONCILER_SECRET_KEY"  # noqa: S105 - the name of a variable, not a secret
+FORM_LIMIT = 16 * 1024  # bytes of a request body: the largest form is a CSRF token and two passwords
+# The views that check something a person typed: each post to them counts for the client address.
+CHECKING_VIEWS = frozenset({"login", "first_login", "identity", "new_password"})
+EXPIRED_FLOW = "This activation is no longer valid. Start again with the codes of your latest letters."
 
 
 def create_app(
-    state_url: str, secret_key: str | None = None, secure_cookies: bool = False, clock: Callable[[], datetime] = utc_now
+    state_url: str,
+    secret_key: str | None = None,
+    secure_cookies: bool = False,
+    clock: Callable[[], datetime] = utc_now,
+    attempts_per_minute: int = ATTEMPTS_PER_MINUTE,
+    tracked_addresses: int = TRACKED_ADDRESSES,
+    trusted_proxies: int = 0,
 ) -> Flask:
+    """The application on the store at ``state_url``; ``clock`` is when it is (tests move it).
+
+    ``trusted_proxies``: how many reverse proxies in front of the server append to
+    X-Forwarded-For; the client address (for slowing down sprays) is then read from there.
+    """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or os.environ.get(SECRET_ENV) or secrets.token_hex(32),
+        # __Host-: the browser takes the cookie only over HTTPS, for this host, for every path.
+        SESSION_COOKIE_NAME="__Host-session" if secure_cookies else "session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=30),
-        WTF_CSRF_TIME_LIMIT=1800,
+        PERMANENT_SESSION_LIFETIME=firstlogin.IDLE,
+        WTF_CSRF_TIME_LIMIT=int(firstlogin.IDLE.total_seconds()),
+        MAX_CONTENT_LENGTH=FORM_LIMIT,
     )
-    CSRFProtect(app)
+    if trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies)  # type: ignore[method-assign]
+    throttle = AddressThrottle(attempts_per_minute, tracked=tracked_addresses)
+
+    @app.before_request
+    def slow_down_sprays() -> ResponseReturnValue | None:
+        """Before the CSRF check and any store access: a refused post costs nothing."""
+        if request.method != "POST" or request.endpoint not in CHECKING_VIEWS:
+            return None
+        wait = throttle.attempt(request.remote_addr or "", clock())
+        if wait is None:
+            return None
+        response = make_response(
+            render_template(
+                "message.html",
+                title="Too many attempts",
+                message="Too many attempts from your network address. Wait a minute, then try again.",
+            ),
+            429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+    # Declared names are data: Jinja escapes markup, ``declared`` shows control and format
+    # characters as escapes, and templates isolate each name (<bdi>) from the text around it.
+    app.jinja_env.filters["declared"] = escape
+    CSRFProtect(app)  # after slow_down_sprays: before-request functions run in this order
     local = threading.local()
 
     def store() -> Store:
@@ -61,23 +113,33 @@ def create_app(
         return local.store
 
     def signed_in() -> Account | None:
-        found = session.get("account")
-        if not found:
+        token = session.get("token")
+        if not isinstance(token, str):
             return None
-        account = firstlogin.signed_in(store(), found["username"], found["epoch"])
+        account = firstlogin.session_account(store(), token, clock())
         if account is None:
             session.clear()
         return account
 
-    def sign_in(account: Account) -> None:
+    def forget_session() -> None:
+        """Empty the cookie, and end on the server the session it named: a copy of it opens nothing."""
+        token = session.get("token")
+        if isinstance(token, str):
+            firstlogin.close_session(store(), token)
         session.clear()
+
+    def sign_in(account: Account) -> None:
+        """A new token at every sign-in, in a cookie emptied first: nothing from before carries over."""
+        forget_session()
         session.permanent = True
-        session["account"] = {"username": account.username, "epoch": account.session_epoch}
+        session["token"] = firstlogin.open_session(store(), account, clock())
 
     def flow_account() -> Account:
         flow = session.get("flow")
         if not flow:
             raise firstlogin.LoginRefused("Start with your user name and temporary password.")
+        if flow.get("started", "") <= now_text(clock() - firstlogin.IDLE):
+            raise firstlogin.LoginRefused(EXPIRED_FLOW)
         return firstlogin.current(store(), flow["username"], flow["epoch"], clock())
 
     @app.after_request
@@ -88,6 +150,12 @@ def create_app(
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+        return render_template(
+            "message.html", title="The form is too large", message="What was sent is far longer than this form takes."
+        ), 413
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
@@ -124,8 +192,13 @@ def create_app(
                 account = firstlogin.start(
                     store(), request.form.get("username", ""), request.form.get("temporary_password", ""), clock()
                 )
-                session.clear()
-                session["flow"] = {"username": account.username, "epoch": account.session_epoch, "step": "identity"}
+                forget_session()
+                session["flow"] = {
+                    "username": account.username,
+                    "epoch": account.session_epoch,  # new codes move it: the steps done so far no longer count
+                    "step": "identity",
+                    "started": now_text(clock()),
+                }
                 return redirect(url_for("identity"))
             except firstlogin.LoginRefused as refused:
                 error = str(refused)
@@ -179,6 +252,16 @@ def create_app(
             except firstlogin.LoginRefused as refused:
                 session.pop("flow", None)
                 return render_template("first_login.html", error=str(refused)), 401
+            except ChainBroken:
+                # Nothing is written while the enterprise's audit trail fails its check ("no audit, no
+                # request"); the person can do nothing about it, so they are told to come back.
+                return render_template(
+                    "message.html",
+                    title="Your account cannot be activated right now",
+                    message="The register of changes of your enterprise failed a security check, so no change "
+                    "can be made to it for now. Your access codes stay valid until their deadline: try again "
+                    "later, and tell the person who manages your access.",
+                ), 503
         return render_template("password.html", account=account, problems=problems), 400 if problems else 200
 
     @app.get("/me")
@@ -192,7 +275,7 @@ def create_app(
 
     @app.post("/logout")
     def logout() -> ResponseReturnValue:
-        session.clear()
+        forget_session()
         return redirect(url_for("login"))
 
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reconciler.declare.catalogue import Catalogue
+from reconciler.declare.characters import quoted, shown
 from reconciler.declare.declared import Appointment, DeclaredEnterprise, Role
 from reconciler.declare.diagnostics import Position, where
 from reconciler.declare.rules.registry import Finding, rule
@@ -17,12 +18,13 @@ def one_main_access_manager(enterprise: DeclaredEnterprise, catalogue: Catalogue
     if not declared:
         yield (
             enterprise.first_site.at("enterprise"),
-            f"enterprise {enterprise.number} has no main access manager; declare main_access_manager in one file",
+            f"enterprise {shown(enterprise.number)} has no main access manager; "
+            "declare main_access_manager in one file",
         )
     for extra in declared[1:]:
         yield (
             extra.site.at(key=True),
-            f"enterprise {enterprise.number} already has a main access manager ({where(declared[0].site.at())})",
+            f"enterprise {shown(enterprise.number)} already has a main access manager ({where(declared[0].site.at())})",
         )
 
 
@@ -38,12 +40,14 @@ def distinct_co_main_access_managers(enterprise: DeclaredEnterprise, catalogue: 
         if appointment.ssin in main:
             yield (
                 appointment.site.at("ssin"),
-                f"{appointment.person.name} is the main access manager and cannot also be a co-main access manager",
+                f"{shown(appointment.person.name)} is the main access manager "
+                "and cannot also be a co-main access manager",
             )
         elif appointment.ssin in seen:
             yield (
                 appointment.site.at("ssin"),
-                f"{appointment.person.name} is already a co-main access manager ({where(seen[appointment.ssin])})",
+                f"{shown(appointment.person.name)} is already a co-main access manager "
+                f"({where(seen[appointment.ssin])})",
             )
         else:
             seen[appointment.ssin] = appointment.site.at()
@@ -62,8 +66,8 @@ def consistent_people(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> I
             if mine != theirs:
                 yield (
                     appointment.site.at(field),
-                    f'SSIN {appointment.ssin} is declared with {field} "{theirs}" at {where(known.site.at(field))}, '
-                    f'here "{mine}"',
+                    f"SSIN {shown(appointment.ssin)} is declared with {field} {quoted(theirs)} "
+                    f"at {where(known.site.at(field))}, here {quoted(mine)}",
                 )
 
 
@@ -78,11 +82,12 @@ def one_name(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[F
     if not named:
         yield (
             enterprise.first_site.at("enterprise"),
-            f"enterprise {enterprise.number} has no name; declare enterprise.name",
+            f"enterprise {shown(enterprise.number)} has no name; declare enterprise.name",
         )
     for name, position in named[1:]:
         if name != named[0][0]:
             yield (
                 position,
-                f'enterprise {enterprise.number} is named "{named[0][0]}" at {where(named[0][1])}, here "{name}"',
+                f"enterprise {shown(enterprise.number)} is named {quoted(named[0][0])} at {where(named[0][1])}, "
+                f"here {quoted(name)}",
             )

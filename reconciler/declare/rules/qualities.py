@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reconciler.declare.catalogue import Catalogue
+from reconciler.declare.characters import shown
 from reconciler.declare.declared import Appointment, Block, DeclaredEnterprise, Role
 from reconciler.declare.diagnostics import where
 from reconciler.declare.model import Quality
@@ -27,7 +28,7 @@ def one_default_quality(enterprise: DeclaredEnterprise, catalogue: Catalogue) ->
     if not defaults:
         yield (
             enterprise.first_site.at("qualities"),
-            f"enterprise {enterprise.number} has no default quality; mark one quality default: true",
+            f"enterprise {shown(enterprise.number)} has no default quality; mark one quality default: true",
         )
         return
     first_code, first = defaults[0]
@@ -81,7 +82,7 @@ def one_role_per_quality(enterprise: DeclaredEnterprise, catalogue: Catalogue) -
             earlier = seen[group]
             yield (
                 appointment.site.at("ssin"),
-                f'{appointment.person.name} is already {earlier.role.value} of quality "{appointment.quality}" '
+                f'{shown(appointment.person.name)} is already {earlier.role.value} of quality "{appointment.quality}" '
                 f"({where(earlier.site.at())})",
             )
         else:

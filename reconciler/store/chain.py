@@ -1,0 +1,156 @@
+"""Writing to the audit chain, for a SQL transaction: "no audit, no request".
+
+Before anything is appended to an enterprise's chain, the chain is verified; a chain that
+does not verify stops the command (``ChainBroken``) unless the command was told to go on,
+which is then the next entry.  A process verifies a chain in full once, then only what was
+appended since, as long as the entry it verified last is still there unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from reconciler.records.change import Change
+from reconciler.store.audit import (
+    GENESIS,
+    KEYED,
+    AuditEntry,
+    ChainBroken,
+    Context,
+    audit_key,
+    chain_events,
+    change_events,
+    event_json,
+    verify_chain,
+    verify_head,
+)
+
+
+class Statements(Protocol):
+    """What the chain needs of a SQL store (``sql.SqlStore`` is one)."""
+
+    connection: Any
+    verified_chains: dict[str, tuple[int, str]]
+
+    def q(self, sql: str) -> str: ...
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]: ...
+
+
+class ChainWriter:
+    """The audit side of a transaction; ``SqlTransaction`` supplies the store and the statements."""
+
+    store: Statements
+    allow_broken_audit: bool
+    _checked: set[str]
+
+    def _run(self, sql: str, params: tuple = ()) -> None:
+        self.store.connection.execute(self.store.q(sql), tuple(params))
+
+    def record_events(
+        self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]
+    ) -> None:
+        self._append(
+            shared,
+            enterprise,
+            [(action, subject, event_json(before), event_json(after)) for action, subject, before, after in events],
+        )
+
+    def record_audit(self, shared: Context, changes: list[Change]) -> None:
+        """Append one entry per change to each enterprise's chain, and move the chain's head."""
+        by_enterprise: dict[str, list[Change]] = {}
+        for change in changes:
+            by_enterprise.setdefault(change.address.enterprise, []).append(change)
+        for enterprise, found in sorted(by_enterprise.items()):
+            self._append(shared, enterprise, change_events(found))
+
+    def check_audit(self, shared: Context, enterprises: Iterable[str]) -> None:
+        """Refuse (``ChainBroken``) to go on when the chain of an enterprise about to be written does not verify.
+
+        Unless ``allow_broken_audit`` is set: then the broken chain is accepted, and that
+        acceptance is the next entry of the chain.  Checked once per enterprise and transaction.
+        """
+        for enterprise in sorted(set(enterprises)):
+            if enterprise in self._checked:
+                continue
+            problems = self._chain_problems(enterprise)
+            self._checked.add(enterprise)
+            if problems and not self.allow_broken_audit:
+                raise ChainBroken(problems)
+            if problems:
+                self._insert(
+                    shared,
+                    enterprise,
+                    [("audit-override", "audit trail", event_json({"problems": problems[:50]}), None)],
+                )
+
+    def audit_head(self, enterprise: str) -> tuple[int, str]:
+        seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))[0]
+        return int(seq), str(head)
+
+    def _chain_problems(self, enterprise: str, sealing: bool = False) -> list[str]:
+        """What is wrong with an enterprise's chain; what this process verified before is not read again."""
+        found = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))
+        if not found:
+            return []  # not stored yet: nothing to verify
+        recorded = (int(found[0][0]), str(found[0][1]))
+        verified = self.store.verified_chains.get(enterprise)
+        if verified is not None and not self._still_there(enterprise, verified):
+            verified = None  # the entry this process verified last was changed since: read it all again
+        start = verified if verified is not None and verified[0] <= recorded[0] else (0, GENESIS)
+        columns = ", ".join(AuditEntry._fields)
+        log = [
+            AuditEntry(*row)
+            for row in self.store._rows(
+                f"SELECT {columns} FROM audit_log WHERE enterprise = ? AND seq > ? ORDER BY seq", (enterprise, start[0])
+            )
+        ]
+        key = audit_key()
+        problems = verify_chain(enterprise, log, start, key) + verify_head(enterprise, log, recorded, start[0], key)
+        if sealing:  # the one problem `audit seal` is there to mend
+            problems = [p for p in problems if "does not end in a keyed entry" not in p]
+        if not problems:
+            self.store.verified_chains[enterprise] = recorded
+        return problems
+
+    def _still_there(self, enterprise: str, verified: tuple[int, str]) -> bool:
+        """Whether the entry this process verified last is still there, unchanged."""
+        if verified[0] == 0:
+            return True
+        found = self.store._rows(
+            "SELECT hash FROM audit_log WHERE enterprise = ? AND seq = ?", (enterprise, verified[0])
+        )
+        return bool(found) and found[0][0] == verified[1]
+
+    def seal_audit(self, shared: Context, enterprise: str) -> bool:
+        """Append a keyed entry to a plain chain that verifies, so that it ends keyed; False if it ends keyed."""
+        problems = self._chain_problems(enterprise, sealing=True)
+        if problems:
+            raise ChainBroken(problems)
+        seq, head = self.audit_head(enterprise)
+        if not seq or head.startswith(KEYED):
+            return False
+        self._checked.add(enterprise)
+        self._insert(shared, enterprise, [("audit-seal", "audit trail", None, event_json({"sealed_entries": seq}))])
+        return True
+
+    def _append(self, shared: Context, enterprise: str, events: list[tuple[str, str, str | None, str | None]]) -> None:
+        self.check_audit(shared, [enterprise])
+        self._insert(shared, enterprise, events)
+
+    def _insert(self, shared: Context, enterprise: str, events: list[tuple[str, str, str | None, str | None]]) -> None:
+        seq, head = self.audit_head(enterprise)
+        entries = chain_events(shared, enterprise, events, seq, head)
+        columns = list(AuditEntry._fields)
+        statement = self.store.q(
+            f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        )
+        self.store.connection.cursor().executemany(statement, entries)
+        self._run(
+            "UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
+            (entries[-1].seq, entries[-1].hash, enterprise),
+        )
+        if self.store.verified_chains.get(enterprise) == (seq, head):
+            # Appended by this process to a chain it verified: the new head needs no reading again.
+            self.store.verified_chains[enterprise] = (entries[-1].seq, entries[-1].hash)

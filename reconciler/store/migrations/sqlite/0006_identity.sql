@@ -1,0 +1,10 @@
+-- The registry's identity (its lineage, as Terraform calls it): a random id given when the
+-- store is created, kept by `state migrate`, and recorded in every saved plan, so that a plan
+-- made on one store is refused by another.
+CREATE TABLE registry (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    lineage     TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+INSERT INTO registry (id, lineage, created_at)
+VALUES (1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'));
