@@ -136,6 +136,75 @@ def documents(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Constructs the official YAML test suite found the two readers disagreeing on (see
+# tests/test_yaml_suite.py): each is spliced into a generated document, so that the next
+# such class is found here.
+BLOCK_NAMES = ["|\n    Jan\n   \n", ">\n    Jan\n\n    Mertens\n  \n", "|-\n    \tJan\n", "|\n    x\n     "]
+
+
+CLEAN = """enterprise:
+  number: "0999.055.557"
+  name: Bakkerij De Gouden Korst
+main_access_manager:
+  ssin: "75031366754"
+  name: Els Mertens
+  email: els@goudenkorst.example
+qualities:
+  - code: employer
+    default: true
+    nsso_number: "010-4521873-24"
+    users:
+      - {ssin: "58022754967", name: Jan Mertens, email: jan@goudenkorst.example, services: [dimona]}
+"""
+
+
+@st.composite
+def odd_documents(draw) -> str:
+    base = CLEAN if draw(st.booleans()) else draw(documents())
+    lines = base.rstrip("\n").split("\n")
+    where = draw(st.integers(1, len(lines) - 1))
+    indent = " " * draw(st.integers(0, 6))
+    kind = draw(st.sampled_from(["tab", "block", "flow", "blank end", "glued comment", "empty key", "quoted lines"]))
+    if kind == "tab":
+        line = lines[where]
+        at = draw(st.integers(0, len(line)))
+        lines[where] = line[:at] + "\t" + line[at:]
+    elif kind == "block":
+        lines[2] = "  name: " + draw(st.sampled_from(BLOCK_NAMES)).rstrip("\n")
+    elif kind == "flow":
+        lines.insert(where, f"{indent}extra: [a,\n{' ' * draw(st.integers(0, 6))}b]")
+    elif kind == "blank end":
+        lines.append(draw(st.sampled_from(["", " ", "  ", "\n", " \n "])))
+    elif kind == "glued comment":
+        lines[2] = '  name: "Jan"#' + draw(st.sampled_from(["", " note", "#"]))
+    elif kind == "empty key":
+        lines.insert(where, f"{indent}: {draw(st.sampled_from(['x', '', ':x']))}")
+    else:
+        lines[2] = '  name: "Jan\n' + " " * draw(st.integers(0, 4)) + 'Mertens"'
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n", "\n  \n"]))
+
+
+def agree(text: str) -> None:
+    """Whenever the fast path vouches, the reference loader accepts and reads the same data."""
+    fast = load_fast(text.encode("utf-8"), "f.yaml")
+    if fast is not None:
+        reference, problems = load_text(text, "f.yaml")
+        assert reference is not None and not problems, problems
+        assert reference.data == fast.data
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd_documents())
+def test_the_suites_constructs_never_split_the_readers(text: str) -> None:
+    agree(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=":-?[]{},#&*!|>'\"%@` \t\nab", min_size=1, max_size=3))
+def test_streams_of_a_few_characters_never_split_the_readers(text: str) -> None:
+    agree(text)
+
+
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_fast_path_agrees_with_pyyaml(text: str) -> None:

@@ -175,8 +175,6 @@ def stored_name(request: pytest.FixtureRequest, store, store_url: str, tmp_path:
 CASES = pytest.mark.parametrize("stored_name", list(HOSTILE), indirect=True)
 
 
-
-
 @CASES
 def test_stored_names_in_every_plan_format(stored_name, run, store_url: str) -> None:
     _, name, _ = stored_name

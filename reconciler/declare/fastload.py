@@ -51,23 +51,33 @@ _END = r"[ \t]*(?:#[^\n]*)?(?:$|[,\]}])"
 # Separate patterns, each starting with a character class, search several times faster than
 # one pattern with alternatives at its start.
 _TRAPS = (
+    # After "key: ", "- ", in flows: a value YAML 1.1 reads as no text, one starting with ":"
+    # ({x: :x}), and a quoted value not closed on its line (Y009 checks how it goes on).
     re.compile(
-        rf"(?::[ \t]|-[ \t]|[\[{{,])[ \t]*(?:[0-9.+-]|{_WORDS}{_END})", re.MULTILINE
-    ),  # after "key: ", "- ", in flows
+        rf"(?::[ \t]|-[ \t]|[\[{{,])[ \t]*(?:[0-9.+:\]}}-]|{_WORDS}{_END}"
+        r"|\"[^\"\n]*(?:\n|\Z)|'(?:[^'\n]|'')*(?:\n|\Z))",
+        re.MULTILINE,
+    ),
     re.compile(rf"\n[ \t]*(?:[0-9.+]|-[0-9.]|{_WORDS}{_END})"),  # alone on a line: a continued plain scalar
     re.compile(r"[\s\[{,][!&*@`%]|[\[{,][ \t]*[|>]"),  # tags (even "! "), anchors, aliases; reserved indicators
-    re.compile(r"\n[ \t]*(?:\?|%|---|\.\.\.)(?:\s|$)"),  # complex keys, directives, document markers
+    # Complex keys, empty keys (": a" at a line's start), directives, document markers, and a
+    # line starting with a closing bracket (what rapidyaml reads as text, PyYAML refuses).
+    re.compile(r"\n[ \t]*(?:(?:\?|:|%|---|\.\.\.)(?:\s|\Z)|[\]}])"),
     # Flow collections continued on another line (the last opening bracket of a line is not
     # closed on it).  Linear: each search stops at the next bracket; one that ran on to the
     # end of the line from every bracket took hours on a line of a million "[".
     re.compile(r"[\[{][^\n\[\]{}]*(?:\n|$)"),
-    # Escapes, control characters, line separators, bidirectional controls.
-    re.compile("[\\\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]"),
+    # Escapes, tabs (never indentation in YAML, read differently in places), control
+    # characters, line separators, bidirectional controls.
+    re.compile("[\\\\\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]"),
 )
 # Comments inside flow collections: rapidyaml reads "{name: a # b}" as the text "a # b"
 # where PyYAML sees a comment.  Searched from each line's first opening bracket only (linear),
 # and only in files that have a comment after a blank at all.
 _FLOW_COMMENT = re.compile(r"\n[^\n\[{]*[\[{][^\n]*[ \t]#")
+# A line of nothing but blanks: read differently after a block scalar.  Only a file with a
+# line ending in a blank can hold one, which a plain substring test rules out first.
+_BLANK_LINE = re.compile(r"\n[ ]+(?:\n|\Z)")
 # A carriage return not followed by a line feed: a line break to PyYAML, nothing to rapidyaml.
 _LONE_CR = re.compile(r"\r(?!\n)")
 # In rapidyaml's JSON, an escape other than of a quote: a line feed (from a block scalar or a
@@ -76,12 +86,30 @@ _LONE_CR = re.compile(r"\r(?!\n)")
 _JSON_ESCAPE = re.compile(rb'\\[^"]')
 
 
+def _glued_comment(text: str) -> bool:
+    """A "#" right after something else: a comment PyYAML accepts and YAML refuses (Y008), or text.
+
+    Found with ``str.find`` (files hold a few "#"), several times faster than a regular
+    expression that must test every character.
+    """
+    at = text.find("#")
+    while at != -1:
+        if not text[at - 1].isspace():
+            return True
+        at = text.find("#", at + 1)
+    return False
+
+
 def has_trap(text: str) -> bool:
     """Whether the text may hold something the fast path could read differently from PyYAML."""
     text = "\n" + text  # so that the first line is searched like the others
     if any(pattern.search(text) for pattern in _TRAPS):
         return True
     if "\r" in text and _LONE_CR.search(text):
+        return True
+    if _glued_comment(text):
+        return True
+    if (" \n" in text or text.endswith(" ")) and _BLANK_LINE.search(text):
         return True
     return (" #" in text or "\t#" in text) and _FLOW_COMMENT.search(text) is not None
 

@@ -36,6 +36,7 @@ from reconciler.declare.characters import (
     shown,
 )
 from reconciler.declare.diagnostics import Diagnostic, Position
+from reconciler.declare.layout import LAYOUT_RULES, layout_problems
 from reconciler.declare.source import JsonPath, SourceDocument
 
 try:
@@ -62,6 +63,7 @@ LOADING_RULES = {
     "no pipes, devices, dangling or looping links, or control characters in paths",
     Y_UNSUPPORTED: "no merge keys, no alias expansion beyond the file's own size",
     Y_TAG: "no YAML tags (!!python/..., !foo, even !!str or !), wherever they stand",
+    **LAYOUT_RULES,
 }
 
 _STANDARD = "tag:yaml.org,2002:"
@@ -283,7 +285,7 @@ def load_text(text: str, path: str, sha256: str | None = None) -> tuple[SourceDo
         return None, [*refused, Diagnostic(Position(path), Y_SYNTAX, "invalid YAML: nesting is too deep")]
     finally:
         loader.dispose()
-    problems = refused + builder.problems + _non_specific_tags(text, path)
+    problems = refused + builder.problems + _non_specific_tags(text, path) + layout_problems(text, path)
     clean = not any(problem.rule == S_CONTROL for problem in problems)
     document = SourceDocument(path, data, builder.values, builder.keys, builder.plain, digest, clean=clean)
     return document, problems
