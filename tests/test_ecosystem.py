@@ -121,3 +121,27 @@ def test_color_on_a_terminal_unless_no_color(monkeypatch: pytest.MonkeyPatch) ->
     assert common.use_color(Terminal())
     monkeypatch.setenv("NO_COLOR", "1")
     assert not common.use_color(Terminal())
+
+
+def test_the_changelog_and_the_version_agree(run) -> None:
+    """`--version` prints the latest released version of CHANGELOG.md."""
+    from reconciler import __version__
+
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    released = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", changelog, re.M)
+    assert released and released[0] == __version__
+    assert run("--version").stdout.strip().endswith(__version__)
+
+
+def test_the_licence_is_the_one_declared() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
+    assert "Apache License" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
+
+
+def test_the_hook_runs_on_every_commit() -> None:
+    """A commit that only deletes a file changes no YAML file pre-commit would pass: the hook must run anyway."""
+    hook = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())[0]
+    assert hook["always_run"] is True and hook["pass_filenames"] is False
