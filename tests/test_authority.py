@@ -117,6 +117,64 @@ def test_creating_an_enterprise_needs_the_legal_representative(standing: Standin
     assert (problems == []) == (standing is Standing.LEGAL_REPRESENTATIVE)
 
 
+# The matrix as the portal describes it, written out apart from AREAS so that a change to
+# AREAS is a change to this table too (and to the README table, which `make docs` regenerates).
+EXPECTED = {
+    "A001": {Standing.LEGAL_REPRESENTATIVE},
+    "A002": {Standing.LEGAL_REPRESENTATIVE},
+    "A003": {Standing.MAIN, Standing.CO_MAIN},
+    "A004": {Standing.MAIN, Standing.CO_MAIN},
+    "A005": {Standing.MAIN, Standing.CO_MAIN},
+    "A006": {Standing.MAIN, Standing.CO_MAIN},
+    "A007": {Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER},
+    "A008": {Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER, Standing.CO_ACCESS_MANAGER},
+    # Managing a quality includes configuring its parameters, and the main access manager manages every quality.
+    "A009": {Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER, Standing.CO_ACCESS_MANAGER},
+    "A010": {Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER, Standing.CO_ACCESS_MANAGER},
+    "A011": {Standing.SELF, Standing.MAIN, Standing.CO_MAIN, Standing.ACCESS_MANAGER},
+}
+
+
+@pytest.mark.parametrize("area", sorted(EXPECTED))
+def test_matrix_row(area: str) -> None:
+    assert AREAS[area].allowed == EXPECTED[area]
+
+
+SENDER = Address(E, Kind.SENDER, "mandatary", "230451")
+SENDER_FIELDS = {"channel": "ftp", "contact_name": "Ops", "contact_email": "o@x.example", "protected": False}
+ROUTE = Address(E, Kind.ROUTE, "mandatary", "dmfa")
+# Parameters of the quality "mandatary", whose access manager is OTHER: the main and co-main
+# access managers configure them too, the access manager of another quality does not.
+PARAMETER_CHANGES = {
+    "create sender": Change(Action.CREATE, SENDER, None, fields(Kind.SENDER, **SENDER_FIELDS)),
+    "remove sender": Change(Action.DELETE, SENDER, fields(Kind.SENDER, **SENDER_FIELDS), None),
+    "create route": Change(Action.CREATE, ROUTE, None, fields(Kind.ROUTE, sender="230451")),
+    "change route": Change(
+        Action.UPDATE, ROUTE, fields(Kind.ROUTE, sender="230451"), fields(Kind.ROUTE, sender="230452")
+    ),
+    "remove route": Change(Action.DELETE, ROUTE, fields(Kind.ROUTE, sender="230451"), None),
+}
+PARAMETER_CASES = [
+    (what, actor, allowed)
+    for what in PARAMETER_CHANGES
+    for actor, allowed in ((MAIN, True), (CO_MAIN, True), (OTHER, True), (AM, False), (CO_AM, False), (USER, False))
+]
+
+
+@pytest.mark.parametrize(("what", "actor", "allowed"), PARAMETER_CASES, ids=[f"{w}-{a}" for w, a, _ in PARAMETER_CASES])
+def test_parameters_of_any_quality_are_configured_by_its_managers(what: str, actor: str, allowed: bool) -> None:
+    problems = check_authority((PARAMETER_CHANGES[what],), stored_state(), actor, {})
+    assert [p.rule for p in problems] == ([] if allowed else ["A010"])
+
+
+def test_refusal_names_who_may_configure_parameters() -> None:
+    (problem,) = check_authority((PARAMETER_CHANGES["create sender"],), stored_state(), AM, {})
+    assert problem.message.endswith(
+        "is reserved to: main access manager, co-main access manager, "
+        "access manager of the quality, co-access manager of the quality"
+    )
+
+
 def test_access_manager_has_no_say_in_another_quality() -> None:
     change = create(Address(E, Kind.USER, "mandatary", OTHER), services=("dimona",), protected=False)
     problems = check_authority((change,), stored_state(), AM, {})

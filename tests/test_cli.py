@@ -67,13 +67,8 @@ def test_plan_detailed_exitcode(run, tmp_path: Path) -> None:
         "1 enterprise unchanged since its last apply (same files, same stored version) "
         "was not read again.\n"
     )
-    full = run("plan", SMALL, "--state", state, "--full").stdout  # read, so its waiting accounts are listed
-    assert full.startswith(
-        "No changes. The stored state matches the declaration.\n\n"
-        "Accounts not activated yet (`reconciler show NUMBER` lists every one):\n"
-        "  0999.055.557: 3 pending\n"
-        "    emertens  Els Mertens  pending (deadline 20"
-    )
+    full = run("plan", SMALL, "--state", state, "--full").stdout  # read, but nothing changes: no accounts listed
+    assert full == "No changes. The stored state matches the declaration.\n"
 
 
 def test_plan_json(run, tmp_path: Path) -> None:
@@ -185,7 +180,7 @@ def test_changes_made_outside_reconciler_are_planned_back(run, tmp_path: Path) -
         db.execute("UPDATE qualities SET notification_email = 'someone@else.example'")
     result = run("plan", SMALL, "--state", state, "--detailed-exitcode")
     assert result.exit_code == 2
-    assert '~ services = ["dimona"] -> ["dimona", "dmfa"]' in result.stdout
+    assert "~ services: +dmfa" in result.stdout
     assert '~ notification_email = "someone@else.example" -> "administratie@goudenkorst.example"' in result.stdout
 
 

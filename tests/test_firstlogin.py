@@ -233,9 +233,12 @@ def test_deferred_codes_then_issue_and_reissue_commands(run, tmp_path: Path) -> 
     applied = run("apply", SMALL_FILE, "--state", state, "--auto-approve", "--defer-codes")
     assert applied.exit_code == 0 and "Access codes sent" not in applied.stdout
     assert not (tmp_path / ".reconciler" / "letters").exists()
-    planned = run("plan", SMALL_FILE, "--state", state, "--full")  # skipped enterprises are not listed
+    # A plan that changes the enterprise lists its accounts still waiting for codes.
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(SMALL_FILE.read_text().replace("administratie@", "hr@"))
+    planned = run("plan", changed, "--state", state)
     assert "0999.055.557: 3 awaiting codes" in planned.stdout
-    comment = run("plan", SMALL_FILE, "--state", state, "--full", "--format", "markdown").stdout
+    comment = run("plan", changed, "--state", state, "--format", "markdown").stdout
     assert (
         "| 0999.055.557 | 3 | 0 | 0 |" in comment and "- 0999.055.557 `emertens` Els Mertens: awaiting codes" in comment
     )
@@ -264,7 +267,7 @@ def test_deferred_codes_then_issue_and_reissue_commands(run, tmp_path: Path) -> 
     assert "user: Fatima El Amrani (61061906014) [felamrani, expired]" in shown
     assert "    felamrani  Fatima El Amrani  expired since 2026-01-31\n" in shown
     assert "accounts: 2 pending, 1 expired\n" in shown
-    assert "0999.055.557: 1 expired, 2 pending" in run("plan", SMALL_FILE, "--state", state, "--full").stdout
+    assert "0999.055.557: 1 expired, 2 pending" in run("plan", changed, "--state", state).stdout
 
 
 def free_port() -> int:

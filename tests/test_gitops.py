@@ -335,9 +335,14 @@ def test_markdown_comment_of_a_large_plan_stays_under_the_limit() -> None:
     short = render_plan_markdown(plan, full_plan_at="the artifact plan.json")
     assert len(short) <= 60_000
     assert "read it in the artifact plan.json" in short
-    assert "| 0999.123.457 | employer |" in short
+    # The two small enterprises are shown whole; the large one is counted and named.
+    assert "<details><summary><b>0999.055.557</b>" in short and "<details><summary><b>0999.077.729</b>" in short
+    assert "\n**1 enterprise not shown here**, whose changes are in the full plan: 0999123457\n" in short
     tiny = render_plan_markdown(plan, limit=1_000)
     assert len(tiny) <= 1_000
+    assert (
+        "**3 enterprises not shown here**, whose changes are in the full plan: 0999055557 0999077729 0999123457" in tiny
+    )
 
 
 def test_markdown_from_the_cli_names_the_plan_file(run, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Golden plan outputs (text and JSON) for the examples planned against an empty store."""
+"""Golden plan outputs (text, JSON and the Markdown comment) for the examples planned against an empty store."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from reconciler.plan.desired import load_desired
 from reconciler.plan.plan import make_plan
 from reconciler.render.json import render_plan_json
+from reconciler.render.markdown import render_plan_markdown
 from reconciler.render.text import render_plan
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -27,6 +28,7 @@ def test_plan_of_a_new_enterprise(example: str, update_golden: bool, monkeypatch
     stem = Path(example).stem
     check_golden(GOLDEN / f"{stem}.txt", render_plan(plan), update_golden)
     check_golden(GOLDEN / f"{stem}.json", render_plan_json(plan), update_golden)
+    check_golden(GOLDEN / f"{stem}.md", render_plan_markdown(plan), update_golden)
 
 
 def test_empty_plan_text() -> None:

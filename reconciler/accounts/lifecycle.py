@@ -187,13 +187,19 @@ def reissue_codes(
     return store.account_of(enterprise, account.ssin) or account
 
 
-def with_waiting_accounts(plan: Plan, store: Store, now: datetime, first: int = 10) -> Plan:
-    """The plan, with the accounts that still wait for a first login in the enterprises it read.
+WAITING_LISTED = 10  # accounts listed per enterprise; the rest are counted
 
-    Skipped enterprises are left out: a pull request's plan stays the cost of what it
-    changes (``reconciler show NUMBER`` lists any enterprise's accounts).
+
+def with_waiting_accounts(plan: Plan, store: Store, now: datetime, first: int = WAITING_LISTED) -> Plan:
+    """The plan, with the accounts that still wait for a first login in the enterprises it changes:
+    counted in full, the ``first`` of each listed by deadline.
+
+    Decided here, not in the renderers, so that text, Markdown and JSON carry the same accounts.
+    Only enterprises with changes: a reviewer chases the accounts of what they review, and a
+    pull request's plan stays the size of what it changes, not of the enterprises it read
+    (``reconciler show NUMBER`` lists any enterprise's accounts).
     """
-    numbers = {n for n, _ in plan.versions} | {s[0] for s in plan.sync}
+    numbers = {number for number, _ in plan.versions}  # the enterprises the plan has changes for
     notices = store.activation_notices(numbers, now, first)
     waiting = tuple(
         Waiting(a.enterprise, a.username, a.name, a.effective_status(now), a.activation_deadline) for a in notices.first

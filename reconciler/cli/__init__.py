@@ -13,7 +13,7 @@ import sys
 import click
 
 from reconciler import __version__
-from reconciler.cli import accounts, common, planning, registry
+from reconciler.cli import accounts, catalogue, common, planning, registry
 from reconciler.cli.common import EXIT_ERROR
 
 
@@ -25,11 +25,13 @@ def cli() -> None:
     Declare an enterprise's main access manager, qualities, access managers, users and
     parameters in YAML; validate them, see the plan, and apply exactly that plan.
     """
+    catalogue.activate_catalogue(None)  # the repository's reconciler.yaml, if any; --catalogue replaces it
 
 
 planning.register(cli)
 registry.register(cli)
 accounts.register(cli)
+catalogue.register(cli)
 
 
 def main() -> None:

@@ -1,8 +1,11 @@
 """Generate what the docs derive from the code, so they never drift.
 
-``python -m reconciler.cli.docs`` writes ``schemas/enterprise.schema.json`` and the generated
-sections of ``README.md`` (between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``).
-Tests call the same functions and fail when a checked-in copy is out of date.
+``python -m reconciler.cli.docs`` writes the JSON Schemas (``reconciler/schemas/``, shipped in
+the package, which ``reconciler schema`` prints, and their published copies in ``schemas/``)
+and the generated sections of ``README.md`` (between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->``).  Tests call the same functions and fail when a checked-in copy is out
+of date.  What is generated here follows the shipped catalogue; ``reconciler schema`` and the
+tables a command prints follow the effective one.
 """
 
 from __future__ import annotations
@@ -13,30 +16,41 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import EXIT_CODES
-from reconciler.declare.catalogue import load_catalogue
+from reconciler.declare.catalogue import Catalogue, load_catalogue, shipped_catalogue
+from reconciler.declare.catalogue_file import CATALOGUE_RULES
 from reconciler.declare.load import LOADING_RULES
 from reconciler.declare.rules.registry import RULES
-from reconciler.declare.schema import SCHEMA_RULES, schema_text
+from reconciler.declare.schema import SCHEMA_RULES
+from reconciler.declare.schemas import SCHEMAS, schema_document
 from reconciler.plan.authority import AREAS, CODE_ISSUERS, Standing
 from reconciler.plan.gates import GATES
 
-SCHEMA_PATH = Path("schemas/enterprise.schema.json")
+PACKAGE_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"  # reconciler/schemas: package data
+PUBLISHED_SCHEMAS = Path("schemas")  # the published copies, at the repository's root
 README_PATH = Path("README.md")
 
 
+def generated_schemas() -> dict[str, str]:
+    """File name -> text of every schema as shipped: the enterprise schema of the shipped catalogue."""
+    return {f"{name}.schema.json": schema_document(name, shipped_catalogue()) for name in SCHEMAS}
+
+
 def rules_table() -> str:
-    rows = ["| id | checks that | rule |", "|---|---|---|"]
+    rows = ["| id | checks that | rule | checked by |", "|---|---|---|---|"]
     for rule_id, summary in sorted(LOADING_RULES.items()):
-        rows.append(f"| {rule_id} | {summary} | loading |")
+        rows.append(f"| {rule_id} | {summary} | loading | the tool |")
     for rule_id, summary in sorted(SCHEMA_RULES.items()):
-        rows.append(f"| {rule_id} | {summary} | JSON Schema |")
+        by = "the tool (the loader)" if rule_id == "S006" else "JSON Schema"
+        rows.append(f"| {rule_id} | {summary} | JSON Schema | {by} |")
+    for rule_id, summary in sorted(CATALOGUE_RULES.items()):
+        rows.append(f"| {rule_id} | {summary} | catalogue file | the tool |")
     for rule in sorted(RULES.values(), key=lambda r: r.id):
-        rows.append(f"| {rule.id} | {rule.summary} | {rule.quote.replace('|', '/')} |")
+        rows.append(f"| {rule.id} | {rule.summary} | {rule.quote.replace('|', '/')} | {rule.checked_by} |")
     return "\n".join(rows)
 
 
-def catalogue_table() -> str:
-    catalogue = load_catalogue()
+def catalogue_table(catalogue: Catalogue | None = None) -> str:
+    catalogue = catalogue or load_catalogue()
     rows = ["| code | English | Dutch | French | requires | services offered |", "|---|---|---|---|---|---|"]
     for quality in catalogue.qualities.values():
         services = ", ".join(sorted(quality.services))
@@ -92,7 +106,7 @@ def bench_table() -> str:
 SECTIONS = {
     "rules": rules_table,
     "bench": bench_table,
-    "catalogue": catalogue_table,
+    "catalogue": lambda: catalogue_table(shipped_catalogue()),
     "authority": authority_table,
     "gates": gates_table,
     "exit-codes": exit_codes_table,
@@ -115,10 +129,12 @@ def render_readme(text: str) -> str:
 
 
 def main() -> None:
-    SCHEMA_PATH.parent.mkdir(exist_ok=True)
-    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
+    PUBLISHED_SCHEMAS.mkdir(exist_ok=True)
+    for name, text in generated_schemas().items():
+        (PACKAGE_SCHEMAS / name).write_text(text, encoding="utf-8")
+        (PUBLISHED_SCHEMAS / name).write_text(text, encoding="utf-8")
     README_PATH.write_text(render_readme(README_PATH.read_text(encoding="utf-8")), encoding="utf-8")
-    click.echo(f"wrote {SCHEMA_PATH} and the generated sections of {README_PATH}")
+    click.echo(f"wrote {PACKAGE_SCHEMAS}, {PUBLISHED_SCHEMAS}/ and the generated sections of {README_PATH}")
 
 
 if __name__ == "__main__":

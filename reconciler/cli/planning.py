@@ -13,6 +13,7 @@ import click
 from reconciler.accounts.lifecycle import with_waiting_accounts
 from reconciler.apply.execute import NotAuthorised, Refused, WrongStore, apply_plan, check_saved_plan
 from reconciler.cli.accounts import chain_broken, send_codes
+from reconciler.cli.catalogue import catalogue_option
 from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_LOCK,
@@ -213,6 +214,7 @@ def echo_plan(
 
 def register(cli: click.Group) -> None:
     @cli.command()
+    @catalogue_option
     @paths_argument
     def validate(paths: tuple[Path, ...]) -> None:
         """Check YAML files (or folders of them) against the schema and the hierarchy rules."""
@@ -220,6 +222,7 @@ def register(cli: click.Group) -> None:
         say(f"{plural(desired.files, 'file')} valid: {plural(len(desired.enterprises), 'enterprise')}.")
 
     @cli.command()
+    @catalogue_option
     @paths_argument
     @state_option
     @click.option(
@@ -285,6 +288,7 @@ def register(cli: click.Group) -> None:
             raise SystemExit(EXIT_CHANGES)
 
     @cli.command()
+    @catalogue_option
     @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
     @state_option
     @click.option("--auto-approve", is_flag=True, help="Apply without asking; for CI.")
@@ -390,6 +394,7 @@ def register(cli: click.Group) -> None:
             store.close()
 
     @cli.command()
+    @catalogue_option
     @click.argument("target", required=False)
     @state_option
     @click.option(

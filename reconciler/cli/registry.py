@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.accounts import chain_broken
+from reconciler.cli.catalogue import catalogue_option
 from reconciler.cli.common import (
     desired_or_exit,
     enterprise_or_exit,
@@ -31,6 +32,7 @@ from reconciler.store.port import StoreError
 
 def register(cli: click.Group) -> None:
     @cli.command()
+    @catalogue_option
     @state_option
     @click.option(
         "--out",
@@ -38,11 +40,20 @@ def register(cli: click.Group) -> None:
         required=True,
         help="Folder to write one YAML file per enterprise into.",
     )
-    def export(state_url: str, out: Path) -> None:
-        """Write the stored state as YAML files that validate and plan to no changes."""
+    @click.option(
+        "--schema-url",
+        metavar="URL",
+        help="Name this URL in each file's schema line instead of writing enterprise.schema.json beside them.",
+    )
+    def export(state_url: str, out: Path, schema_url: str | None) -> None:
+        """Write the stored state as YAML files that validate and plan to no changes.
+
+        Each file starts with a schema line that resolves from where the files are: by default
+        the schema (of the catalogue in effect) is written beside them as enterprise.schema.json.
+        """
         store = open_or_exit(state_url)
         try:
-            written = export_state(store.read(), out)
+            written = export_state(store.read(), out, schema_url)
         except OSError as error:
             fail(f"cannot write {out}: {error.strerror}")
         finally:

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from pydantic import ValidationError
 
 from reconciler.declare import identifiers
+from reconciler.declare.catalogue_file import is_catalogue_file
 from reconciler.declare.diagnostics import Diagnostic, Position
 from reconciler.declare.model import EnterpriseDocument, Person, Quality
 from reconciler.declare.reading import load_file
@@ -153,6 +154,8 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
     enterprises: dict[str, DeclaredEnterprise] = {}
     broken: set[str] = set()
     for document in documents:
+        if is_catalogue_file(document.path):  # reconciler.yaml beside the enterprise files: not one of them
+            continue
         if not document.exact and not is_valid(document.data):
             reloaded, found = load_file(Path(document.path))  # the reference loader explains
             problems.extend(found)

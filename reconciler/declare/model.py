@@ -1,7 +1,8 @@
 """The declared format: one YAML document per enterprise, or several that add up to one.
 
 These pydantic models are the single source of the format: ``schemas/enterprise.schema.json``
-is generated from them (``make schemas``), and a test fails when the two drift apart.
+is generated from them and the catalogue (``make schemas``), and a test fails when the two
+drift apart.
 Titles and descriptions travel into the schema, where editors show them as hover help.
 
 Fields that may be left out are typed ``X | SkipJsonSchema[None]``: the schema then says
@@ -10,21 +11,25 @@ Fields that may be left out are typed ``X | SkipJsonSchema[None]``: the schema t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from reconciler.declare.catalogue import load_catalogue
-
-_catalogue = load_catalogue()
-if TYPE_CHECKING:  # the codes come from the catalogue at run time: to a type checker they are text
-    QualityCode = str
-    ServiceCode = str
-else:
-    QualityCode = Literal[tuple(_catalogue.qualities)]
-    ServiceCode = Literal[tuple(_catalogue.services)]
+# Quality and service codes are text here: which codes exist is the effective catalogue's
+# business (shipped plus the user's file), known only at run time.  ``schema.enterprise_schema``
+# adds the enumerations and the per-quality constraints to the schema built from these models,
+# and documents are validated against that schema before they become models.
+QualityCode = Annotated[str, StringConstraints(min_length=1)]
+ServiceCode = Annotated[str, StringConstraints(min_length=1)]
 Channel = Literal["ftp", "sftp", "soap", "rest"]
+# What each channel carries (and it carries nothing else): stated in the schema and rule H011.
+CHANNEL_FIELDS: dict[str, frozenset[str]] = {
+    "ftp": frozenset(),
+    "sftp": frozenset({"ssh_public_key"}),
+    "soap": frozenset({"certificate_fingerprint"}),
+    "rest": frozenset({"certificate_fingerprint"}),
+}
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 SenderNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]

@@ -1,5 +1,8 @@
 """JSON Schema of the declared format: generated from the models, checked with jsonschema.
 
+The schema is built per effective catalogue (``constraints``), and compiled once for it: the
+fast path asks the compiled validator of every file whether it is valid.
+
 Validation uses ``iter_errors`` so every problem in a file is reported, and each error is
 mapped back through its JSON path to the line and column the loader recorded.  Declared
 values are quoted in messages through ``characters.quoted``: escaped and shortened.
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,7 +25,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from pydantic.json_schema import GenerateJsonSchema
 
+from reconciler.declare.catalogue import Catalogue, load_catalogue
 from reconciler.declare.characters import CONTROL_RULE, S_CONTROL, as_text, quote_hint, quoted, shown
+from reconciler.declare.constraints import CHANNEL, QUALITY, RULE, with_catalogue
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.declare.model import EnterpriseDocument
 from reconciler.declare.source import SourceDocument
@@ -43,7 +50,7 @@ SCHEMA_RULES = {
 }
 
 
-class _Generator(GenerateJsonSchema):
+class Generator(GenerateJsonSchema):
     """Pydantic's generator, minus ``default: null`` on optional fields (null is not allowed)."""
 
     def default_schema(self, schema):
@@ -53,44 +60,130 @@ class _Generator(GenerateJsonSchema):
         return result
 
 
-@cache
-def enterprise_schema() -> dict[str, Any]:
-    """The schema as published in ``schemas/enterprise.schema.json``."""
-    body = EnterpriseDocument.model_json_schema(schema_generator=_Generator)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **body}
+@dataclass(frozen=True)
+class _Compiled:
+    schema: dict[str, Any]
+    slow: Draft202012Validator  # explains: every error, with its path
+    fast: jsonschema_rs.Validator  # decides: the common case of a valid file
 
 
-def schema_text() -> str:
-    return json.dumps(enterprise_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(enterprise_schema())
+_COMPILED: dict[str, _Compiled] = {}  # by catalogue digest: built once per effective catalogue
 
 
 @cache
-def _fast_validator() -> jsonschema_rs.Draft202012Validator:
-    return jsonschema_rs.Draft202012Validator(enterprise_schema())
+def _model_schema() -> dict[str, Any]:
+    return EnterpriseDocument.model_json_schema(schema_generator=Generator)
 
 
-def is_valid(data: object) -> bool:
+def _compiled(catalogue: Catalogue | None) -> _Compiled:
+    catalogue = catalogue or load_catalogue()
+    found = _COMPILED.get(catalogue.digest)
+    if found is None:
+        body = with_catalogue(_model_schema(), catalogue)
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **body}
+        found = _Compiled(schema, Draft202012Validator(schema), jsonschema_rs.Draft202012Validator(schema))
+        _COMPILED[catalogue.digest] = found
+    return found
+
+
+def enterprise_schema(catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """The schema for the catalogue in effect (or ``catalogue``); the shipped one is in ``schemas/``."""
+    return _compiled(catalogue).schema
+
+
+def schema_text(catalogue: Catalogue | None = None) -> str:
+    return json.dumps(enterprise_schema(catalogue), indent=2, ensure_ascii=False) + "\n"
+
+
+def is_valid(data: object, catalogue: Catalogue | None = None) -> bool:
     """Quick yes/no from the compiled (Rust) validator, for the common case of a valid file."""
     try:
-        return _fast_validator().is_valid(data)
+        return _compiled(catalogue).fast.is_valid(data)
     except (ValueError, TypeError):  # data YAML can hold but JSON cannot (dates, sets): not valid
         return False
 
 
-def validate_document(document: SourceDocument) -> list[Diagnostic]:
+def validate_document(document: SourceDocument, catalogue: Catalogue | None = None) -> list[Diagnostic]:
     """Every schema violation in one document, each at the position of the offending text.
 
     Valid documents are confirmed by the compiled validator; only invalid ones go through the
     Python validator, whose errors carry the paths we map back to lines and columns.
     """
-    if is_valid(document.data):
-        return []
-    return [_diagnostic(document, error) for error in _validator().iter_errors(document.data)]
+    catalogue = catalogue or load_catalogue()
+    booleans = yaml11_booleans(document)
+    if is_valid(document.data, catalogue):
+        return booleans
+    problems = schema_diagnostics(document, _compiled(catalogue).slow.iter_errors(document.data), catalogue)
+    covered = {problem.position for problem in problems}
+    return problems + [problem for problem in booleans if problem.position not in covered]
+
+
+def schema_diagnostics(
+    document: SourceDocument, errors: Iterable[ValidationError], catalogue: Catalogue | None = None
+) -> list[Diagnostic]:
+    """Diagnostics for a document's schema errors, once each.
+
+    A service the catalogue does not know at all breaks both the list of known services and
+    the list of those its quality offers: only the first is reported.
+    """
+    catalogue = catalogue or load_catalogue()
+    found: dict[Diagnostic, None] = {}
+    for error in errors:
+        marked = error.schema.get(RULE) if isinstance(error.schema, dict) else None
+        if marked in ("H008", "H009") and error.instance not in catalogue.services:
+            continue
+        found[_catalogued(document, error, marked, catalogue) if marked else _diagnostic(document, error)] = None
+    return list(found)
+
+
+def yaml11_booleans(document: SourceDocument) -> list[Diagnostic]:
+    """S003 at each boolean written as YAML 1.1 alone reads it (``yes``, ``off``, ...).
+
+    YAML 1.1 reads ``default: yes`` as true; YAML 1.2, which editors and most other tools
+    read, as the text "yes", which the schema refuses.  Only ``true`` and ``false`` mean the
+    same to both, so the tool asks for them rather than guessing which reading was meant.
+    """
+    found = []
+    for path, written in document.plain_text.items():
+        if written in _YAML11_BOOLEANS:
+            value = "true" if written.lower() in ("yes", "on") else "false"
+            found.append(
+                Diagnostic(
+                    document.position(path),
+                    S_WRONG_TYPE,
+                    f"YAML 1.1 reads {written} as {value}, but YAML 1.2 (editors, the published schema) reads it "
+                    f"as text; write {value}",
+                )
+            )
+    return found
+
+
+_YAML11_BOOLEANS = frozenset(
+    word for base in ("yes", "no", "on", "off") for word in (base, base.capitalize(), base.upper())
+)
+
+
+def _catalogued(document: SourceDocument, error: ValidationError, rule: str, catalogue: Catalogue) -> Diagnostic:
+    """A catalogue constraint broken: worded as the hierarchy rule that states it words it."""
+    path = tuple(error.absolute_path)
+    schema = error.schema
+    if rule == "H016":
+        code = schema[QUALITY]
+        missing = [f for f in catalogue.qualities[code].requires if f not in error.instance]
+        return Diagnostic(document.position((*path, "code")), rule, f'quality "{code}" requires {", ".join(missing)}')
+    if rule == "H011":
+        channel, number = schema[CHANNEL], error.instance.get("number")
+        if error.validator == "not":
+            field = error.validator_value["required"][0]
+            return Diagnostic(document.position((*path, field), key=True), rule, f"channel {channel} takes no {field}")
+        field = error.message.split("'")[1]
+        return Diagnostic(
+            document.position((*path, "channel")), rule, f'channel {channel} of sender "{number}" needs {field}'
+        )
+    code, service = schema[QUALITY], error.instance
+    if rule == "H009" and service in catalogue.qualities[code].services:
+        return Diagnostic(document.position(path), rule, f'the service "{service}" exchanges no structured messages')
+    return Diagnostic(document.position(path), rule, f'quality "{code}" does not offer the service "{service}"')
 
 
 def _diagnostic(document: SourceDocument, error: ValidationError) -> Diagnostic:

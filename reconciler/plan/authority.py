@@ -68,7 +68,13 @@ AREAS = {
             frozenset({M, CM, AM, CAM}),
         ),
         Area("A009", "changing the notification e-mail address of a quality", frozenset({M, CM, AM, CAM})),
-        Area("A010", "registering senders and routing rules of a quality (structured messages)", frozenset({AM, CAM})),
+        # Managing a quality includes configuring its parameters, and the main access manager
+        # manages every quality: the access manager is there to help, not to hold them alone.
+        Area(
+            "A010",
+            "registering senders and routing rules of a quality (structured messages)",
+            frozenset({M, CM, AM, CAM}),
+        ),
         Area("A011", "correcting a person's name or e-mail address", frozenset({ME, M, CM, AM})),
     )
 }

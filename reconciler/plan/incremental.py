@@ -7,22 +7,23 @@ never missed:
   file given now declares it (files not seen before are parsed first to find out);
 - its stored version is the one its last apply left (every write bumps the version,
   including writes made outside reconciler);
-- the digest of the tool's version, the catalogue and those files matches.
+- the digest of the tool's version, the catalogue and those files matches.  The catalogue
+  is the effective one, the user's file (``reconciler.yaml`` or ``--catalogue``) included: a
+  quality that offers one service fewer may make a declaration invalid that was valid.
 """
 
 from __future__ import annotations
 
 import hashlib
-from functools import cache
-from importlib import resources
 
 from reconciler import __version__
+from reconciler.declare.catalogue import load_catalogue
 from reconciler.store.port import SyncRecord
 
 
-@cache
 def catalogue_sha() -> str:
-    return hashlib.sha256(resources.files("reconciler.declare").joinpath("catalogue.yaml").read_bytes()).hexdigest()
+    """Digest of the effective catalogue: the shipped file and the user's, as they are now."""
+    return load_catalogue().digest
 
 
 def sync_digest(files: dict[str, str]) -> str:

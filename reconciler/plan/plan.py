@@ -19,7 +19,7 @@ from reconciler.records.state import EnterpriseState, StoredEnterprise
 
 @dataclass(frozen=True)
 class Waiting:
-    """An account of a planned enterprise that nobody has activated yet, as read when planning."""
+    """An account of an enterprise the plan changes that nobody has activated yet, as read when planning."""
 
     enterprise: str
     username: str
@@ -39,9 +39,10 @@ class Plan:
     # Per planned enterprise: (number, version read, digest, files) for incremental planning.
     sync: tuple[tuple[str, int | None, str, tuple[tuple[str, str], ...]], ...] = ()
     skipped: tuple[str, ...] = ()  # enterprises unchanged since their last apply, not parsed
-    # Accounts not activated yet, for people to chase; informative only, apply ignores them.
-    waiting: tuple[Waiting, ...] = ()  # the first few per enterprise, by deadline
-    waiting_counts: tuple[tuple[str, str, int], ...] = ()  # (enterprise, status, number of accounts)
+    # Accounts not activated yet in the enterprises changed, for people to chase; informative
+    # only, apply ignores them.  ``accounts.lifecycle.with_waiting_accounts`` fills both.
+    waiting: tuple[Waiting, ...] = ()  # the first ten per enterprise, by deadline
+    waiting_counts: tuple[tuple[str, str, int], ...] = ()  # (enterprise, status, number of accounts): all
 
     @property
     def is_empty(self) -> bool:

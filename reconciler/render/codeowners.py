@@ -2,8 +2,8 @@
 
 A file is owned by every person who may approve *all* of what it declares, by the same
 authority matrix that ``plan --actor`` enforces: the enterprise's header by the main and
-co-main access managers, a quality's users by its access manager and co-access managers
-too, its senders only by its access manager and co-access managers.  Files that nobody may
+co-main access managers, a quality's users and parameters (senders, routing) by its access
+manager and co-access managers too.  Files that nobody may
 approve in full are owned by everyone who may approve a part of them, with a comment saying so;
 ``plan --actor`` still checks every change against the actor's own standing.
 """

@@ -7,13 +7,12 @@ person would write.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 
 from reconciler.declare.characters import SHOWN_ESCAPED, escape_character
-from reconciler.declare.schema import SCHEMA_ID
+from reconciler.declare.schema import schema_text
 from reconciler.records.state import Address, EnterpriseState, Kind, StoredEnterprise, as_text
 from reconciler.store.files import private_folder, write_private
 
@@ -128,18 +127,21 @@ def _escaped(text: str) -> str:
     return "\n".join(SHOWN_ESCAPED.sub(lambda match: escape_character(match.group()), line) for line in lines)
 
 
-def schema_reference(out: Path) -> str:
-    """Relative path to the schema when exporting inside a checkout, the schema's URL otherwise."""
-    local = Path("schemas/enterprise.schema.json")
-    if local.is_file():
-        return os.path.relpath(local.resolve(), out.resolve())
-    return SCHEMA_ID
+SCHEMA_FILE = "enterprise.schema.json"
 
 
-def export(stored: dict[str, StoredEnterprise], out: Path) -> list[Path]:
-    """Write one file per enterprise into ``out`` (owner-only: they name people); return the paths written."""
+def export(stored: dict[str, StoredEnterprise], out: Path, schema_url: str | None = None) -> list[Path]:
+    """Write one file per enterprise into ``out`` (owner-only: they name people); return the paths written.
+
+    Each file's schema line must resolve from where the files are, whoever opens them: by
+    default the schema of the catalogue in effect is written beside them and named
+    relatively (a checkout's ``schemas/`` may be elsewhere, or absent, or of another
+    catalogue); with ``schema_url`` the line names that URL and no copy is written.
+    """
     private_folder(out)
-    header = f"# yaml-language-server: $schema={schema_reference(out)}\n"
+    if schema_url is None:
+        write_private(out / SCHEMA_FILE, schema_text())
+    header = f"# yaml-language-server: $schema={schema_url or SCHEMA_FILE}\n"
     written = []
     for number in sorted(stored):
         body = dump_yaml(enterprise_document(stored[number].state))

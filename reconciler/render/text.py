@@ -1,20 +1,27 @@
 """Terraform-style text: ``+`` create, ``~`` update, ``-`` remove, then a summary line.
 
-Values are shown as JSON literals, and every value the plan did not write (addresses, names,
-user names, messages naming them) goes through ``neutral``: a stored name holding ESC or a
-bidirectional override prints as ``\x1b`` or ``\u202e``, never as itself.
+A plan is read by people who know their colleagues by name, not by national register
+number: wherever a change concerns a person (a role, a person record, the main access
+manager or a quality's access manager) the person is shown as ``name (SSIN)``, the name
+taken from the person records the plan itself changes in that enterprise (the plan carries
+no other names; the SSIN alone when it holds none).  A list changed in an update shows what
+was added and removed (``services: +drs -dmfa``), not both whole lists.
+
+Other values are shown as JSON literals, and every value the plan did not write (addresses,
+names, user names, messages naming them) goes through ``neutral``: a stored name holding ESC
+or a bidirectional override prints as ``\x1b`` or ``\u202e``, never as itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import groupby
 
 import click
 import orjson
 
 from reconciler.declare.identifiers import format_enterprise_number
-from reconciler.plan.plan import Plan
+from reconciler.plan.plan import Plan, Waiting
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Kind, Value
 from reconciler.render.neutral import json_text, text
@@ -30,9 +37,52 @@ def show_value(value: Value) -> str:
     return json_text(orjson.dumps(value).decode())
 
 
-def local_address(change: Change) -> str:
-    """The address without its enterprise part, which the section header already names; its keys escaped."""
-    return text(str(change.address).split(".", 1)[1]) if change.address.kind is not Kind.ENTERPRISE else "enterprise"
+# Records keyed by a person's SSIN, and fields holding one.
+PERSON_KINDS = frozenset({Kind.PERSON, Kind.USER, Kind.CO_ACCESS_MANAGER, Kind.CO_MAIN_ACCESS_MANAGER})
+PERSON_FIELDS = frozenset({"main_access_manager", "access_manager"})
+
+
+def names_of(changes: Iterable[Change], escape: Callable[[object], str] = text) -> dict[str, str]:
+    """SSIN -> ``name (SSIN)``, escaped for where it lands (``neutral.text`` or ``neutral.markdown``),
+    from the person records among ``changes`` (one enterprise's): after the change when there is
+    an after, else before.  Names belong to an enterprise's records, so a person is never named
+    from another enterprise's."""
+    names: dict[str, str] = {}
+    for change in changes:
+        if change.address.kind is Kind.PERSON:
+            name = dict(change.after or change.before or ())["name"]
+            if isinstance(name, str) and name:
+                names[change.address.key] = f"{escape(name)} ({escape(change.address.key)})"
+    return names
+
+
+def person(ssin: Value, names: Mapping[str, str]) -> str:
+    """The person as ``names`` shows them, or their SSIN alone, escaped; ``null`` for no one."""
+    if not isinstance(ssin, str):
+        return show_value(ssin)
+    return names.get(ssin) or text(ssin)
+
+
+def local_address(change: Change, names: Mapping[str, str]) -> str:
+    """The address without its enterprise part, which the section header already names; its keys
+    escaped, a person's key shown as the person."""
+    address = change.address
+    if address.kind is Kind.ENTERPRISE:
+        return "enterprise"
+    if address.kind in PERSON_KINDS:
+        inside = f"quality[{text(address.quality)}]." if address.quality else ""
+        return f"{inside}{address.kind.value}[{person(address.key, names)}]"
+    return text(str(address).split(".", 1)[1])
+
+
+def field_value(name: str, value: Value, names: Mapping[str, str]) -> str:
+    return person(value, names) if name in PERSON_FIELDS else show_value(value)
+
+
+def element_changes(before: Value, after: Value) -> str:
+    """What an update adds to and removes from a list (``+drs -dmfa``); lists are stored as sorted sets."""
+    old, new = set(before or ()), set(after or ())  # type: ignore[arg-type]  # a list field holds a tuple
+    return " ".join([f"+{text(item)}" for item in sorted(new - old)] + [f"-{text(item)}" for item in sorted(old - new)])
 
 
 def enterprise_label(number: str) -> str:
@@ -44,14 +94,19 @@ NEW_ACCOUNT = f"        (new account: access codes are sent after apply and expi
 REMOVED_ACCOUNT = "        (account deactivated: its codes, password and sessions stop working)"
 
 
-def render_change(change: Change) -> list[str]:
+def render_change(change: Change, names: Mapping[str, str]) -> list[str]:
+    """One change's lines; ``names`` (``names_of`` the enterprise's changes) names the persons it concerns."""
     symbol = SYMBOL[change.action]
-    lines = [f"  {symbol} {local_address(change)}"]
+    lines = [f"  {symbol} {local_address(change, names)}"]
     if change.action is Action.UPDATE:
         field_changes = change.field_changes
         width = max((len(f.name) for f in field_changes), default=0)
         lines += [
-            f"      ~ {f.name.ljust(width)} = {show_value(f.before)} -> {show_value(f.after)}" for f in field_changes
+            f"      ~ {f.name}: {element_changes(f.before, f.after)}"
+            if isinstance(f.after, tuple)
+            else f"      ~ {f.name.ljust(width)} = {field_value(f.name, f.before, names)} -> "
+            f"{field_value(f.name, f.after, names)}"
+            for f in field_changes
         ]
         return lines
     # A new or removed record: show what is set.
@@ -59,7 +114,7 @@ def render_change(change: Change) -> list[str]:
     assert record is not None  # a creation has fields after, a deletion before
     shown = [(name, value) for name, value in record if value is not None and value is not False]
     width = max((len(name) for name, _ in shown), default=0)
-    lines += [f"      {symbol} {name.ljust(width)} = {show_value(value)}" for name, value in shown]
+    lines += [f"      {symbol} {name.ljust(width)} = {field_value(name, value, names)}" for name, value in shown]
     if change.address.kind is Kind.PERSON:
         lines.append(NEW_ACCOUNT if change.action is Action.CREATE else REMOVED_ACCOUNT)
     return lines
@@ -95,14 +150,16 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
         return
     yield joined(["reconciler will perform the following actions:"])
     versions = dict(plan.versions)
-    for number, changes in groupby(plan.changes, key=lambda change: change.address.enterprise):
+    for number, grouped in groupby(plan.changes, key=lambda change: change.address.enterprise):
         version = versions.get(number)
         lines = [
             "",
             f"# enterprise {enterprise_label(number)} ({'new' if version is None else f'stored version {version}'})",
         ]
+        changes = list(grouped)
+        names = names_of(changes)
         for change in changes:
-            lines += ["", *render_change(change)]
+            lines += ["", *render_change(change, names)]
         yield joined(lines)
     yield joined(["", summary(plan), *refusal_lines(plan), *waiting_lines(plan)]) + _skipped(plan)
 
@@ -117,19 +174,33 @@ def _skipped(plan: Plan) -> str:
     )
 
 
+def waiting_by_enterprise(plan: Plan) -> list[tuple[str, dict[str, int], list[Waiting], int]]:
+    """Per enterprise with waiting accounts: the count per status, the accounts the plan lists (the
+    first few by deadline), and how many more it counts without listing them."""
+    counts: dict[str, dict[str, int]] = {}
+    for number, status, count in plan.waiting_counts:
+        counts.setdefault(number, {})[status] = count
+    listed: dict[str, list[Waiting]] = {}
+    for waiting in plan.waiting:
+        listed.setdefault(waiting.enterprise, []).append(waiting)
+    return [
+        (number, found, listed.get(number, []), sum(found.values()) - len(listed.get(number, [])))
+        for number, found in counts.items()
+    ]
+
+
 def waiting_lines(plan: Plan) -> list[str]:
-    """Accounts of the planned enterprises that nobody has activated yet: counts, then the first few."""
+    """Accounts of the changed enterprises that nobody has activated yet: counts, the first few, how many more."""
     if not plan.waiting_counts:
         return []
     lines = ["", "Accounts not activated yet (`reconciler show NUMBER` lists every one):"]
-    by_enterprise: dict[str, list[str]] = {}
-    for number, status, count in plan.waiting_counts:
-        by_enterprise.setdefault(number, []).append(f"{count} {status}")
-    for number, counts in by_enterprise.items():
-        lines.append(f"  {enterprise_label(number)}: {text(', '.join(counts))}")
-        for waiting in (w for w in plan.waiting if w.enterprise == number):
+    for number, counts, listed, more in waiting_by_enterprise(plan):
+        lines.append(f"  {enterprise_label(number)}: {text(', '.join(f'{n} {s}' for s, n in counts.items()))}")
+        for waiting in listed:
             until = f" (deadline {text(waiting.deadline[:10])})" if waiting.deadline else ""
             lines.append(f"    {text(waiting.username)}  {text(waiting.name)}  {text(waiting.status)}{until}")
+        if more:
+            lines.append(f"    and {more} more")
     return lines
 
 

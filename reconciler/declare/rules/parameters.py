@@ -7,17 +7,15 @@ from collections.abc import Iterator
 from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.declared import DeclaredEnterprise
 from reconciler.declare.diagnostics import Position, where
+from reconciler.declare.model import CHANNEL_FIELDS
 from reconciler.declare.rules.registry import Finding, rule
 
-CHANNEL_FIELDS = {
-    "ftp": frozenset(),
-    "sftp": frozenset({"ssh_public_key"}),
-    "soap": frozenset({"certificate_fingerprint"}),
-    "rest": frozenset({"certificate_fingerprint"}),
-}
 
-
-@rule("H009", "routing rules only to declared senders")
+@rule(
+    "H009",
+    "routing rules only to declared senders",
+    "JSON Schema: the service offered and routable; the tool: declared sender, routed once",
+)
 def routes_to_declared_senders(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """Routing rules (routeringsregels) send a service's structured messages through a sender of the same
     quality; the service is one the quality offers and exchanges as structured messages, and is routed once."""
@@ -53,7 +51,7 @@ def sender_technical_contact(enterprise: DeclaredEnterprise, catalogue: Catalogu
                     )
 
 
-@rule("H011", "each channel has the fields it needs")
+@rule("H011", "each channel has the fields it needs", "JSON Schema")
 def channel_fields(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A channel carries what it needs and nothing else: sftp an SSH public key, soap and rest a
     certificate, ftp neither."""

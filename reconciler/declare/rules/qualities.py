@@ -105,7 +105,7 @@ def only_activated_qualities(enterprise: DeclaredEnterprise, catalogue: Catalogu
                     )
 
 
-@rule("H008", "users only get services their quality offers")
+@rule("H008", "users only get services their quality offers", "JSON Schema")
 def offered_services(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """Access managers grant users the online services of their quality: each service granted is one
     the quality offers in the catalogue."""
@@ -121,7 +121,11 @@ def offered_services(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> It
                         )
 
 
-@rule("H016", "each quality has the identifiers it requires")
+@rule(
+    "H016",
+    "each quality has the identifiers it requires",
+    "JSON Schema, in the block that sets the quality's settings; the tool, across blocks",
+)
 def required_identifiers(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A quality carries the identifiers it needs: an employer quality needs its NSSO registration number."""
     for code, blocks in enterprise.qualities().items():

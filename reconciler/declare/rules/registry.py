@@ -23,6 +23,10 @@ class Rule:
     id: str
     summary: str
     check: Check
+    # Where the rule is checked: "tool only" when it spans records (people, blocks, files) that
+    # one file's schema cannot see; otherwise what the JSON Schema states of it, which an
+    # editor then checks as it is typed (the tool checks the schema too).
+    checked_by: str = "tool only"
 
     @property
     def quote(self) -> str:
@@ -33,13 +37,13 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, summary: str) -> Callable[[Check], Check]:
+def rule(rule_id: str, summary: str, checked_by: str = "tool only") -> Callable[[Check], Check]:
     """Register a check under a stable id; ids are never reused."""
 
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"rule id {rule_id} registered twice")
-        RULES[rule_id] = Rule(rule_id, summary, check)
+        RULES[rule_id] = Rule(rule_id, summary, check, checked_by)
         return check
 
     return register
