@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STATE  ?= .reconciler/state.db
 LETTERS ?= .reconciler/letters
+PLAN   ?= .reconciler/first-apply.plan
 PORT   ?= 8080
 SUDO    = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -18,16 +19,19 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## Plan and apply the examples into a fresh SQLite store (access codes as letters), then show
-## that nothing is left to do, and where the letters and the first-login page are.
+## that nothing is left to do, and where the letters and the first-login page are. The first
+## plan has thousands of lines: it is printed as counts and saved whole in $(PLAN).
 run: install
-	rm -rf $(STATE) $(STATE)-wal $(STATE)-shm $(LETTERS)
-	$(BIN)/reconciler validate examples/enterprises
-	$(BIN)/reconciler apply examples/enterprises --state sqlite:///$(STATE) --auto-approve \
+	@rm -rf $(STATE) $(STATE)-wal $(STATE)-shm $(LETTERS) $(PLAN)
+	@$(BIN)/reconciler validate examples/enterprises
+	@$(BIN)/reconciler plan examples/enterprises --state sqlite:///$(STATE) --out $(PLAN) > /dev/null
+	@$(BIN)/reconciler apply $(PLAN) --state sqlite:///$(STATE) --auto-approve --summary \
 		--delivery letters:$(LETTERS) --login-url http://127.0.0.1:$(PORT)/first-login
-	$(BIN)/reconciler plan examples/enterprises --state sqlite:///$(STATE) --detailed-exitcode
-	$(BIN)/reconciler show --state sqlite:///$(STATE)
-	$(BIN)/reconciler audit verify --state sqlite:///$(STATE)
+	@$(BIN)/reconciler plan examples/enterprises --state sqlite:///$(STATE) --detailed-exitcode
+	@$(BIN)/reconciler show --state sqlite:///$(STATE)
+	@$(BIN)/reconciler audit verify --state sqlite:///$(STATE)
 	@echo
+	@echo "The whole first plan: $(BIN)/reconciler show $(PLAN)"
 	@echo "Access codes of the example accounts, one folder per person: $(LETTERS)/<enterprise>/<user name>/"
 	@echo "  for example: cat $(LETTERS)/0999055557/emertens/*"
 	@echo "First-login page: run 'make serve', then open http://127.0.0.1:$(PORT)/first-login"

@@ -191,3 +191,19 @@ def test_progress_only_when_asked_or_on_a_terminal(run, tmp_path: Path) -> None:
     loud = run("plan", EXAMPLES, "--state", state, "--progress")
     assert loud.exit_code == 0
     assert loud.stderr.splitlines()[-1] == "reading 12 of 12 files"
+
+
+def test_a_summary_counts_changes_per_enterprise_and_quality(run, tmp_path: Path) -> None:
+    """`--summary` for plans too long to read: counts per enterprise and quality, the full plan one command away."""
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    planned = run("plan", EXAMPLES, "--state", state, "--out", tmp_path / "p.plan", "--summary")
+    assert planned.exit_code == 0
+    lines = planned.stdout.splitlines()
+    assert lines[0] == "reconciler will perform these changes (counts; the full plan lists each one):"
+    assert "  0999.055.557  employer" in planned.stdout and "+3 ~0 -0" in planned.stdout
+    assert "Plan: 926 to create, 0 to update, 0 to remove. 449 new accounts pending activation." in lines
+    assert len(lines) < 25
+    applied = run("apply", tmp_path / "p.plan", "--state", state, "--auto-approve", "--summary", "--defer-codes")
+    assert applied.exit_code == 0 and len(applied.stdout.splitlines()) < 25
+    assert "person[" not in applied.stdout
+    assert "person[" in run("show", tmp_path / "p.plan").stdout  # the whole plan, one command away

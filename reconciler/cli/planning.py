@@ -52,7 +52,7 @@ from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
 from reconciler.render.neutral import json_lines
 from reconciler.render.show import render_enterprise, render_overview
-from reconciler.render.text import plan_chunks
+from reconciler.render.text import plan_chunks, summary_chunks
 from reconciler.store.audit import OVERRIDE, ChainBroken
 from reconciler.store.port import LockTimeout, StalePlan, Store, StoreError
 
@@ -199,11 +199,25 @@ progress_option = click.option(
 )
 
 
+summary_option = click.option(
+    "--summary",
+    is_flag=True,
+    help="Print the plan as counts per enterprise and quality instead of every change (text only).",
+)
+
+
 def echo_plan(
-    plan: Plan, output_format: str, markdown_limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None
+    plan: Plan,
+    output_format: str,
+    markdown_limit: int = DEFAULT_LIMIT,
+    full_plan_at: str | None = None,
+    brief: bool = False,
 ) -> None:
     """Print a plan in the format asked for; text is printed as it is rendered."""
-    if output_format == "json":
+    if brief and output_format == "text":
+        for chunk in summary_chunks(plan):
+            say(chunk, nl=False)
+    elif output_format == "json":
         say(render_plan_json(plan), nl=False)
     elif output_format == "markdown":
         say(render_plan_markdown(plan, markdown_limit, full_plan_at), nl=False)
@@ -256,6 +270,7 @@ def register(cli: click.Group) -> None:
     @full_option
     @progress_option
     @override_options
+    @summary_option
     def plan(
         paths: tuple[Path, ...],
         state_url: str,
@@ -268,6 +283,7 @@ def register(cli: click.Group) -> None:
         full: bool,
         progress: bool | None,
         overrides: tuple[str, ...],
+        summary: bool,
     ) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
@@ -281,7 +297,7 @@ def register(cli: click.Group) -> None:
                 write_plan_file(out, result, digest, identity)
             except OSError as error:
                 fail(f"cannot write {out}: {error.strerror}")
-        echo_plan(result, output_format, markdown_limit, str(out) if out else None)
+        echo_plan(result, output_format, markdown_limit, str(out) if out else None, brief=summary)
         if detailed_exitcode and unlifted(result.refusals, overrides):
             raise SystemExit(EXIT_REFUSED)
         if detailed_exitcode and not result.is_empty:
@@ -312,6 +328,7 @@ def register(cli: click.Group) -> None:
         "the reviewed plan's actor) and apply only if the result is exactly the reviewed plan. The plan job then "
         "needs no key.",
     )
+    @summary_option
     def apply(
         paths: tuple[Path, ...],
         state_url: str,
@@ -326,6 +343,7 @@ def register(cli: click.Group) -> None:
         login_url: str | None,
         defer_codes: bool,
         reviewed: Path | None,
+        summary: bool,
     ) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
@@ -364,7 +382,7 @@ def register(cli: click.Group) -> None:
                 result = planned(paths, store, actor, max_removal_share, full, progress)[0]
             if expected is not None:
                 as_reviewed(result, expected, store)
-            echo_plan(result, "text")
+            echo_plan(result, "text", brief=summary)
             if result.is_empty:
                 applied(result, store, overrides)  # records what the enterprises were checked against
                 if not defer_codes:

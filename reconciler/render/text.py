@@ -164,6 +164,28 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
     yield joined(["", summary(plan), *refusal_lines(plan), *waiting_lines(plan)]) + _skipped(plan)
 
 
+def summary_chunks(plan: Plan) -> Iterator[str]:
+    """The plan in a few lines: changes counted per enterprise and quality, then what plan_chunks ends with.
+
+    For plans too long to read (a first apply of a whole registry); the full text stays one
+    command away (``reconciler show PLAN_FILE``, or the plan without ``--summary``).
+    """
+    if plan.is_empty:
+        yield from plan_chunks(plan)
+        return
+    counts: dict[tuple[str, str], dict[Action, int]] = {}
+    for change in plan.changes:
+        row = counts.setdefault((change.address.enterprise, change.address.quality), dict.fromkeys(Action, 0))
+        row[change.action] += 1
+    places = {key: f"{enterprise_label(key[0])}  {text(key[1]) or '(enterprise)'}" for key in counts}
+    width = max(len(place) for place in places.values())
+    lines = ["reconciler will perform these changes (counts; the full plan lists each one):", ""]
+    for key, row in counts.items():
+        lines.append(f"  {places[key]:<{width}}  +{row[Action.CREATE]} ~{row[Action.UPDATE]} -{row[Action.DELETE]}")
+    yield "".join(line + "\n" for line in [*lines, "", summary(plan), *refusal_lines(plan), *waiting_lines(plan)])
+    yield _skipped(plan)
+
+
 def _skipped(plan: Plan) -> str:
     count = len(plan.skipped)
     if not count:
