@@ -49,5 +49,5 @@ def register(cli: click.Group) -> None:
     @click.argument("name", type=click.Choice(SCHEMAS), default="enterprise")
     @catalogue_option
     def schema(name: str) -> None:
-        """Print a JSON Schema: enterprise files (of the catalogue in effect), plan documents, or catalogue files."""
+        """Print a JSON Schema: enterprise files (of the catalogue in effect), plans, catalogue files or problems."""
         click.echo(schema_document(name), nl=False)

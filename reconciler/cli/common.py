@@ -19,6 +19,8 @@ from reconciler.declare import identifiers
 from reconciler.declare.characters import escape
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.desired import Desired, load_desired
+from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
+from reconciler.render.problems import render_problems
 from reconciler.store.backends import open_store
 from reconciler.store.port import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError
 
@@ -161,16 +163,19 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise SystemExit(code)
 
 
-def report(problems: list[Diagnostic]) -> None:
-    for problem in problems:
-        click.echo(str(problem), err=True)
-    click.echo(f"{plural(len(problems), 'problem')} found.", err=True)
+def report(problems: list[Diagnostic], output_format: str = "text") -> None:
+    """Problems as text on stderr; in the machine formats (json, github, sarif) on stdout, the count on stderr."""
+    if output_format in PROBLEM_FORMATS and output_format != "text":
+        say(render_problems(problems, output_format), nl=False)
+        click.echo(f"{plural(len(problems), 'problem')} found.", err=True)
+    else:
+        click.echo(render_problems(problems, "text"), err=True, nl=False)
 
 
-def desired_or_exit(paths: tuple[Path, ...]) -> Desired:
+def desired_or_exit(paths: tuple[Path, ...], output_format: str = "text") -> Desired:
     desired, problems = load_desired(paths)
     if problems:
-        report(problems)
+        report(problems, output_format)
         raise SystemExit(EXIT_ERROR)
     return desired
 

@@ -51,12 +51,15 @@ from reconciler.render.export import enterprise_document
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
 from reconciler.render.neutral import json_lines
+from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
+from reconciler.render.problems import render_problems
 from reconciler.render.show import render_enterprise, render_overview
 from reconciler.render.text import plan_chunks, summary_chunks
 from reconciler.store.audit import OVERRIDE, ChainBroken
 from reconciler.store.port import LockTimeout, StalePlan, Store, StoreError
 
 FORMATS = click.Choice(["text", "json", "markdown"])
+PLAN_FORMATS = click.Choice(["text", "json", "markdown", "github", "sarif"])
 removal_share_option = click.option(
     "--max-removal-share",
     type=click.FloatRange(0, 1),
@@ -102,6 +105,7 @@ def planned(
     share: float,
     full: bool = False,
     progress: bool | None = None,
+    output_format: str = "text",
 ) -> tuple[Plan, str]:
     """Plan the declaration against the store, one enterprise at a time; any problem ends the command."""
     report_progress = is_tty(sys.stderr) if progress is None else progress
@@ -109,7 +113,7 @@ def planned(
     if report_progress and is_tty(sys.stderr):
         click.echo("\r\033[K", err=True, nl=False)  # clear the progress line
     if result.problems:
-        report(result.problems)
+        report(result.problems, output_format)
         raise SystemExit(1)
     return with_waiting_accounts(result.plan, store, datetime.now(UTC)), result.digest
 
@@ -213,8 +217,16 @@ def echo_plan(
     full_plan_at: str | None = None,
     brief: bool = False,
 ) -> None:
-    """Print a plan in the format asked for; text is printed as it is rendered."""
-    if brief and output_format == "text":
+    """Print a plan in the format asked for; text is printed as it is rendered.
+
+    github prints the plan as text (the problems, when there are any, as workflow commands);
+    sarif prints a SARIF log with no results (the plan itself is kept with --out).
+    """
+    if output_format == "github":
+        output_format = "text"
+    if output_format == "sarif":
+        say(render_problems([], "sarif"), nl=False)
+    elif brief and output_format == "text":
         for chunk in summary_chunks(plan):
             say(chunk, nl=False)
     elif output_format == "json":
@@ -230,10 +242,23 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @catalogue_option
     @paths_argument
-    def validate(paths: tuple[Path, ...]) -> None:
+    @click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(PROBLEM_FORMATS),
+        default="text",
+        show_default=True,
+        help="How problems are printed: text on stderr, or on stdout json (schemas/problems.schema.json), "
+        "github (workflow commands, annotations) or sarif (SARIF 2.1.0, for code scanning).",
+    )
+    def validate(paths: tuple[Path, ...], output_format: str) -> None:
         """Check YAML files (or folders of them) against the schema and the hierarchy rules."""
-        desired = desired_or_exit(paths)
-        say(f"{plural(desired.files, 'file')} valid: {plural(len(desired.enterprises), 'enterprise')}.")
+        desired = desired_or_exit(paths, output_format)
+        files, enterprises = desired.files, len(desired.enterprises)
+        if output_format in ("json", "sarif"):
+            say(render_problems([], output_format, files, enterprises), nl=False)
+        else:
+            say(f"{plural(files, 'file')} valid: {plural(enterprises, 'enterprise')}.")
 
     @cli.command()
     @catalogue_option
@@ -242,10 +267,13 @@ def register(cli: click.Group) -> None:
     @click.option(
         "--format",
         "output_format",
-        type=FORMATS,
+        type=PLAN_FORMATS,
         default="text",
         show_default=True,
-        help="text for people, json for programs (schemas/plan.schema.json), markdown for a pull-request comment.",
+        help="text for people, json for programs (schemas/plan.schema.json), markdown for a pull-request comment. "
+        "Problems: text on stderr; with json the problems document (schemas/problems.schema.json) on stdout; "
+        "github prints them as workflow commands (the plan as text), sarif as SARIF 2.1.0 (with no problems, "
+        "an empty log: keep the plan with --out).",
     )
     @click.option(
         "--detailed-exitcode",
@@ -288,7 +316,7 @@ def register(cli: click.Group) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
         try:
-            result, digest = planned(paths, store, actor, max_removal_share, full, progress)
+            result, digest = planned(paths, store, actor, max_removal_share, full, progress, output_format)
             identity = store.identity()
         finally:
             store.close()

@@ -8,12 +8,12 @@ from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.catalogue_file import catalogue_schema_text
 from reconciler.declare.schema import schema_text
 
-SCHEMAS = ("enterprise", "plan", "catalogue")
+SCHEMAS = ("enterprise", "plan", "catalogue", "problems")
 
 
 def schema_document(name: str, catalogue: Catalogue | None = None) -> str:
     """A JSON Schema's text: enterprise and catalogue generated from the code (enterprise for
-    ``catalogue``, the effective one by default), plan as shipped in the package."""
+    ``catalogue``, the effective one by default), plan and problems as shipped in the package."""
     if name == "enterprise":
         return schema_text(catalogue)
     if name == "catalogue":
