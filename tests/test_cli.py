@@ -207,3 +207,22 @@ def test_a_summary_counts_changes_per_enterprise_and_quality(run, tmp_path: Path
     assert applied.exit_code == 0 and len(applied.stdout.splitlines()) < 25
     assert "person[" not in applied.stdout
     assert "person[" in run("show", tmp_path / "p.plan").stdout  # the whole plan, one command away
+
+
+def test_show_as_json_with_and_without_an_enterprise(run, store_url: str) -> None:
+    """Both forms of `show --format json` are documents of schemas/show.schema.json, on both stores."""
+    import json
+
+    from conftest import ROOT
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads((ROOT / "schemas" / "show.schema.json").read_text()))
+    run("apply", EXAMPLES / "small-employer.yaml", "--state", store_url, "--auto-approve", "--defer-codes")
+    overview = json.loads(run("show", "--state", store_url, "--format", "json").stdout)
+    assert list(validator.iter_errors(overview)) == []
+    assert overview["enterprises"] == [
+        {"number": "0999055557", "name": "Bakkerij De Gouden Korst", "version": 1, "qualities": 1, "users": 2}
+    ]
+    detail = json.loads(run("show", "0999.055.557", "--state", store_url, "--format", "json").stdout)
+    assert list(validator.iter_errors(detail)) == []
+    assert detail["kind"] == "enterprise" and {a["status"] for a in detail["accounts"]} == {"awaiting codes"}

@@ -28,7 +28,8 @@ def test_schema_on_disk_is_generated_from_the_models() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["enterprise.schema.json", "plan.schema.json", "catalogue.schema.json", "problems.schema.json"]
+    "name",
+    ["enterprise.schema.json", "plan.schema.json", "catalogue.schema.json", "problems.schema.json", "show.schema.json"],
 )
 def test_published_schemas_are_the_packaged_ones_and_current(name: str) -> None:
     packaged = (ROOT / "reconciler" / "schemas" / name).read_text(encoding="utf-8")
@@ -36,7 +37,7 @@ def test_published_schemas_are_the_packaged_ones_and_current(name: str) -> None:
     assert generated_schemas()[name] == packaged, "run `make docs`"
 
 
-@pytest.mark.parametrize("name", ["enterprise", "plan", "catalogue", "problems"])
+@pytest.mark.parametrize("name", ["enterprise", "plan", "catalogue", "problems", "show"])
 def test_schema_command_prints_each_schema_from_the_package(name: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # no checkout around: the schemas come from the installed package
     result = CliRunner().invoke(cli, ["schema", name])
@@ -51,7 +52,8 @@ def test_readme_generated_sections_are_current() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["enterprise.schema.json", "plan.schema.json", "catalogue.schema.json", "problems.schema.json"]
+    "name",
+    ["enterprise.schema.json", "plan.schema.json", "catalogue.schema.json", "problems.schema.json", "show.schema.json"],
 )
 def test_schemas_are_valid_draft_2020_12(name: str) -> None:
     Draft202012Validator.check_schema(json.loads((ROOT / "schemas" / name).read_text()))

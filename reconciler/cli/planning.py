@@ -53,7 +53,7 @@ from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
 from reconciler.render.neutral import json_lines
 from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
-from reconciler.render.show import render_enterprise, render_overview
+from reconciler.render.show import enterprise_json, overview_document, render_enterprise, render_overview
 from reconciler.render.text import plan_chunks, summary_chunks
 from reconciler.store.audit import OVERRIDE, ChainBroken
 from reconciler.store.port import LockTimeout, StalePlan, Store, StoreError
@@ -463,7 +463,10 @@ def register(cli: click.Group) -> None:
         store = open_or_exit(state_url)
         try:
             if target is None:
-                say(render_overview(store.read()), nl=False)
+                if output_format == "json":
+                    say(json_lines(json.dumps(overview_document(store.read()), indent=2, ensure_ascii=False)))
+                else:
+                    say(render_overview(store.read()), nl=False)
                 return
             try:
                 number = identifiers.enterprise_number(target)
@@ -475,22 +478,7 @@ def register(cli: click.Group) -> None:
             accounts = store.accounts(number)
             now = datetime.now(UTC)
             if output_format == "json":
-                document = {
-                    "version": stored.version,
-                    "declaration": enterprise_document(stored.state),
-                    "accounts": [
-                        {
-                            "ssin": a.ssin,
-                            "username": a.username,
-                            "status": a.effective_status(now),
-                            "codes_issued_at": a.codes_issued_at,
-                            "activation_deadline": a.activation_deadline,
-                            "activated_at": a.activated_at,
-                            "deactivated_at": a.deactivated_at,
-                        }
-                        for a in accounts
-                    ],
-                }
+                document = enterprise_json(stored, enterprise_document(stored.state), accounts, now)
                 say(json_lines(json.dumps(document, indent=2, ensure_ascii=False)))
             else:
                 say(render_enterprise(stored, accounts, now), nl=False)

@@ -35,6 +35,49 @@ def render_overview(stored: dict[str, StoredEnterprise]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHOW_FORMAT_VERSION = "1.0"
+
+
+def overview_document(stored: dict[str, StoredEnterprise]) -> dict:
+    """``show --format json``: every stored enterprise in a line (``schemas/show.schema.json``)."""
+    enterprises = []
+    for number in sorted(stored):
+        records = stored[number].state.records
+        enterprises.append(
+            {
+                "number": number,
+                "name": dict(records[Address(number, Kind.ENTERPRISE)])["name"],
+                "version": stored[number].version,
+                "qualities": sum(1 for a in records if a.kind is Kind.QUALITY),
+                "users": sum(1 for a in records if a.kind is Kind.USER),
+            }
+        )
+    return {"format_version": SHOW_FORMAT_VERSION, "kind": "overview", "enterprises": enterprises}
+
+
+def enterprise_json(stored: StoredEnterprise, declaration: dict, accounts: list[Account], now: datetime) -> dict:
+    """``show NUMBER --format json``: the enterprise as declared (an export) and its accounts."""
+    return {
+        "format_version": SHOW_FORMAT_VERSION,
+        "kind": "enterprise",
+        "number": stored.state.number,
+        "version": stored.version,
+        "declaration": declaration,
+        "accounts": [
+            {
+                "ssin": a.ssin,
+                "username": a.username,
+                "status": a.effective_status(now),
+                "codes_issued_at": a.codes_issued_at,
+                "activation_deadline": a.activation_deadline,
+                "activated_at": a.activated_at,
+                "deactivated_at": a.deactivated_at,
+            }
+            for a in accounts
+        ],
+    }
+
+
 def _number(number: str) -> str:
     return text(format_enterprise_number(number))
 
