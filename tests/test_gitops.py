@@ -222,8 +222,66 @@ def test_gate_protection_lives_in_the_store(store, tmp_path: Path) -> None:
     assert plan_for(gone, store).refusals == ()
 
 
+def offboard_file(tmp_path: Path, number: str = "0999.055.557") -> Path:
+    path = tmp_path / "offboard.yaml"
+    path.write_text(f'enterprise:\n  number: "{number}"\n  name: Bakkerij De Gouden Korst\n  offboard: true\n')
+    return path
+
+
+def test_offboarding_removes_everything_behind_its_own_gate(applied_store, tmp_path: Path) -> None:
+    before = applied_store.read([E])[E].state.records
+    plan = plan_for(offboard_file(tmp_path), applied_store, actor="75031366754")
+    # Only the off-boarding gate: it stands for the mass removal, the main access manager, the
+    # default quality and the actor's own role, which removing everything trips one by one.
+    assert [r.gate for r in plan.refusals] == ["G006"]
+    people = sum(1 for a in before if a.kind is Kind.PERSON)
+    assert plan.refusals[0].message == (
+        f"off-boards the enterprise: removes all {len(before) - 1} records, {people} people among them"
+    )
+    deleted = {c.address for c in plan.changes if c.action is Action.DELETE}
+    assert deleted == set(before) - {Address(E, Kind.ENTERPRISE)}
+    with pytest.raises(Refused, match="G006"):
+        apply_plan(plan, applied_store)
+    assert applied_store.read([E])[E].state.records == before  # refused: nothing written
+
+    apply_plan(plan, applied_store, overrides=frozenset({"--allow-offboarding"}))
+    kept = applied_store.read([E])[E]
+    assert list(kept.state.records) == [Address(E, Kind.ENTERPRISE)]
+    assert dict(kept.state.records[Address(E, Kind.ENTERPRISE)])["main_access_manager"] is None
+    assert {a.status for a in applied_store.accounts(E)} == {"deactivated"}
+    assert applied_store.audit_entries(E)[-1].overrides == "--allow-offboarding"
+    from reconciler.store.audit import verify
+
+    assert verify(applied_store.audit_entries(), applied_store.audit_heads()) == []
+    # Off-boarded, the same file plans nothing more; declaring the enterprise again starts it anew.
+    assert plan_for(offboard_file(tmp_path), applied_store).changes == ()
+    again = plan_for(SMALL, applied_store)
+    assert again.refusals == ()
+    apply_plan(again, applied_store)
+    assert applied_store.read([E])[E].state.records == before
+
+
+def test_offboarding_an_enterprise_never_stored_plans_nothing(store, tmp_path: Path) -> None:
+    plan = plan_for(offboard_file(tmp_path), store)
+    assert plan.changes == () and plan.refusals == ()
+
+
+def test_offboarding_is_shown_in_every_rendering(run, tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    run("apply", SMALL, "--state", state, "--auto-approve")
+    offboard = offboard_file(tmp_path)
+    text = run("plan", offboard, "--state", state)
+    assert "G006" in text.stdout and "--allow-offboarding" in text.stdout
+    shown = json.loads(run("plan", offboard, "--state", state, "--format", "json").stdout)
+    assert [r["gate"] for r in shown["refusals"]] == ["G006"]
+    refused = run("apply", offboard, "--state", state, "--auto-approve")
+    assert refused.exit_code == 6
+    done = run("apply", offboard, "--state", state, "--auto-approve", "--allow-offboarding")
+    assert done.exit_code == 0, done.output
+
+
 def test_every_gate_is_tested_here() -> None:
-    tested = {"G001", "G002", "G003", "G004", "G005"}
+    tested = {"G001", "G002", "G003", "G004", "G005", "G006"}
     assert set(GATES) == tested
 
 

@@ -8,7 +8,7 @@
 #   approved-overrides.sh gitlab PROJECT_ID IID            (GITLAB_API_TOKEN and CI_API_V4_URL set; curl and jq)
 set -euo pipefail
 platform=$1 repository=$2 number=$3
-gates='mass-removal|no-main-access-manager|default-quality-removal|self-removal|protected-removal'
+gates='mass-removal|no-main-access-manager|default-quality-removal|self-removal|protected-removal|offboarding'
 
 if [ "$platform" = github ]; then
   author=$(gh api "repos/$repository/pulls/$number" --jq .user.login)

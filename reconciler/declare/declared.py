@@ -131,6 +131,11 @@ class DeclaredEnterprise:
     def first_site(self) -> Site:
         return self.files[0].site
 
+    @property
+    def offboarding(self) -> bool:
+        """Whether a file of the enterprise declares ``offboard: true`` (rule H021 wants all of them to)."""
+        return any(file.model.enterprise.offboard for file in self.files)
+
 
 def quality_appointments(code: str, block: Block[Quality]) -> Iterator[Appointment]:
     quality, site = block.model, block.site

@@ -23,6 +23,8 @@ from pydantic.json_schema import SkipJsonSchema
 QualityCode = Annotated[str, StringConstraints(min_length=1)]
 ServiceCode = Annotated[str, StringConstraints(min_length=1)]
 Channel = Literal["ftp", "sftp", "soap", "rest"]
+# The languages of the portal; pages, letters and e-mails are written in each.
+Language = Literal["nl", "fr", "de", "en"]
 # What each channel carries (and it carries nothing else): stated in the schema and rule H011.
 CHANNEL_FIELDS: dict[str, frozenset[str]] = {
     "ftp": frozenset(),
@@ -75,6 +77,12 @@ class Person(_Declared):
         default=None,
         title="GitLab handle",
         description="GitLab user name, without @; used by `reconciler codeowners --platform gitlab`.",
+    )
+    language: Language | SkipJsonSchema[None] = Field(
+        default=None,
+        title="Language (taal / langue / Sprache)",
+        description="nl, fr, de or en: the language of this person's pages, letters and e-mails. "
+        "Without it, the enterprise's language, then the browser's, decide.",
     )
 
 
@@ -225,6 +233,18 @@ class EnterpriseHeader(_Declared):
     )
     name: Text | SkipJsonSchema[None] = Field(
         default=None, title="Name", description="Registered name; declared in one file at least."
+    )
+    language: Language | SkipJsonSchema[None] = Field(
+        default=None,
+        title="Default language",
+        description="nl, fr, de or en: the language of the pages, letters and e-mails of people who declare none.",
+    )
+    offboard: bool | SkipJsonSchema[None] = Field(
+        default=None,
+        title="Off-board",
+        description="True removes the whole enterprise from the store: every role, user, sender and "
+        "routing rule, and the enterprise itself. The file then declares nothing else, and apply "
+        "needs --allow-offboarding. Delete the file once it has been applied.",
     )
 
 

@@ -28,13 +28,23 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
     number = enterprise.number
     records: dict[Address, Fields] = {}
     origins: dict[Address, Site] = {Address(number, Kind.ENTERPRISE): enterprise.first_site.child("enterprise")}
+    if enterprise.offboarding:
+        return EnterpriseState(number, MappingProxyType(records), offboard=True), origins
     header: dict[str, str | None] = {"name": None, "main_access_manager": None, "default_quality": None}
     for file in enterprise.files:
         header["name"] = header["name"] or file.model.enterprise.name
+        header["language"] = header.get("language") or file.model.enterprise.language
     for appointment in enterprise.appointments():
         ssin = appointment.ssin
         person = Address(number, Kind.PERSON, key=ssin)
-        records[person] = (("name", appointment.person.name), ("email", appointment.person.email))
+        # A language declared in one role holds for all of them (H017 refuses two different ones).
+        known = records.get(person)
+        language = appointment.person.language or (known[2][1] if known else None)
+        records[person] = (
+            ("name", appointment.person.name),
+            ("email", appointment.person.email),
+            ("language", language),
+        )
         origins.setdefault(person, appointment.site)
         if appointment.role is Role.MAIN_ACCESS_MANAGER:
             header["main_access_manager"] = ssin

@@ -100,10 +100,21 @@ def roles_of(ssin: str, records: Mapping[Address, Fields]) -> set[tuple[str, str
     return roles
 
 
+def offboards(number: str, before: Mapping[Address, Fields], after: Mapping[Address, Fields]) -> bool:
+    """Whether the plan off-boards the enterprise: it held more than its header and keeps nothing else.
+
+    Gate G006 then stands for the gates that removing everything would trip one by one
+    (mass removal, no main access manager, the default quality, the actor's own role).
+    """
+    return len(before) > 1 and len(after) == 1 and Address(number, Kind.ENTERPRISE) in after
+
+
 @gate("G001", "no mass removal of users or administrators", "--allow-mass-removal")
 def mass_removal(number, changes, before, after, policy) -> Iterator[str]:
     """A plan removing more than the set share (default 25%) of an enterprise's stored users, or of its
     administrators, and more than one of them, is refused: the usual sign of a file deleted by mistake."""
+    if offboards(number, before, after):
+        return
     if not any(c.action is Action.DELETE or c.address.kind is Kind.QUALITY for c in changes):
         return  # nothing removed, no access manager replaced: nothing to count
     groups = {
@@ -123,7 +134,7 @@ def mass_removal(number, changes, before, after, policy) -> Iterator[str]:
 def keeps_main_access_manager(number, changes, before, after, policy) -> Iterator[str]:
     """An enterprise always has exactly one main access manager; no plan may leave it without one."""
     header = after.get(Address(number, Kind.ENTERPRISE))
-    if header is not None and not dict(header)["main_access_manager"]:
+    if header is not None and not dict(header)["main_access_manager"] and not offboards(number, before, after):
         yield "leaves the enterprise without a main access manager"
 
 
@@ -131,7 +142,7 @@ def keeps_main_access_manager(number, changes, before, after, policy) -> Iterato
 def keeps_default_quality(number, changes, before, after, policy) -> Iterator[str]:
     """The default quality was activated with the account; removing it removes the account's base."""
     header = before.get(Address(number, Kind.ENTERPRISE))
-    if header is None:
+    if header is None or offboards(number, before, after):
         return
     default = dict(header)["default_quality"]
     if default and Address(number, Kind.QUALITY, default) not in after:
@@ -141,6 +152,8 @@ def keeps_default_quality(number, changes, before, after, policy) -> Iterator[st
 @gate("G004", "an actor keeps an administrative role", "--allow-self-removal")
 def keeps_own_role(number, changes, before, after, policy) -> Iterator[str]:
     """An actor cannot remove their own last administrative role in an enterprise: someone else must."""
+    if offboards(number, before, after):
+        return
     if policy.actor and roles_of(policy.actor, before) and not roles_of(policy.actor, after):
         yield f"removes the last administrative role of the actor {policy.actor}"
 
@@ -151,6 +164,16 @@ def protected_stay(number, changes, before, after, policy) -> Iterator[str]:
     for change in changes:
         if change.action is Action.DELETE and dict(change.before or ()).get("protected"):
             yield f"removes the protected {change.address}"
+
+
+@gate("G006", "off-boarding an enterprise is confirmed at apply", "--allow-offboarding")
+def offboarding(number, changes, before, after, policy) -> Iterator[str]:
+    """An enterprise declared with ``offboard: true`` loses every person, quality, sender and routing
+    rule; apply does it only when told so, after the plan was reviewed (protected objects still need
+    their own flag)."""
+    if offboards(number, before, after):
+        people = sum(1 for address in before if address.kind is Kind.PERSON)
+        yield f"off-boards the enterprise: removes all {len(before) - 1} records, {people} people among them"
 
 
 OVERRIDES = {g.override: g.id for g in GATES.values()}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from reconciler.plan.gates import Policy, Refusal, check_gates
 from reconciler.plan.incremental import sync_digest
 from reconciler.records.change import Action, Change
-from reconciler.records.state import EnterpriseState, StoredEnterprise
+from reconciler.records.state import Address, EnterpriseState, Fields, Kind, StoredEnterprise, fields
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,23 @@ class Plan:
 def diff_enterprise(desired: EnterpriseState, stored: EnterpriseState | None) -> list[Change]:
     """Changes that turn ``stored`` into ``desired`` for one enterprise, unordered."""
     before = stored.records if stored is not None else {}
-    after = desired.records
+    after = offboarded(desired.number, before) if desired.offboard else desired.records
     changes = [Change(Action.CREATE, a, None, f) for a, f in after.items() if a not in before]
     changes += [Change(Action.UPDATE, a, before[a], f) for a, f in after.items() if a in before and before[a] != f]
     changes += [Change(Action.DELETE, a, f, None) for a, f in before.items() if a not in after]
     return changes
+
+
+def offboarded(number: str, before: Mapping[Address, Fields]) -> dict[Address, Fields]:
+    """What an off-boarded enterprise keeps: its header, with its name, and nobody in it.
+
+    The header stays because it carries the enterprise's version and the head of its audit
+    trail, which outlive the enterprise (``reconciler audit verify`` still checks them).
+    """
+    header = before.get(Address(number, Kind.ENTERPRISE))
+    if header is None:
+        return {}  # never stored: nothing to remove
+    return {Address(number, Kind.ENTERPRISE): fields(Kind.ENTERPRISE, name=dict(header)["name"])}
 
 
 @dataclass(frozen=True)

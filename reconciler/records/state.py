@@ -40,8 +40,8 @@ class Kind(Enum):
 
 
 FIELDS: dict[Kind, tuple[str, ...]] = {
-    Kind.ENTERPRISE: ("name", "main_access_manager", "default_quality"),
-    Kind.PERSON: ("name", "email"),
+    Kind.ENTERPRISE: ("name", "main_access_manager", "default_quality", "language"),
+    Kind.PERSON: ("name", "email", "language"),
     Kind.QUALITY: ("activated", "nsso_number", "notification_email", "access_manager", "protected"),
     Kind.CO_MAIN_ACCESS_MANAGER: ("protected",),
     Kind.CO_ACCESS_MANAGER: ("protected",),
@@ -115,10 +115,15 @@ def as_codes(value: Value) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class EnterpriseState:
-    """Every record of one enterprise."""
+    """Every record of one enterprise.
+
+    ``offboard`` marks a declared enterprise whose removal is asked for: its records are then
+    empty, and the plan removes everything it holds but its header (``plan.plan.diff_enterprise``).
+    """
 
     number: str
     records: Mapping[Address, Fields]
+    offboard: bool = False
 
 
 @dataclass(frozen=True)

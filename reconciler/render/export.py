@@ -45,12 +45,19 @@ def enterprise_document(state: EnterpriseState) -> dict:
 
     def person(ssin: str, protected: bool = False) -> dict:
         found = {"ssin": Quoted(ssin), "name": people[ssin]["name"], "email": people[ssin]["email"]}
+        if people[ssin]["language"]:
+            found["language"] = people[ssin]["language"]
         if protected:
             found["protected"] = True
         return found
 
     header = dict(records[Address(state.number, Kind.ENTERPRISE)])
     document: dict = {"enterprise": {"number": Quoted(state.number), "name": header["name"]}}
+    if len(records) == 1:  # off-boarded: only the header is left, which this declaration keeps as it is
+        document["enterprise"]["offboard"] = True
+        return document
+    if header["language"]:
+        document["enterprise"]["language"] = header["language"]
     if header["main_access_manager"]:
         document["main_access_manager"] = person(as_text(header["main_access_manager"]))
     co_main = sorted(

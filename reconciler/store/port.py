@@ -76,6 +76,7 @@ class Account:
     session_epoch: int  # moves whenever codes, password or status change: older sessions end
     temporary_hash: str | None = field(default=None, repr=False)
     password_hash: str | None = field(default=None, repr=False)
+    language: str = ""  # nl, fr, de or en: the person's own, else the enterprise's default; "" when neither
 
     def effective_status(self, now: datetime) -> str:
         """What the account is at ``now``: awaiting codes, pending, expired, active or deactivated."""

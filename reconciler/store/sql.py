@@ -61,9 +61,12 @@ REGISTRY_TABLES = (
 ACCOUNT_COLUMNS = (
     "a.enterprise, a.ssin, coalesce(p.name, ''), coalesce(p.email, ''), a.username, a.status, "
     "a.created_at, a.codes_issued_at, a.activation_deadline, a.activated_at, a.deactivated_at, "
-    "a.session_epoch, a.temporary_hash, a.password_hash"
+    "a.session_epoch, a.temporary_hash, a.password_hash, coalesce(p.language, e.language, '')"
 )
-ACCOUNTS_FROM = "accounts a LEFT JOIN persons p ON p.enterprise = a.enterprise AND p.ssin = a.ssin"
+ACCOUNTS_FROM = (
+    "accounts a LEFT JOIN persons p ON p.enterprise = a.enterprise AND p.ssin = a.ssin "
+    "LEFT JOIN enterprises e ON e.number = a.enterprise"
+)
 CHUNK = 900  # bound parameters per statement, below SQLite's historical limit of 999
 
 # Fault injection for the crash tests: the process kills itself (SIGKILL, no clean-up)

@@ -53,7 +53,7 @@ class Table:
         if self.kind is Kind.USER:  # most rows by far: converted without the general loop
             return (("services", tuple(sorted(set(row[start].split())))), ("protected", bool(row[start + 1])))
         if self.kind is Kind.PERSON:
-            return (("name", row[start]), ("email", row[start + 1]))
+            return (("name", row[start]), ("email", row[start + 1]), ("language", row[start + 2]))
         values = row[start:]
         return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values, strict=True))
 

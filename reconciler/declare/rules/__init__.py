@@ -16,10 +16,16 @@ from reconciler.declare.rules.registry import RULES
 __all__ = ["RULES", "check_enterprise", "enterprise", "identifiers", "parameters", "qualities"]
 
 
+# An enterprise being off-boarded declares nothing but its number: the rules about what an
+# enterprise holds (a main access manager, a default quality, ...) do not apply to it.
+OFFBOARDING_RULES = ("H013", "H021")
+
+
 def check_enterprise(declaration: DeclaredEnterprise, catalogue: Catalogue) -> list[Diagnostic]:
     """Run every rule on one enterprise and collect all findings."""
+    rules = [RULES[i] for i in OFFBOARDING_RULES] if declaration.offboarding else RULES.values()
     return [
         Diagnostic(position, found.id, message)
-        for found in RULES.values()
+        for found in rules
         for position, message in found.check(declaration, catalogue)
     ]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.characters import quoted, shown
-from reconciler.declare.declared import Appointment, DeclaredEnterprise, Role
+from reconciler.declare.declared import Appointment, DeclaredEnterprise, Role, Site
 from reconciler.declare.diagnostics import Position, where
 from reconciler.declare.rules.registry import Finding, rule
 
@@ -56,8 +56,9 @@ def distinct_co_main_access_managers(enterprise: DeclaredEnterprise, catalogue: 
 @rule("H017", "one person, one identity")
 def consistent_people(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A person (one SSIN) has one name, one e-mail address and the same handles across all their roles
-    in the enterprise."""
+    in the enterprise, and at most one language (declared in one role, it holds for all)."""
     first: dict[str, Appointment] = {}
+    languages: dict[str, tuple[str, Site]] = {}  # a language need not be repeated in every role
     for appointment in enterprise.appointments():
         person = appointment.person
         known = first.setdefault(appointment.ssin, appointment)
@@ -69,25 +70,78 @@ def consistent_people(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> I
                     f"SSIN {shown(appointment.ssin)} is declared with {field} {quoted(theirs)} "
                     f"at {where(known.site.at(field))}, here {quoted(mine)}",
                 )
+        if person.language is not None:
+            said = languages.setdefault(appointment.ssin, (person.language, appointment.site))
+            if said[0] != person.language:
+                yield (
+                    appointment.site.at("language"),
+                    f"SSIN {shown(appointment.ssin)} is declared with language {quoted(said[0])} "
+                    f"at {where(said[1].at('language'))}, here {quoted(person.language)}",
+                )
+
+
+def _stated(enterprise: DeclaredEnterprise, field: str) -> list[tuple[str, Position]]:
+    """Every value the files give to one field of the enterprise header, with where."""
+    return [
+        (getattr(f.model.enterprise, field), f.site.at("enterprise", field))
+        for f in enterprise.files
+        if getattr(f.model.enterprise, field) is not None
+    ]
+
+
+def _disagreeing(stated: list[tuple[str, Position]]) -> Iterator[tuple[Position, str]]:
+    """(where, the start of a message) for each value that differs from the first one stated."""
+    for value, position in stated[1:]:
+        if value != stated[0][0]:
+            yield position, f"{quoted(stated[0][0])} at {where(stated[0][1])}, here {quoted(value)}"
 
 
 @rule("H018", "the enterprise has one name")
 def one_name(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """An enterprise's registered name is declared in at least one of its files, the same wherever it appears."""
-    named = [
-        (f.model.enterprise.name, f.site.at("enterprise", "name"))
-        for f in enterprise.files
-        if f.model.enterprise.name is not None
-    ]
+    named = _stated(enterprise, "name")
     if not named:
         yield (
             enterprise.first_site.at("enterprise"),
             f"enterprise {shown(enterprise.number)} has no name; declare enterprise.name",
         )
-    for name, position in named[1:]:
-        if name != named[0][0]:
+    for position, difference in _disagreeing(named):
+        yield position, f"enterprise {shown(enterprise.number)} is named {difference}"
+
+
+@rule("H020", "the enterprise has one default language")
+def one_language(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
+    """An enterprise's default language (for people who declare none) is the same in every file that states it."""
+    for position, difference in _disagreeing(_stated(enterprise, "language")):
+        yield position, f"enterprise {shown(enterprise.number)} has the default language {difference}"
+
+
+# What a file that off-boards an enterprise may still say besides its number.
+_OFFBOARD_HEADER = frozenset({"number", "name", "offboard"})
+
+
+@rule("H021", "an enterprise being off-boarded declares nothing else")
+def offboarding_alone(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
+    """Off-boarding removes everything the enterprise holds: every file of it says ``offboard: true`` and
+    declares no access manager, quality, user or sender, so that nobody reads a file as keeping them."""
+    if not enterprise.offboarding:
+        return
+    for file in enterprise.files:
+        document, site = file.model, file.site
+        if not document.enterprise.offboard:
             yield (
-                position,
-                f"enterprise {shown(enterprise.number)} is named {quoted(named[0][0])} at {where(named[0][1])}, "
-                f"here {quoted(name)}",
+                site.at("enterprise"),
+                f"enterprise {shown(enterprise.number)} is off-boarded in another file; "
+                "say offboard: true here too, or delete this file",
+            )
+        for name in sorted(document.model_fields_set - {"enterprise"}):
+            yield (
+                site.at(name, key=True),
+                f"enterprise {shown(enterprise.number)} is being off-boarded: {name} is removed with it; "
+                f"delete {name} from this file",
+            )
+        for name in sorted(document.enterprise.model_fields_set - _OFFBOARD_HEADER):
+            yield (
+                site.at("enterprise", name, key=True),
+                f"enterprise {shown(enterprise.number)} is being off-boarded: delete {name} from this file",
             )
