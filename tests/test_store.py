@@ -58,6 +58,10 @@ def test_writes_outside_reconciler_bump_the_version_and_make_plans_stale(store_u
     assert store.read([E])[E].version == before + 1
     outside_write(store_url, "UPDATE enterprises SET name = 'Renamed by hand'")
     assert store.read([E])[E].version == before + 2
+    outside_write(store_url, "UPDATE enterprises SET language = 'de'")
+    assert store.read([E])[E].version == before + 3
+    outside_write(store_url, "UPDATE persons SET language = 'fr' WHERE ssin = '58022754967'")
+    assert store.read([E])[E].version == before + 4
     _, stale = planned(store)
     outside_write(store_url, "DELETE FROM users WHERE ssin = '61061906014'")
     with pytest.raises(StalePlan, match=f"enterprise {E} changed since the plan was made"):

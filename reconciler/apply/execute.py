@@ -14,6 +14,7 @@ from itertools import groupby
 
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.authority import check_authority
+from reconciler.plan.drift import adopted_events
 from reconciler.plan.gates import Policy, Refusal, check_gates, unlifted
 from reconciler.plan.plan import Plan
 from reconciler.plan.saved import SavedPlan, plan_hash
@@ -95,7 +96,11 @@ def apply_plan(
     used = ({r.override for r in plan.refusals} | {audit.OVERRIDE}) & set(overrides)
     shared = audit.context(now, plan.actor, run, plan_hash(plan), used)
     enterprises = [number for number, _ in plan.versions]
-    with store.transaction(now, enterprises or [n for n, *_ in plan.sync], run) as transaction:
+    # Records written outside reconciler that the declaration agrees with are adopted: recorded in
+    # the trail as they are, so that the trail says what the store holds.
+    adopted = adopted_events(plan.drift, {str(change.address) for change in plan.changes})
+    locked = sorted(set(enterprises) | set(adopted)) or [n for n, *_ in plan.sync]
+    with store.transaction(now, locked, run) as transaction:
         current = transaction.versions(enterprises)
         for number, expected in plan.versions:
             found = current.get(number)
@@ -111,6 +116,11 @@ def apply_plan(
             transaction.check_audit(shared, enterprises)
         for _, batch in groupby(plan.changes, key=lambda c: (c.address.enterprise, c.step)):
             transaction.execute(list(batch))
+        read_at = {number: version for number, version, *_ in plan.sync}
+        still = transaction.versions(adopted)
+        for number, events in sorted(adopted.items()):  # only where the store is still as the plan read it
+            if still.get(number) == read_at.get(number):
+                transaction.record_events(shared, number, events)
         heads = {}
         if plan.changes:
             transaction.record_audit(shared, list(plan.changes))

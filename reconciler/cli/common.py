@@ -112,6 +112,21 @@ def enterprise_or_exit(text: str) -> str:
         fail(str(error))
 
 
+def _enterprises(context: click.Context, parameter: click.Parameter, values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(enterprise_or_exit(value) for value in values)
+
+
+enterprise_selection_option = click.option(
+    "--enterprise",
+    "only",
+    metavar="NUMBER",
+    multiple=True,
+    callback=_enterprises,
+    help="Plan only this enterprise (repeatable), from the files given that declare it, taken as the whole of "
+    "it; other enterprises' files are not read.",
+)
+
+
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 

@@ -24,6 +24,7 @@ from reconciler.declare.schema import SCHEMA_RULES
 from reconciler.declare.schemas import SCHEMAS, schema_document
 from reconciler.plan.authority import AREAS, CODE_ISSUERS, Standing
 from reconciler.plan.gates import GATES
+from reconciler.plan.selection import SELECTION_RULES
 
 PACKAGE_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"  # reconciler/schemas: package data
 PUBLISHED_SCHEMAS = Path("schemas")  # the published copies, at the repository's root
@@ -44,6 +45,8 @@ def rules_table() -> str:
         rows.append(f"| {rule_id} | {summary} | JSON Schema | {by} |")
     for rule_id, summary in sorted(CATALOGUE_RULES.items()):
         rows.append(f"| {rule_id} | {summary} | catalogue file | the tool |")
+    for rule_id, summary in sorted(SELECTION_RULES.items()):
+        rows.append(f"| {rule_id} | {summary} | selection (plan, apply) | the tool |")
     for rule in sorted(RULES.values(), key=lambda r: r.id):
         rows.append(f"| {rule.id} | {rule.summary} | {rule.quote.replace('|', '/')} | {rule.checked_by} |")
     return "\n".join(rows)

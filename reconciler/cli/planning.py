@@ -23,6 +23,7 @@ from reconciler.cli.common import (
     actor_option,
     delivery_options,
     desired_or_exit,
+    enterprise_selection_option,
     fail,
     is_terminal,
     lock_timeout_option,
@@ -106,10 +107,11 @@ def planned(
     full: bool = False,
     progress: bool | None = None,
     output_format: str = "text",
+    only: frozenset[str] = frozenset(),
 ) -> tuple[Plan, str]:
     """Plan the declaration against the store, one enterprise at a time; any problem ends the command."""
     report_progress = is_tty(sys.stderr) if progress is None else progress
-    result = plan_paths(paths, store, Policy(share, actor), full, show_progress if report_progress else None)
+    result = plan_paths(paths, store, Policy(share, actor), full, show_progress if report_progress else None, only=only)
     if report_progress and is_tty(sys.stderr):
         click.echo("\r\033[K", err=True, nl=False)  # clear the progress line
     if result.problems:
@@ -299,6 +301,7 @@ def register(cli: click.Group) -> None:
     @progress_option
     @override_options
     @summary_option
+    @enterprise_selection_option
     def plan(
         paths: tuple[Path, ...],
         state_url: str,
@@ -312,11 +315,12 @@ def register(cli: click.Group) -> None:
         progress: bool | None,
         overrides: tuple[str, ...],
         summary: bool,
+        only: frozenset[str],
     ) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
         try:
-            result, digest = planned(paths, store, actor, max_removal_share, full, progress, output_format)
+            result, digest = planned(paths, store, actor, max_removal_share, full, progress, output_format, only)
             identity = store.identity()
         finally:
             store.close()
@@ -357,6 +361,7 @@ def register(cli: click.Group) -> None:
         "needs no key.",
     )
     @summary_option
+    @enterprise_selection_option
     def apply(
         paths: tuple[Path, ...],
         state_url: str,
@@ -372,6 +377,7 @@ def register(cli: click.Group) -> None:
         defer_codes: bool,
         reviewed: Path | None,
         summary: bool,
+        only: frozenset[str],
     ) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
@@ -382,6 +388,8 @@ def register(cli: click.Group) -> None:
         if len(paths) == 1 and is_plan_file(paths[0]):
             if actor:
                 fail("--actor is given when planning; a saved plan carries the actor it was checked for")
+            if only:
+                fail("--enterprise selects what to plan; a saved plan is applied as it was reviewed, whole")
             try:
                 saved = read_plan_file(paths[0])
             except PlanFileError as error:
@@ -407,7 +415,7 @@ def register(cli: click.Group) -> None:
             if saved:
                 result = checked_saved_plan(saved, store, max_removal_share)
             else:
-                result = planned(paths, store, actor, max_removal_share, full, progress)[0]
+                result = planned(paths, store, actor, max_removal_share, full, progress, only=only)[0]
             if expected is not None:
                 as_reviewed(result, expected, store)
             echo_plan(result, "text", brief=summary)
@@ -451,8 +459,13 @@ def register(cli: click.Group) -> None:
         show_default=True,
         help="For plan files: text, json or markdown. For enterprises: text or json.",
     )
-    def show(target: str | None, state_url: str, output_format: str) -> None:
+    @click.option("--enterprise", metavar="NUMBER", help="The enterprise to show in detail (as TARGET).")
+    def show(target: str | None, state_url: str, output_format: str, enterprise: str | None) -> None:
         """Print a saved plan (show FILE), or the stored state: every enterprise, or one in detail."""
+        if enterprise is not None:
+            if target is not None:
+                fail("give the enterprise as TARGET or with --enterprise, not both")
+            target = enterprise
         if target and is_plan_file(Path(target)):
             try:
                 saved = read_plan_file(Path(target))

@@ -11,17 +11,21 @@ import click
 from reconciler.cli.accounts import chain_broken
 from reconciler.cli.catalogue import catalogue_option
 from reconciler.cli.common import (
+    EXIT_CHANGES,
     desired_or_exit,
     enterprise_or_exit,
     fail,
     open_or_exit,
     paths_argument,
     plural,
+    say,
     state_option,
 )
 from reconciler.declare import identifiers
 from reconciler.declare.characters import escape
+from reconciler.plan.drift import outside_changes
 from reconciler.render.codeowners import PLATFORMS, actor_of, codeowners
+from reconciler.render.drift import drift_document, render_drift
 from reconciler.render.export import export as export_state
 from reconciler.render.neutral import json_lines
 from reconciler.store import audit as audit_trail
@@ -31,6 +35,49 @@ from reconciler.store.port import StoreError
 
 
 def register(cli: click.Group) -> None:
+    @cli.command()
+    @state_option
+    @click.option(
+        "--enterprise",
+        "only",
+        metavar="NUMBER",
+        multiple=True,
+        help="Look at this enterprise only (repeatable); by default every stored enterprise.",
+    )
+    @click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="text for people, json for programs (schemas/drift.schema.json).",
+    )
+    @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when an enterprise drifted, 0 when none did.")
+    def drift(state_url: str, only: tuple[str, ...], output_format: str, detailed_exitcode: bool) -> None:
+        """List the records written to the store outside reconciler since each enterprise's last apply.
+
+        Every write moves an enterprise's version and only an apply records the version it
+        left, so the store knows which enterprises drifted; the audit trail, which holds what
+        every apply wrote, says which records differ and how.
+        """
+        selected = {enterprise_or_exit(number) for number in only}
+        store = open_or_exit(state_url)
+        try:
+            listed = [item for item in store.listed() if not selected or item.number in selected]
+            missing = selected - {item.number for item in listed}
+            if missing:
+                fail(f"not in the store: {', '.join(sorted(missing))}")
+            found = {}
+            for item in listed:
+                if item.drifted:
+                    stored = store.read([item.number])[item.number]
+                    found[item.number] = outside_changes(stored, store.audit_entries(item.number))
+        finally:
+            store.close()
+        say(drift_document(found) if output_format == "json" else render_drift(found), nl=output_format == "json")
+        if detailed_exitcode and any(found.values()):
+            raise SystemExit(EXIT_CHANGES)
+
     @cli.command()
     @catalogue_option
     @state_option

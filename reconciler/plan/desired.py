@@ -70,6 +70,7 @@ class Selection:
     skipped: set[str]
     records: dict[str, SyncRecord]
     problems: list[Diagnostic]
+    only: frozenset[str] = frozenset()  # enterprises selected with --enterprise: no other is planned
 
 
 @dataclass

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from reconciler import __version__
+from reconciler.plan.drift import Drift
 from reconciler.plan.gates import Refusal
 from reconciler.plan.plan import Plan, Waiting
 from reconciler.records.change import Action, Change
@@ -50,6 +51,11 @@ def plan_document(plan: Plan) -> dict:
         ],
         "changes": [change_document(change) for change in plan.changes],
         "skipped": list(plan.skipped),
+        "undeclared": list(plan.undeclared),
+        "drift": [
+            {"enterprise": d.enterprise, "address": d.address, "applied": d.applied, "found": d.found}
+            for d in plan.drift
+        ],
         "sync": [
             {"enterprise": number, "version": version, "digest": digest, "files": dict(files)}
             for number, version, digest, files in plan.sync
@@ -101,6 +107,16 @@ def plan_from_document(document: dict) -> Plan:
     counts = tuple(
         (c["enterprise"], c["status"], c["count"]) for c in document.get("waiting_accounts", {}).get("counts", [])
     )
+    drift = tuple(Drift(d["enterprise"], d["address"], d["applied"], d["found"]) for d in document.get("drift", []))
     return Plan(
-        tuple(changes), versions, refusals, document["actor"], sync, tuple(document["skipped"]), waiting, counts
+        tuple(changes),
+        versions,
+        refusals,
+        document["actor"],
+        sync,
+        tuple(document["skipped"]),
+        waiting,
+        counts,
+        drift,
+        tuple(document.get("undeclared", [])),
     )

@@ -31,8 +31,10 @@ from reconciler.plan.desired import (
     no_files,
     select,
 )
+from reconciler.plan.drift import outside_changes
 from reconciler.plan.gates import Policy
 from reconciler.plan.plan import Plan, PlanPart, combine, plan_enterprise
+from reconciler.plan.selection import not_declared, partial_enterprises, undeclared_enterprises
 from reconciler.records.state import Address, StoredEnterprise
 from reconciler.store.backends import open_store
 from reconciler.store.port import Store
@@ -54,6 +56,7 @@ class Shard:
     files: dict[str, str]
     documents: int
     revived: set[str]  # enterprises that looked unchanged but got a new file
+    given: dict[str, list[str]]  # per enterprise read, valid or not: the files that declare it
 
 
 Progress = Callable[[int, int], None]  # (files read so far, files to read)
@@ -68,8 +71,10 @@ def plan_paths(
     full: bool = False,
     progress: Progress | None = None,
     workers: int | None = None,
+    only: frozenset[str] = frozenset(),
 ) -> Planned:
-    """Plan every enterprise declared under ``paths``; skip unchanged ones unless ``full``.
+    """Plan every enterprise declared under ``paths`` (or only those in ``only``, each from the
+    files given alone); skip unchanged ones unless ``full``.
 
     Enterprises are planned in ``workers`` processes (default: one per core when there are
     enough files; ``RECONCILER_WORKERS`` overrides), each reading its own enterprises'
@@ -78,9 +83,9 @@ def plan_paths(
     paths = list(paths)
     sync: SyncLookup | None = None if full else store.sync_records
     try:
-        return _plan(paths, store, policy, sync, stream=True, progress=progress, workers=workers)
+        return _plan(paths, store, policy, sync, True, progress, workers, only)
     except Regroup:
-        return _plan(paths, store, policy, sync, stream=False, progress=progress, workers=1)
+        return _plan(paths, store, policy, sync, False, progress, 1, only)
 
 
 def _plan(
@@ -91,8 +96,14 @@ def _plan(
     stream: bool,
     progress: Progress | None,
     workers: int | None,
+    only: frozenset[str],
 ) -> Planned:
     selection = select(paths, sync)
+    found = set(selection.hashed) or {str(path) for path in selection.files}
+    if only:  # the other enterprises' files are not read at all
+        selection.only = only
+        selection.files = [path for path in selection.files if head_number(path) in (None, *only)]
+        selection.skipped &= only
     groups = _groups(selection.files) if stream else None
     count = _worker_count(workers, len(selection.files))
     if groups is not None and count > 1:
@@ -106,7 +117,16 @@ def _plan(
     skipped = selection.skipped - {n for shard in shards for n in shard.revived}
     if not documents and not problems and not skipped:
         problems.append(no_files(paths))
-    plan = combine(parts, policy, skipped)
+    given = {number: paths for shard in shards for number, paths in shard.given.items()}
+    records = selection.records if sync is not None else store.sync_records(sorted(found))[1]
+    problems += partial_enterprises(given, records, found, only)
+    declared = set(given) | skipped
+    undeclared: list[str] = []
+    if only:
+        problems += not_declared(only, declared, [str(p) for p in paths])
+    elif all(Path(p).is_dir() for p in paths):  # whole folders: what they no longer declare is worth a word
+        undeclared = undeclared_enterprises(store.listed(), declared)
+    plan = combine(parts, policy, skipped, undeclared)
     return Planned(plan, sorted(problems), digest(selection.hashed or files))
 
 
@@ -120,10 +140,14 @@ def _plan_shard(
 ) -> Shard:
     """Read, check and plan the enterprises of ``selection.files``, one at a time."""
     before = set(selection.skipped)
-    shard = Shard([], [], {}, 0, set())
+    shard = Shard([], [], {}, 0, set(), {})
     for outcome in iter_enterprises(selection, stream=stream):
+        if selection.only and outcome.number is not None and outcome.number not in selection.only:
+            continue  # not selected: read only because its file's head did not say whose it is
         shard.problems.extend(outcome.problems)
         shard.documents += outcome.documents
+        if outcome.number is not None:
+            shard.given[outcome.number] = list(outcome.files)
         if progress is not None:
             progress(shard.documents, total or len(selection.files))
         if outcome.state is None or outcome.problems:
@@ -131,7 +155,8 @@ def _plan_shard(
         assert outcome.number is not None  # a state is always some enterprise's
         shard.files.update(outcome.files)
         stored = store.read([outcome.number]).get(outcome.number)
-        part = plan_enterprise(outcome.number, outcome.state, stored, policy, outcome.files)
+        drift = outside_changes(stored, store.audit_entries(outcome.number)) if stored and stored.drifted else ()
+        part = plan_enterprise(outcome.number, outcome.state, stored, policy, outcome.files, drift)
         if policy.actor and part.changes:
             shard.problems.extend(_authority(outcome, part, stored, policy.actor))
         shard.parts.append(part)
@@ -195,7 +220,7 @@ def _plan_group(files: list[Path]) -> Shard:
     if "store" not in _inherited:
         _inherited["store"] = open_store(_inherited["url"])
     selection: Selection = _inherited["selection"]
-    mine = Selection(files, selection.hashed, set(selection.skipped), selection.records, [])
+    mine = Selection(files, selection.hashed, set(selection.skipped), selection.records, [], selection.only)
     return _plan_shard(mine, _inherited["store"], _inherited["policy"], stream=True)
 
 

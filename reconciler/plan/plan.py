@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from reconciler.plan.drift import Drift
 from reconciler.plan.gates import Policy, Refusal, check_gates
 from reconciler.plan.incremental import sync_digest
 from reconciler.records.change import Action, Change
@@ -43,6 +44,12 @@ class Plan:
     # only, apply ignores them.  ``accounts.lifecycle.with_waiting_accounts`` fills both.
     waiting: tuple[Waiting, ...] = ()  # the first ten per enterprise, by deadline
     waiting_counts: tuple[tuple[str, str, int], ...] = ()  # (enterprise, status, number of accounts): all
+    # Records of the planned enterprises written outside reconciler since their last apply
+    # (``plan.drift``); apply records those the plan leaves as they are as adopted.
+    drift: tuple[Drift, ...] = ()
+    # Enterprises the store holds that no file given declares (only for a plan over whole
+    # folders, where that means they were deleted from the repository); informative only.
+    undeclared: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -87,6 +94,7 @@ class PlanPart:
     version: int | None  # stored version read; None for an enterprise not stored yet
     refusals: tuple[Refusal, ...]
     sync: tuple[str, int | None, str, tuple[tuple[str, str], ...]] | None
+    drift: tuple[Drift, ...] = ()
 
 
 def plan_enterprise(
@@ -95,6 +103,7 @@ def plan_enterprise(
     current: StoredEnterprise | None,
     policy: Policy,
     files: dict[str, str] | None = None,
+    drift: tuple[Drift, ...] = (),
 ) -> PlanPart:
     """The changes, gates and sync record of one enterprise: the unit plans are made of."""
     found = diff_enterprise(desired, current.state if current else None)
@@ -102,10 +111,12 @@ def plan_enterprise(
     refusals = check_gates(found, {number: current} if current else {}, policy) if found else ()
     version = current.version if current else None
     sync = (number, version, sync_digest(files), tuple(sorted(files.items()))) if files is not None else None
-    return PlanPart(number, tuple(found), version, refusals, sync)
+    return PlanPart(number, tuple(found), version, refusals, sync, drift)
 
 
-def combine(parts: Iterable[PlanPart], policy: Policy, skipped: Iterable[str] = ()) -> Plan:
+def combine(
+    parts: Iterable[PlanPart], policy: Policy, skipped: Iterable[str] = (), undeclared: Iterable[str] = ()
+) -> Plan:
     """One plan from the parts of several enterprises, in enterprise order."""
     ordered = sorted(parts, key=lambda part: part.number)
     return Plan(
@@ -115,6 +126,8 @@ def combine(parts: Iterable[PlanPart], policy: Policy, skipped: Iterable[str] = 
         actor=policy.actor,
         sync=tuple(part.sync for part in ordered if part.sync is not None),
         skipped=tuple(sorted(skipped)),
+        drift=tuple(item for part in ordered for item in part.drift),
+        undeclared=tuple(sorted(undeclared)),
     )
 
 

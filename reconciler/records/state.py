@@ -128,7 +128,12 @@ class EnterpriseState:
 
 @dataclass(frozen=True)
 class StoredEnterprise:
-    """An enterprise as the store holds it: its records and the version they were read at."""
+    """An enterprise as the store holds it: its records and the version they were read at.
+
+    ``drifted``: rows were written outside reconciler since its last apply (the version moved
+    without an apply); ``plan.drift`` finds which from the audit trail.
+    """
 
     state: EnterpriseState
     version: int
+    drifted: bool = False

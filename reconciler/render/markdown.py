@@ -26,7 +26,15 @@ from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.plan import Plan
 from reconciler.records.change import Action
 from reconciler.render.neutral import code_span, fence, markdown
-from reconciler.render.text import names_of, render_change, summary, waiting_by_enterprise
+from reconciler.render.text import (
+    drift_lines,
+    drift_mark,
+    names_of,
+    render_change,
+    summary,
+    undeclared_lines,
+    waiting_by_enterprise,
+)
 
 DEFAULT_LIMIT = 60_000
 _COLUMNS = (Action.CREATE, Action.UPDATE, Action.DELETE)
@@ -96,6 +104,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
     """Each enterprise's collapsible section, with its number."""
     sections = []
     versions = dict(plan.versions)
+    drifted = {item.address for item in plan.drift}
     for number, grouped in groupby(plan.changes, key=lambda change: change.address.enterprise):
         changes = list(grouped)
         names = names_of(changes, markdown)  # names outside the JSON values: inert as in the rest of the comment
@@ -109,9 +118,19 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
             "",
         ]
         # render_change escapes control characters; the fence outlasts any backticks in values.
-        body = [line[2:] if line.startswith("  ") else line for c in changes for line in render_change(c, names)]
+        body = [
+            line[2:] if line.startswith("  ") else line
+            for c in changes
+            for line in [*render_change(c, names), *drift_mark(c, drifted)]
+        ]
         sections.append((number, [*lines, *fence(body, "diff"), "", "</details>"]))
     return sections
+
+
+def _notices(plan: Plan) -> list[str]:
+    """Drift and enterprises no longer declared, as the text plan says them, in a plain block."""
+    lines = [*drift_lines(plan), *undeclared_lines(plan)]
+    return ["", *fence([line for line in lines if line], "text")] if lines else []
 
 
 def _waiting(plan: Plan) -> list[str]:
@@ -203,16 +222,22 @@ def _shortened(plan: Plan, sections: list[tuple[str, list[str]]], limit: int, no
 def render_plan_markdown(plan: Plan, limit: int = DEFAULT_LIMIT, full_plan_at: str | None = None) -> str:
     """The comment; never longer than ``limit`` characters (the CLI asks for 1,000 at least)."""
     title = "### reconciler plan"
+    notices = _notices(plan)
     if plan.is_empty:
-        return "\n".join([title, "", "No changes. The stored state matches the declaration.", *_waiting(plan)]) + "\n"
+        lines = [title, "", "No changes. The stored state matches the declaration.", *notices, *_waiting(plan)]
+        return "\n".join(lines) + "\n"
     sections = _sections(plan)
     every = [line for _, lines in sections for line in lines]
     head = [title, "", f"**{summary(plan)}**", ""]
-    full = "\n".join(head + _summary_table(plan) + _gates(plan) + every + _waiting(plan)) + "\n"
+    full = "\n".join(head + _summary_table(plan) + _gates(plan) + every + notices + _waiting(plan)) + "\n"
     if len(full) <= limit:
         return full
     where = full_plan_at or "the plan job's log (`reconciler plan` in text format)"
-    note = ["", f"The full plan ({len(full):,} characters) is longer than a comment can hold; read it in {where}."]
+    note = [
+        *notices,
+        "",
+        f"The full plan ({len(full):,} characters) is longer than a comment can hold; read it in {where}.",
+    ]
     short = "\n".join(_shortened(plan, sections, limit, note)) + "\n"
     if len(short) <= limit:
         return short

@@ -146,10 +146,11 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
 
     if plan.is_empty:
         yield joined(["No changes. The stored state matches the declaration."]) + _skipped(plan)
-        yield joined(waiting_lines(plan))
+        yield joined([*drift_lines(plan), *undeclared_lines(plan), *waiting_lines(plan)])
         return
     yield joined(["reconciler will perform the following actions:"])
     versions = dict(plan.versions)
+    drifted = {item.address for item in plan.drift}
     for number, grouped in groupby(plan.changes, key=lambda change: change.address.enterprise):
         version = versions.get(number)
         lines = [
@@ -159,9 +160,11 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
         changes = list(grouped)
         names = names_of(changes)
         for change in changes:
-            lines += ["", *render_change(change, names)]
+            lines += ["", *render_change(change, names), *drift_mark(change, drifted)]
         yield joined(lines)
-    yield joined(["", summary(plan), *refusal_lines(plan), *waiting_lines(plan)]) + _skipped(plan)
+    yield joined(
+        ["", summary(plan), *refusal_lines(plan), *drift_lines(plan), *undeclared_lines(plan), *waiting_lines(plan)]
+    ) + _skipped(plan)
 
 
 def summary_chunks(plan: Plan) -> Iterator[str]:
@@ -182,7 +185,8 @@ def summary_chunks(plan: Plan) -> Iterator[str]:
     lines = ["reconciler will perform these changes (counts; the full plan lists each one):", ""]
     for key, row in counts.items():
         lines.append(f"  {places[key]:<{width}}  +{row[Action.CREATE]} ~{row[Action.UPDATE]} -{row[Action.DELETE]}")
-    yield "".join(line + "\n" for line in [*lines, "", summary(plan), *refusal_lines(plan), *waiting_lines(plan)])
+    ending = [*refusal_lines(plan), *drift_lines(plan), *undeclared_lines(plan), *waiting_lines(plan)]
+    yield "".join(line + "\n" for line in [*lines, "", summary(plan), *ending])
     yield _skipped(plan)
 
 
@@ -224,6 +228,46 @@ def waiting_lines(plan: Plan) -> list[str]:
         if more:
             lines.append(f"    and {more} more")
     return lines
+
+
+DRIFT_MARK = "        (changed outside reconciler since the last apply: this puts it back as declared)"
+SHOWN_NUMBERS = 20  # enterprise numbers listed in one line of a notice; the rest are counted
+
+
+def drift_mark(change: Change, drifted: set[str]) -> list[str]:
+    """The line that marks a change undoing a write made outside reconciler."""
+    return [DRIFT_MARK] if str(change.address) in drifted else []
+
+
+def drift_lines(plan: Plan) -> list[str]:
+    """Per enterprise, how many records were written outside reconciler since its last apply."""
+    if not plan.drift:
+        return []
+    changed = {str(change.address) for change in plan.changes}
+    counts: dict[str, list[int]] = {}
+    for item in plan.drift:
+        counted = counts.setdefault(item.enterprise, [0, 0])
+        counted[item.address not in changed] += 1
+    lines = ["", "Changed outside reconciler since the last apply (`reconciler drift` shows each record):"]
+    for number, (undone, kept) in counts.items():
+        parts = [f"{undone} put back as declared (marked above)"] if undone else []
+        parts += [f"{kept} already as declared, recorded as adopted at apply"] if kept else []
+        lines.append(f"  {enterprise_label(number)}: {undone + kept} records; {', '.join(parts)}")
+    return lines
+
+
+def undeclared_lines(plan: Plan) -> list[str]:
+    """Stored enterprises that the folders planned no longer declare: left alone, but named."""
+    if not plan.undeclared:
+        return []
+    shown = ", ".join(enterprise_label(n) for n in plan.undeclared[:SHOWN_NUMBERS])
+    more = len(plan.undeclared) - SHOWN_NUMBERS
+    return [
+        "",
+        f"Stored but no longer declared ({len(plan.undeclared)}; left as they are, to remove one declare it with "
+        "offboard: true):",
+        f"  {shown}{f' and {more} more' if more > 0 else ''}",
+    ]
 
 
 def refusal_lines(plan: Plan) -> list[str]:

@@ -44,6 +44,16 @@ class SyncRecord:
 
 
 @dataclass(frozen=True)
+class Listed:
+    """An enterprise as the store lists it, without reading its records."""
+
+    number: str
+    name: str
+    drifted: bool  # written outside reconciler since its last apply
+    offboarded: bool  # nobody left in it: only its header (and its audit trail) remain
+
+
+@dataclass(frozen=True)
 class LockHolder:
     """Who holds, or last held, the apply lock of an enterprise."""
 
@@ -152,6 +162,9 @@ class Store(Protocol):
 
     def enterprise_names(self, numbers: Iterable[str]) -> dict[str, str]:
         """The names of enterprises, without reading their records (for letters)."""
+
+    def listed(self) -> list[Listed]:
+        """Every stored enterprise by number, without reading its records."""
 
     def accounts(self, number: str) -> list[Account]:
         """Every account of an enterprise, deactivated ones included, by name."""

@@ -34,6 +34,7 @@ from reconciler.store.logins import LoginStore
 from reconciler.store.port import (
     Account,
     ActivationNotices,
+    Listed,
     LockHolder,
     StoreError,
     SyncRecord,
@@ -125,19 +126,21 @@ class SqlStore(LoginStore, ABC):
     def read(self, numbers: Iterable[str] | None = None) -> dict[str, StoredEnterprise]:
         wanted = sorted(set(numbers)) if numbers is not None else None
         records: dict[str, dict[Address, Fields]] = {}
-        versions: dict[str, int] = {}
+        versions: dict[str, tuple[int, int]] = {}  # number -> (version, applied_version)
         with self._snapshot():
             for table in TABLES.values():
                 columns = ", ".join(table.key_columns + table.field_columns)
-                extra = ", version" if table.kind is Kind.ENTERPRISE else ""
+                extra = ", version, applied_version" if table.kind is Kind.ENTERPRISE else ""
                 for row in self._select(f"SELECT {columns}{extra} FROM {table.name}", table.key_columns[0], wanted):
                     if table.kind is Kind.ENTERPRISE:
-                        versions[row[0]] = row[-1]
-                        row = row[:-1]
+                        versions[row[0]] = (row[-2], row[-1])
+                        row = row[:-2]
                     records.setdefault(row[0], {})[table.address(row)] = table.fields(row)
         return {
-            number: StoredEnterprise(EnterpriseState(number, records.get(number, {})), version)
-            for number, version in versions.items()
+            number: StoredEnterprise(
+                EnterpriseState(number, records.get(number, {})), version, drifted=0 <= applied < version
+            )
+            for number, (version, applied) in versions.items()
         }
 
     def _select(self, sql: str, column: str, wanted: list[str] | None) -> Iterator[tuple]:
@@ -157,6 +160,14 @@ class SqlStore(LoginStore, ABC):
                     )
                 )
         return found
+
+    def listed(self) -> list[Listed]:
+        with self._snapshot():
+            rows = self._rows(
+                "SELECT number, name, applied_version >= 0 AND version > applied_version, "
+                "main_access_manager IS NULL FROM enterprises ORDER BY number"
+            )
+        return [Listed(number, name, bool(drifted), bool(offboarded)) for number, name, drifted, offboarded in rows]
 
     def accounts(self, number: str) -> list[Account]:
         return self._accounts("a.enterprise = ? ORDER BY coalesce(p.name, a.username), a.ssin", (number,))
@@ -342,7 +353,11 @@ class SqlTransaction(ChainWriter):
     def bump_versions(self, numbers: Iterable[str]) -> None:
         for chunk in batched(sorted(set(numbers)), CHUNK):
             marks = ", ".join("?" * len(chunk))
-            self._run(f"UPDATE enterprises SET version = version + 1 WHERE number IN ({marks})", chunk)
+            self._run(
+                "UPDATE enterprises SET version = version + 1, applied_version = version + 1 "
+                f"WHERE number IN ({marks})",
+                chunk,
+            )
 
     def execute(self, changes: list[Change]) -> None:
         """Execute changes that share an action and a kind, as one batch per statement.
@@ -433,7 +448,8 @@ class SqlTransaction(ChainWriter):
             [(path, number, sha) for path, sha in files],
         )
         self._run(
-            "UPDATE enterprises SET synced_digest = ?, synced_version = version WHERE number = ? AND version = ?",
+            "UPDATE enterprises SET synced_digest = ?, synced_version = version, applied_version = version "
+            "WHERE number = ? AND version = ?",
             (digest, number, version),
         )
 

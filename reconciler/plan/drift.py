@@ -1,0 +1,79 @@
+"""Drift: rows written to the store outside reconciler since an enterprise's last apply.
+
+Every write moves an enterprise's version, and only an apply moves the version it records as
+applied with it (``store.sql``); so the store knows *that* an enterprise drifted.  *What*
+drifted is found in the audit trail, which holds the fields every apply wrote: replayed, it
+gives the records as reconciler left them, and each record that differs from what the store
+holds now was changed by someone else.  Terraform calls this "objects have changed outside of
+Terraform"; a plan names those changes (``Plan.drift``) so a reviewer does not take them for
+edits of the YAML, and ``reconciler drift`` lists them without planning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from reconciler.records.change import Action
+from reconciler.records.state import StoredEnterprise
+from reconciler.store.audit import AuditEntry
+
+# The audit action of a record written outside reconciler that an apply found already as
+# declared: it records the record as it is ("after"), so that replaying the trail gives it.
+ADOPT = "adopt"
+# The audit actions that write records (others record codes, logins, overrides and seals).
+_WRITES = frozenset({*(action.value for action in Action), ADOPT})
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One record that differs from what reconciler last wrote: ``None`` on a side where it does not exist."""
+
+    enterprise: str
+    address: str
+    applied: Mapping[str, object] | None  # as the audit trail says reconciler left it
+    found: Mapping[str, object] | None  # as the store holds it now
+
+
+def applied_records(entries: Iterable[AuditEntry]) -> dict[str, dict]:
+    """The records of one enterprise as its applies left them, replayed from its audit entries in order."""
+    records: dict[str, dict] = {}
+    for entry in entries:
+        if entry.action not in _WRITES or not entry.address.startswith("enterprise["):
+            continue
+        if entry.after is None:
+            records.pop(entry.address, None)
+        else:
+            records[entry.address] = orjson.loads(entry.after)
+    return records
+
+
+def adopted_events(plan_drift: Iterable[Drift], changed: set[str]) -> dict[str, list[tuple]]:
+    """Per enterprise, the audit events (action, address, before, after) of the drifted records a plan
+    leaves as they are."""
+    events: dict[str, list[tuple]] = {}
+    for item in plan_drift:
+        if item.address not in changed:
+            before = dict(item.applied) if item.applied is not None else None
+            after = dict(item.found) if item.found is not None else None
+            events.setdefault(item.enterprise, []).append((ADOPT, item.address, before, after))
+    return events
+
+
+def _same(applied: dict, found: dict) -> bool:
+    """Equal field by field; a field an older apply did not record yet (a newer column) counts as unset."""
+    return all(applied.get(name) == found.get(name) for name in set(applied) | set(found))
+
+
+def outside_changes(stored: StoredEnterprise, entries: Iterable[AuditEntry]) -> tuple[Drift, ...]:
+    """What differs between the enterprise as its applies left it and as the store holds it, by address."""
+    applied = applied_records(entries)
+    found = {str(address): orjson.loads(orjson.dumps(dict(values))) for address, values in stored.state.records.items()}
+    drift = [
+        Drift(stored.state.number, address, applied.get(address), found.get(address))
+        for address in sorted(set(applied) | set(found))
+        if address not in applied or address not in found or not _same(applied[address], found[address])
+    ]
+    return tuple(drift)
