@@ -8,7 +8,7 @@ PLAN   ?= .reconciler/first-apply.plan
 PORT   ?= 8080
 SUDO    = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run serve browser lint test docs schemas examples golden clean bench
+.PHONY: install run serve browser axe lint test docs schemas examples golden clean bench messages translations screenshots
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,15 @@ serve: install
 browser:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
+## axe-core, pinned, from the npm registry: the accessibility check the end-to-end tests run in Chromium.
+AXE_VERSION = 4.14.1
+AXE_DIR = .reconciler/axe-$(AXE_VERSION)
+axe: $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
+$(AXE_DIR)/node_modules/axe-core/axe.min.js:
+	@mkdir -p $(AXE_DIR)
+	cd $(AXE_DIR) && npm install --no-save --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
+
 ## The layer contract (.importlinter), ruff's lint rules and format, and mypy; `make test` runs it first.
 lint: install
 	$(BIN)/ruff check reconciler tests bench examples
@@ -51,8 +60,25 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: install browser lint
+test: install browser axe lint
 	$(BIN)/python -m pytest -q
+
+## Texts to translate: extract them from the code and templates into messages.pot and merge them
+## into each language's messages.po (then translate, then `make translations`).
+LOCALE = reconciler/locale
+messages: install
+	$(BIN)/pybabel --quiet extract -F $(LOCALE)/babel.cfg -k N_ --no-location --sort-output \
+		--add-comments Translators: --project reconciler --copyright-holder reconciler \
+		-o $(LOCALE)/messages.pot reconciler
+	$(BIN)/pybabel --quiet update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete
+
+## Compile the catalogues into the .mo files shipped in the package (nothing is compiled at run time).
+translations: install
+	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics
+
+## The first-login page in Dutch and French, and the overview, for the README (docs/screenshots/).
+screenshots: install browser
+	$(BIN)/python -m tests.make_screenshots docs/screenshots
 
 ## Regenerate what is derived from the code: JSON Schema and the README's tables.
 docs schemas: install

@@ -5,7 +5,12 @@ small ones: 10 to 50,000 users each); each enterprise activates 1 to 7 qualities
 catalogue has) and large qualities are split over files of at most 1,000 users, the way
 departments own their own files.  Every SSIN and enterprise number has valid check digits.
 
-    python bench/generate.py USERS OUT_DIR [--seed N]
+With ``--giant SHARE`` the registry has another shape: one enterprise holds that share of
+all users (all qualities, split over files of at most 1,000 users), and the rest is a long
+tail of small enterprises (10 to 2,000 users, one to three qualities each), the shape of a
+social secretariat's repository next to one very large employer.
+
+    python bench/generate.py USERS OUT_DIR [--seed N] [--giant SHARE]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from reconciler.declare.identifiers import nsso_check_digits
 
 FILE_USERS = 1_000
 MIN_USERS, MAX_USERS = 10, 50_000
+TAIL_MAX_USERS, TAIL_QUALITIES = 2_000, 3
 FIRST = [
     "An",
     "Bart",
@@ -104,6 +110,17 @@ def sizes(total: int, rng: random.Random) -> list[int]:
     return found
 
 
+def tail_sizes(total: int, rng: random.Random) -> list[int]:
+    """Small enterprise sizes (Pareto, mostly a few dozen users), adding up to ``total``."""
+    found: list[int] = []
+    remaining = total
+    while remaining > 0:
+        size = min(TAIL_MAX_USERS, max(MIN_USERS, int(MIN_USERS * rng.paretovariate(0.8))), remaining)
+        found.append(size)
+        remaining -= size
+    return found
+
+
 def person_lines(indent: str, ssin: str, rng: random.Random, first_key: str = "ssin") -> list[str]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     email = f"{first}.{last}.{ssin[-5:]}".lower().replace(" ", "").replace("é", "e").replace("ë", "e")
@@ -114,14 +131,19 @@ def person_lines(indent: str, ssin: str, rng: random.Random, first_key: str = "s
     ]
 
 
-def generate(users: int, out: Path, seed: int = 1) -> list[Path]:
+def generate(users: int, out: Path, seed: int = 1, giant: float = 0.0) -> list[Path]:
     rng = random.Random(seed)
     catalogue = load_catalogue()
     codes = list(catalogue.qualities)
     if out.exists():
         shutil.rmtree(out)
     written: list[Path] = []
-    for index, size in enumerate(sizes(users, rng)):
+    if giant:
+        largest = round(users * giant)
+        plan = [largest, *tail_sizes(users - largest, rng)]
+    else:
+        plan = sizes(users, rng)
+    for index, size in enumerate(plan):
         number = enterprise_number(index)
         folder = out / f"e{index:05d}-{number}"
         folder.mkdir(parents=True)
@@ -137,7 +159,12 @@ def generate(users: int, out: Path, seed: int = 1) -> list[Path]:
         header += person_lines("  ", main, rng)
         (folder / "enterprise.yaml").write_text("\n".join(header) + "\n", encoding="utf-8")
         written.append(folder / "enterprise.yaml")
-        chosen = ["employer", *rng.sample([c for c in codes if c != "employer"], rng.randint(0, len(codes) - 1))]
+        others = [c for c in codes if c != "employer"]
+        if not giant:
+            extra = rng.randint(0, len(codes) - 1)
+        else:  # the giant activates every quality; the tail one to three
+            extra = len(others) if index == 0 else rng.randint(0, TAIL_QUALITIES - 1)
+        chosen = ["employer", *rng.sample(others, extra)]
         shares = [rng.random() + 0.2 for _ in chosen]
         counts = [int(size * s / sum(shares)) for s in shares]
         counts[0] += size - sum(counts)
@@ -172,8 +199,9 @@ def main() -> None:
     parser.add_argument("users", type=int)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--giant", type=float, default=0.0, help="share of all users in one enterprise")
     arguments = parser.parse_args()
-    files = generate(arguments.users, arguments.out, arguments.seed)
+    files = generate(arguments.users, arguments.out, arguments.seed, arguments.giant)
     print(f"{len(files)} files, {arguments.users} users in {arguments.out}")
 
 

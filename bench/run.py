@@ -17,7 +17,16 @@ wall time and peak memory (PSS of the process and its workers, summed):
 - full plan: ``reconciler plan --full`` against the populated store, after 1% of the
   stored users were changed by hand (so the plan has real work to show).
 
-Results are printed as a table and written to bench/RESULTS.md.
+Then, at the largest size (BENCH_GIANT=100k to choose another, ``none`` to leave it out), a
+registry of another shape: one enterprise holds 10 % of all users over a hundred files, the
+rest is a long tail of small enterprises (``generate.py --giant``).  On it: the bare insert
+and the first apply; a pull request removing one user from one file of the giant, and from
+one file of a small enterprise (medians of three); ``validate`` cold (empty cache), warm with
+nothing changed, and warm with that one file changed (the cache as the previous run left it,
+restored before each of three runs); ``plan --full`` with nothing to change and its floor.
+The peak memory of every command is reported beside its time.
+
+Results are printed as tables and written to bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -87,11 +96,12 @@ def tree_pss_kb(root: int) -> int:
     return total
 
 
-def dataset(name: str) -> Path:
-    folder = HERE / "data" / name
+def dataset(name: str, giant: float = 0.0) -> Path:
+    folder = HERE / "data" / (f"giant-{name}" if giant else name)
     marker = folder / ".complete"
     if not marker.exists():
-        subprocess.run([PYTHON, str(HERE / "generate.py"), str(SIZES[name]), str(folder)], check=True, cwd=ROOT)
+        shape = ["--giant", str(giant)] if giant else []
+        subprocess.run([PYTHON, str(HERE / "generate.py"), str(SIZES[name]), str(folder), *shape], check=True, cwd=ROOT)
         marker.write_text("1")
     return folder
 
@@ -164,6 +174,120 @@ def run_size(name: str, issue_codes: bool) -> dict:
     return result
 
 
+GIANT_SHARE = 0.1
+USER_LINES = 4  # "- ssin:", "name:", "email:", "services:"
+
+
+def without_one_user(path: Path) -> str:
+    """The file's text with its first user removed (what the pull requests and warm runs change)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith("      - ssin:"))
+    return "".join(lines[:first] + lines[first + USER_LINES :])
+
+
+def edited(path: Path, run) -> list:
+    """Run ``run`` three times with one user removed from ``path``; the file is restored after."""
+    original = path.read_text(encoding="utf-8")
+    path.write_text(without_one_user(path), encoding="utf-8")
+    try:
+        return [run() for _ in range(3)]
+    finally:
+        path.write_text(original, encoding="utf-8")
+
+
+def median(runs: list) -> tuple[float, float]:
+    """The median time, and the largest peak memory of the runs."""
+    return sorted(r[0] for r in runs)[1], max(r[1] for r in runs)
+
+
+def users_in(folder: Path) -> int:
+    return sum(p.read_text(encoding="utf-8").count("      - ssin:") for p in folder.glob("*.yaml"))
+
+
+def run_giant(name: str) -> dict:
+    data = dataset(name, GIANT_SHARE)
+    files = sorted(data.rglob("*.yaml"))
+    folders = sorted({f.parent for f in files})
+    giant, tail = folders[0], folders[1:]
+    small = [f for f in tail if users_in(f) <= 50]
+    tiny = small[len(small) // 2]
+    giant_file = sorted(giant.glob("employer-*.yaml"))[len(list(giant.glob("employer-*.yaml"))) // 2]
+    tiny_file = next(p for p in sorted(tiny.glob("*.yaml")) if "      - ssin:" in p.read_text(encoding="utf-8"))
+    work = HERE / "data" / f"giant-{name}-work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    store = f"sqlite:///{work / 'state.db'}"
+    result: dict = {
+        "users": SIZES[name],
+        "files": len(files),
+        "enterprises": len(folders),
+        "megabytes": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+        "giant_users": users_in(giant),
+        "giant_files": len(list(giant.glob("*.yaml"))),
+        "tiny_users": users_in(tiny),
+        "tiny_files": len(list(tiny.glob("*.yaml"))),
+    }
+    result["bare_insert"] = measure([PYTHON, str(HERE / "floors.py"), "insert", str(data), str(work / "bare.db")])[:2]
+    apply = [*RECONCILER, "apply", str(data), "--state", store, "--auto-approve", "--max-removal-share", "1"]
+    result["first_apply"] = measure([*apply, "--defer-codes"])[:2]
+    plan = [*RECONCILER, "plan", str(data), "--state", store, "--detailed-exitcode"]
+    result["pr_giant"] = median(edited(giant_file, lambda: measure(plan, expect=(2,))))
+    result["pr_tiny"] = median(edited(tiny_file, lambda: measure(plan, expect=(2,))))
+
+    cache = work / "cache"
+    validate = [*RECONCILER, "validate", str(data), "--cache-dir", str(cache)]
+    result["validate_no_cache"] = measure([*RECONCILER, "validate", str(data), "--no-cache"])[:2]
+    result["validate_cold"] = measure(validate)[:2]
+    result["validate_warm"] = median([measure(validate) for _ in range(3)])
+    kept = work / "cache-kept"
+    shutil.copytree(cache, kept)
+
+    def warm_after_change() -> tuple:
+        shutil.rmtree(cache)
+        shutil.copytree(kept, cache)  # as the last run left it: the changed enterprise is not in it
+        return measure(validate)
+
+    result["validate_tiny"] = median(edited(tiny_file, warm_after_change))
+    result["validate_giant"] = median(edited(giant_file, warm_after_change))
+
+    result["full_plan"] = measure([*RECONCILER, "plan", str(data), "--state", store, "--full"])[:2]
+    result["floor"] = measure([PYTHON, str(HERE / "floors.py"), "compare", str(data), str(work / "state.db")])[:2]
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def giant_table(name: str, r: dict) -> str:
+    """The giant registry's figures, as aligned text: the README's table is made of this file's "|" lines."""
+    rows = [
+        ("floor: bare insert", "bare_insert"),
+        (f"first apply, --defer-codes ({r['first_apply'][0] / r['bare_insert'][0]:.1f}x the floor)", "first_apply"),
+        ("PR plan: one user removed in one file of the giant", "pr_giant"),
+        ("PR plan: one user removed in one file of a small enterprise", "pr_tiny"),
+        ("validate --no-cache", "validate_no_cache"),
+        ("validate, cold (empty cache, filling it)", "validate_cold"),
+        ("validate, warm, nothing changed", "validate_warm"),
+        ("validate, warm, one file of a small enterprise changed", "validate_tiny"),
+        ("validate, warm, one file of the giant changed", "validate_giant"),
+        (f"plan --full, nothing to change ({r['full_plan'][0] / r['floor'][0]:.2f}x the floor)", "full_plan"),
+        ("floor: parse, read users, compare", "floor"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{'step':<{width}}  {'time':>8}  {'peak memory':>11}"]
+    lines += [f"{label:<{width}}  {r[key][0]:>6.2f} s  {r[key][1]:>8.0f} MB" for label, key in rows]
+    return "\n".join(
+        [
+            f"Registry of {name} users with one giant enterprise: {r['files']:,} files ({r['megabytes']} MB) in "
+            f"{r['enterprises']:,} enterprises; the giant holds {r['giant_users']:,} users in {r['giant_files']} "
+            f"files, the small enterprise changed {r['tiny_users']} users in {r['tiny_files']} files. Medians of "
+            "three runs for the pull requests and warm runs; memory is the peak PSS of the command and its workers.",
+            "",
+            "```",
+            *lines,
+            "```",
+        ]
+    )
+
+
 def table(results: dict[str, dict]) -> str:
     rows = [
         "| users | files | MB | bare insert | first apply (ratio) | PR: 1 file changed | floor | full plan "
@@ -206,12 +330,18 @@ def machine() -> str:
 
 def main() -> None:
     names = os.environ.get("BENCH_SIZES", "10k,100k,1M").split(",")
+    giant = os.environ.get("BENCH_GIANT", names[-1])
     results = {}
     for name in names:
         print(f"bench {name} ...", flush=True)
         results[name] = run_size(name, issue_codes=name == names[0])
         print(json.dumps(results[name]), flush=True)
     text = table(results)
+    if giant != "none":
+        print(f"bench giant {giant} ...", flush=True)
+        found = run_giant(giant)
+        print(json.dumps(found), flush=True)
+        text += "\n\n" + giant_table(giant, found)
     print(text)
     (HERE / "RESULTS.md").write_text(
         "# Benchmark results\n\n"

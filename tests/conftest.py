@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import uuid
 from pathlib import Path
@@ -28,9 +29,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(autouse=True)
-def outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests name their stores; CI's own ``CI=true`` must not make the default store an error in them."""
+def outside_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests name their stores; CI's own ``CI=true`` must not make the default store an error in them.
+    validate's cache goes to the test's own folder, never into the fixtures a test validates."""
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path / "validate-cache"))
 
 
 @pytest.fixture
@@ -112,3 +115,13 @@ def check_golden(path: Path, actual: str, update: bool) -> None:
         if not update:
             pytest.fail(f"{path} did not exist and was written; review and commit it")
     assert actual == path.read_text(encoding="utf-8"), f"{path} differs; run `make golden` if intended"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A registry of two enterprises in a folder of its own under the test's working directory
+    (``run`` works in tmp_path): the small employer and the secretariat split over four files."""
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLES / "social-secretariat", root / "social-secretariat")
+    shutil.copy(EXAMPLES / "small-employer.yaml", root / "small-employer.yaml")
+    return root

@@ -94,7 +94,8 @@ CELLS = [(area, standing) for area in sorted(REPRESENTATIVE) for standing in Sta
 
 
 def test_representatives_cover_every_area_but_creation() -> None:
-    assert set(REPRESENTATIVE) | {"A001"} == set(AREAS)
+    # A001 needs an enterprise not yet stored, A012 a plan that removes all of one (below).
+    assert set(REPRESENTATIVE) | {"A001", "A012"} == set(AREAS)
     for area, change in REPRESENTATIVE.items():
         assert areas_of(change, new_enterprise=False) == {area}
 
@@ -210,3 +211,21 @@ def test_nobody_promotes_themselves_in_the_same_change(run, tmp_path: Path) -> N
     assert f"{changed}:15:11: A006 " in result.stderr  # the quality's code: employer
     allowed = run("plan", changed, "--state", state, "--actor", "75031366754")
     assert allowed.exit_code == 0
+
+
+def offboarding() -> tuple[Change, ...]:
+    """Every change that off-boards the stored enterprise: all records removed but the header."""
+    records = stored_state()[E].state.records
+    header = Address(E, Kind.ENTERPRISE)
+    emptied = fields(Kind.ENTERPRISE, name=dict(records[header])["name"])
+    removals = [Change(Action.DELETE, a, f, None) for a, f in records.items() if a != header]
+    return (Change(Action.UPDATE, header, records[header], emptied), *removals)
+
+
+@pytest.mark.parametrize("standing", list(Standing))
+def test_offboarding_is_one_decision_of_the_legal_representative_or_the_main_access_manager(standing) -> None:
+    found = check_authority(offboarding(), stored_state(), ACTOR_FOR[standing], {})
+    if standing in AREAS["A012"].allowed:
+        assert found == []
+    else:
+        assert [d.rule for d in found] == ["A012"]  # said once, not once per record removed

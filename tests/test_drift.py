@@ -51,7 +51,8 @@ def test_a_hand_edit_is_named_and_the_next_plan_marks_its_change(run, applied) -
         f"  {JAN}",
         '    email: "jan@goudenkorst.example" -> "jan@elsewhere.example"',
         f"  {FATIMA_USER}",
-        '    removed outside reconciler; the last apply left {"protected": false, "services": ["checkinatwork"]}',
+        "    removed outside reconciler; the last apply left "
+        '{"protected": false, "services": ["checkinatwork"], "until": null}',
         "",
     ]
     [enterprise] = drift_json(run, applied)["enterprises"]
@@ -104,9 +105,9 @@ def test_rows_created_by_hand_are_drift(run, applied) -> None:
     [enterprise] = drift_json(run, applied)["enterprises"]
     [record] = enterprise["records"]
     assert record["address"] == f"enterprise[{E}].co_main_access_manager[58022754967]"
-    assert record["applied"] is None and record["found"] == {"protected": False}
+    assert record["applied"] is None and record["found"] == {"protected": False, "until": None}
     text = run("drift", "--state", applied).stdout
-    assert 'created outside reconciler: {"protected": false}' in text
+    assert 'created outside reconciler: {"protected": false, "until": null}' in text
 
 
 def test_a_hostile_value_written_by_hand_is_shown_inert(run, applied) -> None:

@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from reconciler.accounts import firstlogin
-from reconciler.accounts.delivery import DeliveryError, LetterBox, Mailer, open_delivery
+from reconciler.accounts.delivery import DeliveryError, Letter, LetterBox, Mailer, open_delivery
 from reconciler.accounts.lifecycle import issue_codes
 from reconciler.store import audit
 from reconciler.store.backends import open_store
@@ -314,6 +314,26 @@ def test_codes_by_email_come_in_two_messages(store, smtp_server) -> None:
     code = re.search(r"Your temporary password: (\S+)", second).group(1)
     assert "jmertens" not in second
     assert firstlogin.start(store, "jmertens", code, NOW).ssin == JAN
+    assert {m["Content-Language"] for m in to_jan} == {"en"}  # nobody in the small employer declared a language
+
+
+def test_an_email_in_the_persons_language(smtp_server) -> None:
+    url, inbox = smtp_server
+    delivery = open_delivery(url)
+    letter = Letter(
+        "0999077729", "SSDV", "Olivier Dubois", "o@x.example", "odubois", "CODE", "2026-12-02T08:00", "u", "fr"
+    )
+    try:
+        delivery.send(letter)
+    finally:
+        delivery.close()
+    messages = [m for _, m in inbox.messages]
+    assert [m["Subject"] for m in messages] == [
+        "Votre nom d'utilisateur pour le portail de la sécurité sociale",
+        "Votre mot de passe temporaire pour le portail de la sécurité sociale",
+    ]
+    assert {m["Content-Language"] for m in messages} == {"fr"}
+    assert "Votre mot de passe temporaire\u00a0: CODE" in messages[1].get_content()
 
 
 def test_smtp_urls_and_unreachable_servers() -> None:

@@ -33,7 +33,7 @@ def apply_paths(store, *paths: Path, now: datetime = NOW, overrides: frozenset[s
 
 def code_of(letters: Path, enterprise: str, username: str) -> str:
     text = (letters / enterprise / username / "2-temporary-password.txt").read_text()
-    return re.search(r"Your temporary password: (\S+)", text).group(1)
+    return re.search(r"\b([A-Z2-9]{4}(?:-[A-Z2-9]{4}){3})\b", text).group(1)
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_codes_are_issued_once_as_two_private_letters(registry) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
     user_letter = (folder / "1-user-name.txt").read_text()
-    assert "Your user name: sclaes" in user_letter and "temporary password:" not in user_letter
+    assert "Uw gebruikersnaam: sclaes" in user_letter and "tijdelijke wachtwoord:" not in user_letter
     assert "http://login.example/first-login" in user_letter and "2026-12-02 08:00 UTC" in user_letter
     # Nothing left to issue: a second run sends nothing and replaces no letter.
     before = (folder / "2-temporary-password.txt").read_text()

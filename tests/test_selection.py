@@ -4,23 +4,12 @@ longer declared, on both stores."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
 
 SECRETARIAT = "0999077729"
 SMALL = "0999055557"
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A registry of two enterprises in a folder of its own: the small employer and the split secretariat."""
-    root = tmp_path / "registry"
-    shutil.copytree(EXAMPLES / "social-secretariat", root / "social-secretariat")
-    shutil.copy(EXAMPLES / "small-employer.yaml", root / "small-employer.yaml")
-    return root
 
 
 @pytest.fixture
@@ -41,9 +30,9 @@ def test_a_plan_given_some_of_an_enterprises_files_is_refused_naming_the_others(
     assert problem.startswith(
         f"{split / 'employer.yaml'}:1:1: P001 enterprise 0999.077.729 was last applied from 4 files; "
     )
-    assert f"{split / 'service-provider.yaml'}, {split / 'social-secretariat.yaml'} still exist but were not given" in (
-        problem
-    )
+    # The files left out, relative to the working directory (the registry's parent here).
+    left_out = "registry/social-secretariat/service-provider.yaml, registry/social-secretariat/social-secretariat.yaml"
+    assert f"{left_out} still exist but were not given" in problem
     assert f"--enterprise {SECRETARIAT}" in problem
     # Every format says it: in JSON the problems document, on stdout.
     shown = json.loads(run("plan", *given, "--state", applied, "--format", "json").stdout)

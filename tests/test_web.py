@@ -25,7 +25,15 @@ def token(html: str) -> str:
 
 
 def error(html: str) -> str:
-    return re.search(r'id="error">(.*?)</', html, re.S).group(1).strip()
+    """The text of the page's error (announced with role=alert), its markup removed."""
+    found = re.search(r'<(p|div|ul) class="error" role="alert" id="error">(.*?)</\1>', html, re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())
+
+
+def problems(html: str) -> list[str]:
+    """The reasons listed in the page's error."""
+    found = re.search(r'id="error">(.*?)</div>', html, re.S)
+    return re.findall(r"<li>(.*?)</li>", found.group(1))
 
 
 class Clock:
@@ -116,7 +124,7 @@ def test_a_password_refused_by_the_rules_lists_every_reason(client) -> None:
         "/first-login/password", data={"csrf_token": token(page), "password": "felamrani", "confirmation": "felamrani"}
     )
     assert response.status_code == 400
-    assert re.findall(r"<li>(.*?)</li>", response.text) == [
+    assert problems(response.text) == [
         "Use at least 12 characters.",
         "Do not use your user name in your password.",
         "Do not use your name in your password.",

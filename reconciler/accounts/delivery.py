@@ -1,5 +1,8 @@
 """Handing out temporary access codes, once, the way the portal does: in two halves.
 
+Each letter and e-mail is written in the person's language (``Letter.language``) and says
+who issues new codes if these expire (``Letter.new_codes``, from ``overview.code_issuers``).
+
 The user name and the temporary password always travel separately (two letters, or two
 e-mails), so one intercepted message is not enough to log in.  The code exists in clear
 only in memory and in what is delivered: never in the store, a plan, a log or the audit
@@ -27,8 +30,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from reconciler.accounts.overview import NewCodes
 from reconciler.declare.characters import escape
 from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.locale import DEFAULT, N_, Phrase, supported
 from reconciler.store.files import private_folder, write_private
 from reconciler.store.urls import MASK, redact_url, scrub
 
@@ -43,9 +48,27 @@ class DeliveryError(Exception):
     """A channel is misconfigured or refused a message; the message says which and why."""
 
 
+# The lines of the letters, each translated whole; values are put in after translation.
+TO = N_("To: %(name)s")
+ENTERPRISE = N_("Enterprise: %(number)s %(name)s")
+CREATED = N_("An account on the secured online services of the social-security portal was created for you.")
+USER_NAME = N_("Your user name: %(username)s")
+ACTIVATE_BEFORE = N_("Your temporary password comes separately. Activate your account before %(deadline)s UTC at:")
+ASKED = N_("You will be asked for your national register number and a new password.")
+IN_TIME = N_("If you do not activate your account by then, these codes stop working.")
+TEMPORARY_PASSWORD = N_("Your temporary password: %(code)s")
+WORKS_ONCE = N_("It works once, until %(deadline)s UTC. Your user name comes separately.")
+USER_NAME_SUBJECT = N_("Your user name for the social-security portal")
+PASSWORD_SUBJECT = N_("Your temporary password for the social-security portal")
+
+
 @dataclass(frozen=True)
 class Letter:
-    """Everything one person needs to log in for the first time."""
+    """Everything one person needs to log in for the first time, in their language.
+
+    ``language`` is the account's (the person's own, else the enterprise's; English when
+    neither is declared); ``new_codes`` says who issues new codes if these expire.
+    """
 
     enterprise: str
     enterprise_name: str
@@ -55,26 +78,50 @@ class Letter:
     code: str
     deadline: str  # ISO 8601, UTC
     login_url: str
+    language: str = ""
+    new_codes: NewCodes | None = None
+
+    @property
+    def said_in(self) -> str:
+        return supported(self.language) or DEFAULT
+
+    def _say(self, text: str, **values: str) -> str:
+        return Phrase.of(text, **values).say(self.said_in)
+
+    def _heading(self) -> str:
+        number = format_enterprise_number(self.enterprise)
+        return (
+            f"{self._say(TO, name=escape(self.name))}\n"
+            f"{self._say(ENTERPRISE, number=number, name=escape(self.enterprise_name))}\n\n"
+        )
+
+    def _deadline(self) -> str:
+        return self.deadline[:16].replace("T", " ")
 
     def user_name_text(self) -> str:
+        guidance = (self.new_codes or NewCodes()).phrase().say(self.said_in)
         return (
-            f"To: {escape(self.name)}\n"
-            f"Enterprise: {format_enterprise_number(self.enterprise)} {escape(self.enterprise_name)}\n\n"
-            "An account on the secured online services of the social-security portal was created for you.\n\n"
-            f"Your user name: {self.username}\n\n"
-            "Your temporary password comes separately. Activate your account before "
-            f"{self.deadline[:16].replace('T', ' ')} UTC at:\n{self.login_url}\n"
-            "You will be asked for your national register number and a new password.\n"
+            f"{self._heading()}"
+            f"{self._say(CREATED)}\n\n"
+            f"{self._say(USER_NAME, username=self.username)}\n\n"
+            f"{self._say(ACTIVATE_BEFORE, deadline=self._deadline())}\n{self.login_url}\n"
+            f"{self._say(ASKED)}\n\n"
+            f"{self._say(IN_TIME)} {guidance}\n"
         )
 
     def password_text(self) -> str:
         return (
-            f"To: {escape(self.name)}\n"
-            f"Enterprise: {format_enterprise_number(self.enterprise)} {escape(self.enterprise_name)}\n\n"
-            f"Your temporary password: {self.code}\n\n"
-            f"It works once, until {self.deadline[:16].replace('T', ' ')} UTC. "
-            "Your user name comes separately.\n"
+            f"{self._heading()}"
+            f"{self._say(TEMPORARY_PASSWORD, code=self.code)}\n\n"
+            f"{self._say(WORKS_ONCE, deadline=self._deadline())}\n"
         )
+
+    def messages(self) -> list[tuple[str, str]]:
+        """The two halves as (subject, body), in the order they are sent."""
+        return [
+            (self._say(USER_NAME_SUBJECT), self.user_name_text()),
+            (self._say(PASSWORD_SUBJECT), self.password_text()),
+        ]
 
 
 class Delivery(Protocol):
@@ -158,13 +205,11 @@ class Mailer:
 
     def send(self, letter: Letter) -> None:
         connection = self._connect()
-        for subject, body in (
-            ("Your user name for the social-security portal", letter.user_name_text()),
-            ("Your temporary password for the social-security portal", letter.password_text()),
-        ):
+        for subject, body in letter.messages():
             message = EmailMessage()
             message["From"], message["To"], message["Subject"] = self.sender, letter.email, subject
             message.set_content(body)
+            message["Content-Language"] = letter.said_in  # after set_content, which replaces Content-* headers
             try:
                 connection.send_message(message)
             except smtplib.SMTPException as error:

@@ -23,7 +23,9 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from reconciler.accounts.passwords import MAX_LENGTH, hash_password, password_problems, verify
+from reconciler.accounts.overview import NewCodes, new_codes_for
+from reconciler.accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, password_problems, verify
+from reconciler.locale import N_, Phrase
 from reconciler.store import audit
 from reconciler.store.port import Account, Store, now_text
 
@@ -45,40 +47,74 @@ LIFETIME = timedelta(hours=8)  # and every session ends this long after signing 
 TOKEN_MAX = 64  # secrets.token_urlsafe(32) is 43 characters
 
 
-class LoginRefused(Exception):
-    """The attempt failed; the message is safe to show as it is."""
+NOT_CORRECT = N_("The user name or password is not correct.")
+START_AGAIN = N_("This activation is no longer valid. Start again with the codes of your latest letters.")
 
-    def __init__(self, message: str = "The user name or password is not correct."):
-        super().__init__(message)
+
+class LoginRefused(Exception):
+    """The attempt failed; the message is safe to show as it is, in any language (``phrase.say``)."""
+
+    def __init__(self, message: str | Phrase = NOT_CORRECT):
+        self.phrase = message if isinstance(message, Phrase) else Phrase(message)
+        super().__init__(str(self.phrase))
 
 
 class LockedOut(LoginRefused):
     def __init__(self, until: str):
         self.until = until
         super().__init__(
-            f"Too many failed attempts: logging in with this user name is locked until "
-            f"{until[11:16]} UTC ({until[:10]}). Try again later."
+            Phrase.of(
+                N_(
+                    "Too many failed attempts: logging in with this user name is locked until "
+                    "%(time)s UTC (%(date)s). Try again later."
+                ),
+                time=until[11:16],
+                date=until[:10],
+            )
         )
 
 
 class CodesExpired(LoginRefused):
-    def __init__(self, account: Account):
+    """Told only to whoever typed the right codes, with who issues new ones (``new_codes``)."""
+
+    def __init__(self, account: Account, new_codes: NewCodes | None = None):
         self.account = account
+        self.new_codes = new_codes or NewCodes()
         assert account.activation_deadline is not None  # an account expires only past its deadline
+        self.expired = Phrase.of(
+            N_("Your temporary password expired on %(date)s: accounts must be activated within 30 days."),
+            date=account.activation_deadline[:10],
+        )
         super().__init__(
-            f"Your temporary password expired on {account.activation_deadline[:10]}: accounts must be "
-            "activated within 30 days. Ask the person who manages your access for new access codes."
+            Phrase.of(N_("%(expired)s %(guidance)s"), expired=self.expired, guidance=self.new_codes.phrase())
         )
 
 
 class IdentityMismatch(LoginRefused):
     def __init__(self) -> None:
-        super().__init__("This national register number does not match the account.")
+        super().__init__(N_("This national register number does not match the account."))
+
+
+# What ``passwords.password_problems`` says, as phrases a catalogue translates.
+PASSWORD_PROBLEMS = {
+    "The two passwords are not the same.": Phrase(N_("The two passwords are not the same.")),
+    f"Use at least {MIN_LENGTH} characters.": Phrase.of(N_("Use at least %(count)d characters."), count=MIN_LENGTH),
+    f"Use at most {MAX_LENGTH} characters.": Phrase.of(N_("Use at most %(count)d characters."), count=MAX_LENGTH),
+    "Do not use your user name in your password.": Phrase(N_("Do not use your user name in your password.")),
+    "Do not use your national register number or your date of birth in your password.": Phrase(
+        N_("Do not use your national register number or your date of birth in your password.")
+    ),
+    "Do not use your name in your password.": Phrase(N_("Do not use your name in your password.")),
+    "This password is one of the most common passwords; choose another one.": Phrase(
+        N_("This password is one of the most common passwords; choose another one.")
+    ),
+}
 
 
 class PasswordRejected(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
+        self.phrases = [PASSWORD_PROBLEMS.get(problem, Phrase(problem)) for problem in problems]
         super().__init__(" ".join(problems))
 
 
@@ -133,7 +169,7 @@ def start(store: Store, username: str, code: str, now: datetime) -> Account:
         raise attempt.failed(LoginRefused())
     attempt.succeeded()
     if account.effective_status(now) == "expired":
-        raise CodesExpired(account)
+        raise CodesExpired(account, new_codes_for(store, account))
     return account
 
 
@@ -141,9 +177,9 @@ def current(store: Store, username: str, epoch: int, now: datetime) -> Account:
     """The account of a first login in progress, if nothing happened to it since step 1."""
     account = store.account(username)
     if account is None or account.session_epoch != epoch or account.status != "pending":
-        raise LoginRefused("This activation is no longer valid. Start again with the codes of your latest letters.")
+        raise LoginRefused(START_AGAIN)
     if account.effective_status(now) == "expired":
-        raise CodesExpired(account)
+        raise CodesExpired(account, new_codes_for(store, account))
     _guard(store, account.username, now)
     return account
 
@@ -171,7 +207,7 @@ def choose_password(
         if not transaction.update_account(
             account, status="active", password_hash=hashed, temporary_hash=None, activated_at=now_text(now)
         ):
-            raise LoginRefused("This activation is no longer valid. Start again with the codes of your latest letters.")
+            raise LoginRefused(START_AGAIN)
         transaction.record_events(
             shared,
             account.enterprise,

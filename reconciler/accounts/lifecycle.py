@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from reconciler.accounts.delivery import Delivery, Letter
+from reconciler.accounts.overview import CodeIssuers, NewCodes
 from reconciler.accounts.passwords import generate_code, hash_codes
 from reconciler.plan.authority import (
     CODE_ISSUERS,
@@ -30,6 +31,7 @@ from reconciler.plan.authority import (
     roles_by_person,
 )
 from reconciler.plan.plan import Plan, Waiting
+from reconciler.records import clock
 from reconciler.store import audit
 from reconciler.store.port import ACTIVATION_DAYS, Account, Store, batched, now_text
 
@@ -61,23 +63,16 @@ def issue_codes(
     if waiting:
         check_chains(store, sorted(names), audit.context(now, actor, run, "", ()), now, run, allow_broken_audit)
     done = 0
+    books: dict[str, CodeIssuers] = {}  # who issues new codes, per enterprise, read once
     for batch in batched(waiting, ISSUE_BATCH):
         codes = [generate_code() for _ in batch]
         hashes = hash_codes(codes)
         deadline = now_text(now + timedelta(days=ACTIVATION_DAYS))
         for account, code in zip(batch, codes, strict=True):
-            delivery.send(
-                Letter(
-                    account.enterprise,
-                    names[account.enterprise],
-                    account.name,
-                    account.email,
-                    account.username,
-                    code,
-                    deadline,
-                    login_url,
-                )
-            )
+            if account.enterprise not in books:
+                books[account.enterprise] = CodeIssuers.read(store, account.enterprise)
+            issuers = books[account.enterprise].of(account.ssin)
+            delivery.send(letter_for(account, names[account.enterprise], code, deadline, login_url, issuers))
         shared = audit.context(now, actor, run, "", ())
         enterprises = sorted({a.enterprise for a in batch})
         with store.transaction(now, enterprises, run) as transaction:
@@ -159,7 +154,8 @@ def reissue_codes(
     hashed = hash_codes([code])[0]
     deadline = now_text(now + timedelta(days=ACTIVATION_DAYS))
     name = store.enterprise_names([enterprise])[enterprise]
-    delivery.send(Letter(enterprise, name, account.name, account.email, account.username, code, deadline, login_url))
+    new_codes = CodeIssuers(stored.state.records if stored else {}).of(account.ssin)
+    delivery.send(letter_for(account, name, code, deadline, login_url, new_codes))
     with store.transaction(now, [enterprise], run) as transaction:
         transaction.allow_broken_audit = allow_broken_audit
         if not transaction.update_account(
@@ -212,5 +208,25 @@ def with_waiting_accounts(plan: Plan, store: Store, now: datetime, first: int = 
     return replace(plan, waiting=waiting, waiting_counts=counts)
 
 
+def letter_for(
+    account: Account, enterprise_name: str, code: str, deadline: str, login_url: str, issuers: NewCodes
+) -> Letter:
+    """The letter (or e-mail) with an account's access codes, in the person's language, naming who
+    issues new codes for them."""
+    return Letter(
+        account.enterprise,
+        enterprise_name,
+        account.name,
+        account.email,
+        account.username,
+        code,
+        deadline,
+        login_url,
+        account.language,
+        issuers,
+    )
+
+
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The time accounts are judged against: the one clock (``records.clock``)."""
+    return clock.now()

@@ -9,15 +9,16 @@ enterprise the plan touches must verify.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import groupby
 
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.authority import check_authority
-from reconciler.plan.drift import adopted_events
+from reconciler.plan.drift import adopted_events, adopted_people, outside_changes
 from reconciler.plan.gates import Policy, Refusal, check_gates, unlifted
 from reconciler.plan.plan import Plan
 from reconciler.plan.saved import SavedPlan, plan_hash
+from reconciler.records import clock
 from reconciler.store import audit
 from reconciler.store.port import StalePlan, Store
 
@@ -63,12 +64,21 @@ def check_saved_plan(saved: SavedPlan, store: Store, policy: Policy) -> Plan:
     unversioned = numbers - {number for number, _ in plan.versions}
     if unversioned:
         raise WrongStore(f"the plan changes enterprises it records no version of ({', '.join(sorted(unversioned))})")
-    stored = store.read(numbers)
+    stored = store.read(numbers | {number for number, *_ in plan.sync})
     if plan.actor:
         problems = check_authority(plan.changes, stored, plan.actor, {})
         if problems:
             raise NotAuthorised(problems)
-    return replace(plan, refusals=check_gates(plan.changes, stored, replace(policy, actor=plan.actor)))
+    # What the file says drifted is never taken on its word: apply records the drifted records it
+    # leaves alone as adopted, so the drift is found again from the store and its trail.
+    drift = tuple(
+        item
+        for number, found in sorted(stored.items())
+        if found.drifted
+        for item in outside_changes(found, store.audit_entries(number))
+    )
+    refusals = check_gates(plan.changes, stored, replace(policy, actor=plan.actor))
+    return replace(plan, refusals=refusals, drift=drift)
 
 
 def apply_plan(
@@ -91,7 +101,7 @@ def apply_plan(
     refusals = unlifted(plan.refusals, overrides)
     if refusals:
         raise Refused(refusals)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     run = run or audit.run_id()
     used = ({r.override for r in plan.refusals} | {audit.OVERRIDE}) & set(overrides)
     shared = audit.context(now, plan.actor, run, plan_hash(plan), used)
@@ -118,15 +128,17 @@ def apply_plan(
             transaction.execute(list(batch))
         read_at = {number: version for number, version, *_ in plan.sync}
         still = transaction.versions(adopted)
+        people = adopted_people(plan.drift, {str(change.address) for change in plan.changes})
         for number, events in sorted(adopted.items()):  # only where the store is still as the plan read it
             if still.get(number) == read_at.get(number):
                 transaction.record_events(shared, number, events)
+                transaction.accounts_follow_people([person for person in people if person[0] == number])
         heads = {}
         if plan.changes:
             transaction.record_audit(shared, list(plan.changes))
             transaction.bump_versions(enterprises)
             heads = {number: transaction.audit_head(number) for number in enterprises}
         changed = set(enterprises)
-        for number, version, digest, files in plan.sync:
-            transaction.record_sync(number, files, digest, (version or 0) + (number in changed))
+        for number, version, digest, files, expiry in plan.sync:
+            transaction.record_sync(number, files, digest, (version or 0) + (number in changed), expiry)
     return heads

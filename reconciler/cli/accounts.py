@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NoReturn
 
 import click
@@ -26,12 +26,13 @@ from reconciler.cli.common import (
 )
 from reconciler.declare import identifiers
 from reconciler.plan.authority import CONTACT_CENTER
+from reconciler.records import clock
 from reconciler.store.audit import OVERRIDE, ChainBroken, run_id
 from reconciler.store.port import LockTimeout, Store, StoreError
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def register(cli: click.Group) -> None:

@@ -187,6 +187,13 @@ def report(problems: list[Diagnostic], output_format: str = "text") -> None:
         click.echo(render_problems(problems, "text"), err=True, nl=False)
 
 
+def warn(warnings: list[Diagnostic]) -> None:
+    """Warnings on stderr, compiler style, whatever the output format: they fail nothing and never
+    mix into a document on stdout."""
+    for warning in warnings:
+        click.echo(f"{warning} (warning)", err=True)
+
+
 def desired_or_exit(paths: tuple[Path, ...], output_format: str = "text") -> Desired:
     desired, problems = load_desired(paths)
     if problems:

@@ -54,11 +54,14 @@ def rules_table() -> str:
 
 def catalogue_table(catalogue: Catalogue | None = None) -> str:
     catalogue = catalogue or load_catalogue()
-    rows = ["| code | English | Dutch | French | requires | services offered |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| code | English | Dutch | French | German | requires | services offered |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for quality in catalogue.qualities.values():
         services = ", ".join(sorted(quality.services))
         rows.append(
-            f"| `{quality.code}` | {quality.en} | {quality.nl} | {quality.fr} | "
+            f"| `{quality.code}` | {quality.en} | {quality.nl} | {quality.fr} | {quality.de} | "
             f"{', '.join(quality.requires) or '-'} | {services} |"
         )
     rows += ["", "| service | English | structured messages |", "|---|---|---|"]

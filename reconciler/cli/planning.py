@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -16,13 +15,13 @@ from reconciler.cli.accounts import chain_broken, send_codes
 from reconciler.cli.catalogue import catalogue_option
 from reconciler.cli.common import (
     EXIT_CHANGES,
+    EXIT_ERROR,
     EXIT_LOCK,
     EXIT_PLAN_FILE,
     EXIT_REFUSED,
     EXIT_STALE,
     actor_option,
     delivery_options,
-    desired_or_exit,
     enterprise_selection_option,
     fail,
     is_terminal,
@@ -34,6 +33,7 @@ from reconciler.cli.common import (
     say,
     state_option,
     use_color,
+    warn,
 )
 from reconciler.declare import identifiers
 from reconciler.declare.identifiers import format_enterprise_number
@@ -48,6 +48,9 @@ from reconciler.plan.saved import (
     read_plan_file,
     write_plan_file,
 )
+from reconciler.plan.validation import validate_paths
+from reconciler.plan.verdicts import DEFAULT_FOLDER
+from reconciler.records import clock
 from reconciler.render.export import enterprise_document
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
@@ -117,7 +120,8 @@ def planned(
     if result.problems:
         report(result.problems, output_format)
         raise SystemExit(1)
-    return with_waiting_accounts(result.plan, store, datetime.now(UTC)), result.digest
+    warn(result.warnings)
+    return with_waiting_accounts(result.plan, store, clock.now()), result.digest
 
 
 def enterprises_in(plan: Plan) -> set[str]:
@@ -253,10 +257,24 @@ def register(cli: click.Group) -> None:
         help="How problems are printed: text on stderr, or on stdout json (schemas/problems.schema.json), "
         "github (workflow commands, annotations) or sarif (SARIF 2.1.0, for code scanning).",
     )
-    def validate(paths: tuple[Path, ...], output_format: str) -> None:
+    @click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_FOLDER,
+        show_default=True,
+        envvar="RECONCILER_CACHE_DIR",
+        help="Where enterprises found valid are remembered, so that only those whose files changed are read "
+        "again (owner-only files). Also read from RECONCILER_CACHE_DIR.",
+    )
+    @click.option("--no-cache", is_flag=True, help="Read every file; neither read nor write the cache.")
+    def validate(paths: tuple[Path, ...], output_format: str, cache_dir: Path, no_cache: bool) -> None:
         """Check YAML files (or folders of them) against the schema and the hierarchy rules."""
-        desired = desired_or_exit(paths, output_format)
-        files, enterprises = desired.files, len(desired.enterprises)
+        result = validate_paths(paths, None if no_cache else cache_dir)
+        if result.problems:
+            report(result.problems, output_format)
+            raise SystemExit(EXIT_ERROR)
+        warn(result.warnings)
+        files, enterprises = result.files, result.enterprises
         if output_format in ("json", "sarif"):
             say(render_problems([], output_format, files, enterprises), nl=False)
         else:
@@ -489,7 +507,7 @@ def register(cli: click.Group) -> None:
             if stored is None:
                 fail(f"enterprise {number} is not in the store")
             accounts = store.accounts(number)
-            now = datetime.now(UTC)
+            now = clock.now()
             if output_format == "json":
                 document = enterprise_json(stored, enterprise_document(stored.state), accounts, now)
                 say(json_lines(json.dumps(document, indent=2, ensure_ascii=False)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -24,6 +23,7 @@ from reconciler.cli.common import (
 from reconciler.declare import identifiers
 from reconciler.declare.characters import escape
 from reconciler.plan.drift import outside_changes
+from reconciler.records import clock
 from reconciler.render.codeowners import PLATFORMS, actor_of, codeowners
 from reconciler.render.drift import drift_document, render_drift
 from reconciler.render.export import export as export_state
@@ -261,7 +261,7 @@ def register(cli: click.Group) -> None:
         if audit_trail.audit_key() is None:
             fail(f"set {audit_trail.KEY_ENV} (the key the apply job uses) to seal the audit trail with it")
         store = open_or_exit(state_url)
-        now = datetime.now(UTC)
+        now = clock.now()
         run = audit_trail.run_id()
         sealed = 0
         try:

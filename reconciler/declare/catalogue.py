@@ -33,6 +33,11 @@ class Service:
     nl: str
     fr: str
     structured_messages: bool
+    de: str = ""  # German; "" for entries written before German labels, shown in English
+
+    def label(self, language: str) -> str:
+        """The name in ``language`` (nl, fr, de or en), English where none is known."""
+        return _label(self, language)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,15 @@ class QualityKind:
     fr: str
     requires: tuple[str, ...]
     services: frozenset[str]
+    de: str = ""
+
+    def label(self, language: str) -> str:
+        """The name in ``language`` (nl, fr, de or en), English where none is known."""
+        return _label(self, language)
+
+
+def _label(entry: Service | QualityKind, language: str) -> str:
+    return {"nl": entry.nl, "fr": entry.fr, "de": entry.de}.get(language) or entry.en
 
 
 @dataclass(frozen=True)
@@ -68,13 +82,14 @@ class Catalogue:
 
 
 def service_entry(code: str, fields: dict[str, Any]) -> Service:
-    """An entry as written; Dutch and French names default to the English one."""
+    """An entry as written; Dutch, French and German names default to the English one."""
     return Service(
         code,
         fields["en"],
         fields.get("nl", fields["en"]),
         fields.get("fr", fields["en"]),
         bool(fields.get("structured_messages", False)),
+        fields.get("de", fields["en"]),
     )
 
 
@@ -86,6 +101,7 @@ def quality_entry(code: str, fields: dict[str, Any]) -> QualityKind:
         fields.get("fr", fields["en"]),
         tuple(fields.get("requires", ())),
         frozenset(fields["services"]),
+        fields.get("de", fields["en"]),
     )
 
 

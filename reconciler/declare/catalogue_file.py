@@ -48,6 +48,7 @@ class _Entry(BaseModel):
     en: Text = Field(title="English name", description="Name shown in plans, docs tables and the overview.")
     nl: Text | SkipJsonSchema[None] = Field(default=None, title="Dutch name", description="Defaults to the English.")
     fr: Text | SkipJsonSchema[None] = Field(default=None, title="French name", description="Defaults to the English.")
+    de: Text | SkipJsonSchema[None] = Field(default=None, title="German name", description="Defaults to the English.")
 
 
 class ServiceEntry(_Entry):

@@ -28,6 +28,11 @@ def enterprise_number(text: str) -> str:
         raise InvalidIdentifier(f"enterprise number {quoted(text)} is not valid: {_reason(error)}") from None
 
 
+def is_enterprise_number(text: str) -> bool:
+    """Whether ``text`` is a valid enterprise number in its compact form."""
+    return vat.is_valid(text) and text.isdigit() and len(text) == 10
+
+
 def format_enterprise_number(number: str) -> str:
     """The dotted spelling people read (stdnum.be.vat has no ``format``)."""
     return f"{number[:4]}.{number[4:7]}.{number[7:]}"

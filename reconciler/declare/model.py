@@ -40,6 +40,8 @@ SshKey = Annotated[
     str, StringConstraints(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")
 ]
 Text = Annotated[str, StringConstraints(min_length=1)]
+# A date as people write it, quoted: "2026-12-31" (rule H023 refuses a day that does not exist).
+IsoDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 Handle = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:/[A-Za-z0-9._-]+)*$")]
 
 
@@ -86,6 +88,21 @@ class Person(_Declared):
     )
 
 
+_UNTIL = (
+    'Last day but one of this grant, quoted: "2026-12-31" means the grant ends when 31 December 2026 '
+    "starts (Belgian time). From that day on it counts as not declared: a plan removes it, and the "
+    "account is deactivated when the person has no role left."
+)
+
+
+class Manager(Person):
+    """A quality's access manager: one person, appointed until further notice or until a date."""
+
+    model_config = ConfigDict(title="Access manager")
+
+    until: IsoDate | SkipJsonSchema[None] = Field(default=None, title="Until", description=_UNTIL)
+
+
 class Appointee(Person):
     """A person in a role that can be removed: a co-main or co-access manager."""
 
@@ -97,6 +114,7 @@ class Appointee(Person):
         description="When true, reconciler refuses to remove this role, even after its block is deleted, "
         "unless apply is given --allow-protected-removal. Set it to false first to allow removal.",
     )
+    until: IsoDate | SkipJsonSchema[None] = Field(default=None, title="Until", description=_UNTIL)
 
 
 class User(Appointee):
@@ -201,7 +219,7 @@ class Quality(_Declared):
         title="Notification e-mail address",
         description="Where the portal sends notifications about this quality.",
     )
-    access_manager: Person | SkipJsonSchema[None] = Field(
+    access_manager: Manager | SkipJsonSchema[None] = Field(
         default=None,
         title="Access manager (Toegangsbeheerder / gestionnaire d'accès)",
         description="The one local administrator of this quality.",

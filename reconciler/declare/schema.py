@@ -195,6 +195,8 @@ def _diagnostic(document: SourceDocument, error: ValidationError) -> Diagnostic:
         key = extra[0]
         hint = difflib.get_close_matches(key, allowed, n=1)
         suggestion = f'; did you mean "{hint[0]}"?' if hint else f"; allowed: {', '.join(allowed)}"
+        if key == "until" and path == ("main_access_manager",):
+            suggestion = "; the main access manager's appointment has no end date: appoint another one instead"
         return Diagnostic(
             document.position((*path, key), key=True), S_UNKNOWN_FIELD, f"unknown field {quoted(key)}{suggestion}"
         )

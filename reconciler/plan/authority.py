@@ -14,6 +14,7 @@ from enum import Enum
 
 from reconciler.declare.declared import Site
 from reconciler.declare.diagnostics import Diagnostic, Position
+from reconciler.plan.gates import offboards, records_after
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Address, Kind, StoredEnterprise
 
@@ -53,7 +54,7 @@ AREAS = {
     for area in (
         Area("A001", "creating an enterprise account, with everything declared in it", frozenset({L})),
         Area("A002", "appointing or replacing the main access manager (done in CSAM)", frozenset({L})),
-        Area("A003", "changing the enterprise's name or its default quality", frozenset({M, CM})),
+        Area("A003", "changing the enterprise's name, default language or default quality", frozenset({M, CM})),
         Area("A004", "appointing or removing co-main access managers", frozenset({M, CM})),
         Area(
             "A005",
@@ -75,7 +76,10 @@ AREAS = {
             "registering senders and routing rules of a quality (structured messages)",
             frozenset({M, CM, AM, CAM}),
         ),
-        Area("A011", "correcting a person's name or e-mail address", frozenset({ME, M, CM, AM})),
+        Area("A011", "correcting a person's name, e-mail address or language", frozenset({ME, M, CM, AM})),
+        # Off-boarding removes everything at once: one decision, the enterprise's own, not a
+        # sum of removals each checked in its area (which would make it no one's to take).
+        Area("A012", "off-boarding the enterprise: removing everything its account holds", frozenset({L, M})),
     )
 }
 
@@ -84,9 +88,10 @@ _QUALITY_FIELDS = {
     "nsso_number": "A005",
     "protected": "A005",
     "access_manager": "A006",
+    "access_manager_until": "A006",
     "notification_email": "A009",
 }
-_ENTERPRISE_FIELDS = {"name": "A003", "default_quality": "A003", "main_access_manager": "A002"}
+_ENTERPRISE_FIELDS = {"name": "A003", "default_quality": "A003", "language": "A003", "main_access_manager": "A002"}
 _KIND_AREA = {
     Kind.CO_MAIN_ACCESS_MANAGER: "A004",
     Kind.CO_ACCESS_MANAGER: "A007",
@@ -199,6 +204,7 @@ def check_authority(
     """Every change of the plan that ``actor`` may not make, as an error with the area's id."""
     problems = []
     roles_of: dict[str, dict[str, Roles]] = {}  # per enterprise, read once: plans have many changes
+    offboarded = _offboarded(changes, stored)
     for change in changes:
         number = change.address.enterprise
         current = stored.get(number)
@@ -206,7 +212,13 @@ def check_authority(
             roles_of[number] = roles_by_person(current.state.records if current else {})
         subject = change.address.key if change.address.kind is Kind.PERSON else ""
         held = standing(actor, roles_of[number], change.address.quality, subject)
-        for area_id in sorted(areas_of(change, current is None)):
+        if number in offboarded:  # one decision, checked once, on the enterprise's header
+            if change.address.kind is not Kind.ENTERPRISE:
+                continue
+            found = {"A012"}
+        else:
+            found = areas_of(change, current is None)
+        for area_id in sorted(found):
             area = AREAS[area_id]
             if not held & area.allowed:
                 site = origins.get(change.address) or origins.get(Address(number, Kind.ENTERPRISE))
@@ -222,6 +234,19 @@ def check_authority(
                     )
                 )
     return problems
+
+
+def _offboarded(changes: Iterable[Change], stored: Mapping[str, StoredEnterprise]) -> set[str]:
+    """The enterprises the changes off-board (``gates.offboards``)."""
+    by_enterprise: dict[str, list[Change]] = {}
+    for change in changes:
+        by_enterprise.setdefault(change.address.enterprise, []).append(change)
+    found = set()
+    for number, mine in by_enterprise.items():
+        before = stored[number].state.records if number in stored else {}
+        if offboards(number, before, records_after(before, mine)):
+            found.add(number)
+    return found
 
 
 CONTACT_CENTER = "contact-center"

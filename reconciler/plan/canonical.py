@@ -7,11 +7,13 @@ they hold.  Each record also keeps where it was declared, for messages about cha
 
 from __future__ import annotations
 
+from datetime import date
 from types import MappingProxyType
 
 from reconciler.declare import identifiers
 from reconciler.declare.declared import DeclaredEnterprise, Role, Site, compact_ssin
 from reconciler.declare.model import Appointee, User
+from reconciler.records import clock
 from reconciler.records.state import (
     Address,
     EnterpriseState,
@@ -22,9 +24,21 @@ from reconciler.records.state import (
 )
 
 
-def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dict[Address, Site]]:
+def ended(until: str | None, today: date) -> bool:
+    """Whether a grant declared ``until`` that day has ended by ``today`` (from that day on, it has)."""
+    return until is not None and date.fromisoformat(until) <= today
+
+
+def declared_state(
+    enterprise: DeclaredEnterprise, today: date | None = None
+) -> tuple[EnterpriseState, dict[Address, Site]]:
     """The desired state of an enterprise whose declaration passed every rule, and where each
-    record was declared (for messages about changes, such as authority errors)."""
+    record was declared (for messages about changes, such as authority errors).
+
+    A grant whose ``until`` day has come (by ``today``, the clock's by default) counts as not
+    declared; a person with no grant left has no record, so their account is deactivated.
+    """
+    today = today or clock.today()
     number = enterprise.number
     records: dict[Address, Fields] = {}
     origins: dict[Address, Site] = {Address(number, Kind.ENTERPRISE): enterprise.first_site.child("enterprise")}
@@ -35,6 +49,8 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
         header["name"] = header["name"] or file.model.enterprise.name
         header["language"] = header.get("language") or file.model.enterprise.language
     for appointment in enterprise.appointments():
+        if ended(getattr(appointment.person, "until", None), today):
+            continue
         ssin = appointment.ssin
         person = Address(number, Kind.PERSON, key=ssin)
         # A language declared in one role holds for all of them (H017 refuses two different ones).
@@ -53,17 +69,24 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
             # ``protected``; the roles of a quality are appointed with its code.
             assert isinstance(appointment.person, Appointee)
             address = Address(number, Kind.CO_MAIN_ACCESS_MANAGER, key=ssin)
-            records[address] = fields(Kind.CO_MAIN_ACCESS_MANAGER, protected=bool(appointment.person.protected))
+            records[address] = fields(
+                Kind.CO_MAIN_ACCESS_MANAGER,
+                protected=bool(appointment.person.protected),
+                until=appointment.person.until,
+            )
         elif appointment.role is Role.CO_ACCESS_MANAGER:
             assert isinstance(appointment.person, Appointee) and appointment.quality is not None
             address = Address(number, Kind.CO_ACCESS_MANAGER, appointment.quality, ssin)
-            records[address] = fields(Kind.CO_ACCESS_MANAGER, protected=bool(appointment.person.protected))
+            records[address] = fields(
+                Kind.CO_ACCESS_MANAGER, protected=bool(appointment.person.protected), until=appointment.person.until
+            )
         elif appointment.role is Role.USER:
             assert isinstance(appointment.person, User) and appointment.quality is not None
             address = Address(number, Kind.USER, appointment.quality, ssin)
             records[address] = (
                 ("services", tuple(sorted(set(appointment.person.services)))),
                 ("protected", bool(appointment.person.protected)),
+                ("until", appointment.person.until),
             )
         if appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
             origins[address] = appointment.site
@@ -76,8 +99,9 @@ def declared_state(enterprise: DeclaredEnterprise) -> tuple[EnterpriseState, dic
                     settings[name] = getattr(quality, name)
             if quality.nsso_number is not None:
                 settings["nsso_number"] = identifiers.nsso_number(quality.nsso_number)
-            if quality.access_manager is not None:
+            if quality.access_manager is not None and not ended(quality.access_manager.until, today):
                 settings["access_manager"] = compact_ssin(quality.access_manager.ssin)
+                settings["access_manager_until"] = quality.access_manager.until
             if quality.default:
                 header["default_quality"] = code
             origins.setdefault(Address(number, Kind.QUALITY, code), block.site.child("code"))

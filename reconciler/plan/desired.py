@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.declare import identifiers
@@ -25,7 +25,7 @@ from reconciler.declare.declared import (
 from reconciler.declare.diagnostics import Diagnostic, Position
 from reconciler.declare.load import Y_EMPTY
 from reconciler.declare.reading import discover, load_file, load_files
-from reconciler.declare.rules import check_enterprise
+from reconciler.declare.rules import check_enterprise, warnings_of
 from reconciler.declare.source import SourceDocument
 from reconciler.plan.canonical import declared_state
 from reconciler.plan.incremental import skippable
@@ -43,6 +43,7 @@ class Desired:
     files: int
     digest: str
     files_of: dict[str, dict[str, str]]  # per enterprise: path -> sha256 of its files
+    warnings: list[Diagnostic] = field(default_factory=list)  # of valid enterprises; they fail nothing
 
 
 SyncLookup = Callable[[list[str]], tuple[dict[str, str], dict[str, SyncRecord]]]
@@ -71,6 +72,7 @@ class Selection:
     records: dict[str, SyncRecord]
     problems: list[Diagnostic]
     only: frozenset[str] = frozenset()  # enterprises selected with --enterprise: no other is planned
+    named: dict[str, Path] = field(default_factory=dict)  # real path -> the file as found, for messages
 
 
 @dataclass
@@ -84,6 +86,17 @@ class Outcome:
     files: dict[str, str]  # path -> sha256
     problems: list[Diagnostic]
     documents: int
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def real_path(path: str | Path) -> str:
+    """A file's one name: absolute, through every symbolic link and ``..``.
+
+    What the store remembers of an apply (which files made which enterprise) is kept under
+    this name, so that the same file given as ``a.yaml``, ``./x/../a.yaml``, an absolute path
+    or through a link, from any working directory, is recognised as the same file.
+    """
+    return os.path.realpath(path)
 
 
 def select(paths: list[str | Path], sync: SyncLookup | None) -> Selection:
@@ -91,10 +104,11 @@ def select(paths: list[str | Path], sync: SyncLookup | None) -> Selection:
     files, problems = discover(paths)
     if sync is None:
         return Selection(files, {}, set(), {}, problems)
-    hashed = {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if os.access(f, os.R_OK)}
+    hashed = {real_path(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if os.access(f, os.R_OK)}
     owner, records = sync(list(hashed))
     skipped = skippable(hashed, records)
-    return Selection([f for f in files if owner.get(str(f)) not in skipped], hashed, skipped, records, problems)
+    kept = [f for f in files if owner.get(real_path(f)) not in skipped]
+    return Selection(kept, hashed, skipped, records, problems, named={real_path(f): f for f in files})
 
 
 def head_number(path: Path) -> str | None:
@@ -138,10 +152,10 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
         revived = selection.skipped & {enterprise_key(d.data) for d in documents}
         if revived:
             selection.skipped -= revived
-            known = {d.path for d in documents}
+            known = {real_path(d.path) for d in documents}
             more, found = load_files(
                 [
-                    Path(p)
+                    selection.named.get(p, Path(p))
                     for n in sorted(revived)
                     for p in selection.records[n].files
                     if p not in known and Path(p).exists()
@@ -162,7 +176,14 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
                 findings = check_enterprise(declaration, catalogue)
             state, origins = declared_state(declaration) if not findings else (None, {})
             files = {f.site.document.path: f.site.document.sha256 for f in declaration.files}
-            yield Outcome(number, declaration, state, origins, files, problems + findings, len(declaration.files))
+            warned: list[Diagnostic] = []
+            if not findings:
+                warned = warnings_of(declaration, catalogue)
+                if warned and not all(file.site.document.exact for file in declaration.files):
+                    warned = warnings_of(exactly(declaration), catalogue)  # the fast path keeps no positions
+            yield Outcome(
+                number, declaration, state, origins, files, problems + findings, len(declaration.files), warned
+            )
             problems = []
 
 
@@ -183,8 +204,10 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desire
     origins: dict[Address, Site] = {}
     files_of: dict[str, dict[str, str]] = {}
     documents = 0
+    warnings: list[Diagnostic] = []
     for outcome in outcomes:
         problems.extend(outcome.problems)
+        warnings.extend(outcome.warnings)
         documents += outcome.documents
         if outcome.number is None:  # problems that belong to no enterprise: nothing declared, no state
             continue
@@ -197,7 +220,7 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desire
     if not documents and not problems:
         problems.append(no_files(paths))
     hashed = {p: s for files in files_of.values() for p, s in files.items()}
-    desired = Desired(enterprises, declarations, origins, documents, digest(hashed), files_of)
+    desired = Desired(enterprises, declarations, origins, documents, digest(hashed), files_of, sorted(warnings))
     return desired, sorted(problems)
 
 

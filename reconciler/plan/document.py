@@ -57,8 +57,8 @@ def plan_document(plan: Plan) -> dict:
             for d in plan.drift
         ],
         "sync": [
-            {"enterprise": number, "version": version, "digest": digest, "files": dict(files)}
-            for number, version, digest, files in plan.sync
+            {"enterprise": number, "version": version, "digest": digest, "files": dict(files), "next_expiry": expiry}
+            for number, version, digest, files, expiry in plan.sync
         ],
         "waiting_accounts": {
             "counts": [{"enterprise": e, "status": status, "count": n} for e, status, n in plan.waiting_counts],
@@ -97,7 +97,13 @@ def plan_from_document(document: dict) -> Plan:
     refusals = tuple(Refusal(r["gate"], r["enterprise"], r["message"], r["override"]) for r in document["refusals"])
     versions = tuple((number, version) for number, version in document["versions"].items())
     sync = tuple(
-        (item["enterprise"], item["version"], item["digest"], tuple(sorted(item["files"].items())))
+        (
+            item["enterprise"],
+            item["version"],
+            item["digest"],
+            tuple(sorted(item["files"].items())),
+            item.get("next_expiry"),
+        )
         for item in document["sync"]
     )
     waiting = tuple(

@@ -11,6 +11,7 @@ edits of the YAML, and ``reconciler drift`` lists them without planning.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -60,6 +61,26 @@ def adopted_events(plan_drift: Iterable[Drift], changed: set[str]) -> dict[str, 
             after = dict(item.found) if item.found is not None else None
             events.setdefault(item.enterprise, []).append((ADOPT, item.address, before, after))
     return events
+
+
+_PERSON = re.compile(r"^enterprise\[([^\]]*)\]\.person\[([^\]]*)\]$")
+
+
+def adopted_people(plan_drift: Iterable[Drift], changed: set[str]) -> list[tuple[str, str, str | None]]:
+    """People written into or out of the store by hand whom a plan adopts as they are:
+    (enterprise, ssin, name when they exist now, None when they were removed).
+
+    A person has an account whatever wrote their record; adopting a person written by hand
+    gives them one, adopting a removal deactivates it (``Transaction.accounts_follow_people``).
+    """
+    found = []
+    for item in plan_drift:
+        match = _PERSON.match(item.address)
+        if match is None or item.address in changed:
+            continue
+        name = item.found.get("name") if item.found is not None else None
+        found.append((match.group(1), match.group(2), str(name) if item.found is not None else None))
+    return found
 
 
 def _same(applied: dict, found: dict) -> bool:

@@ -63,19 +63,25 @@ def check_gates(
     refusals = []
     for number, found in sorted(by_enterprise.items()):
         before = stored[number].state.records if number in stored else {}
-        after = dict(before)
-        for change in found:
-            if change.action is Action.DELETE:
-                after.pop(change.address, None)
-            else:
-                assert change.after is not None  # creations and updates carry the fields they leave
-                after[change.address] = change.after
+        after = records_after(before, found)
         for rule in GATES.values():
             refusals += [
                 Refusal(rule.id, number, message, rule.override)
                 for message in rule.check(number, found, before, after, policy)
             ]
     return tuple(refusals)
+
+
+def records_after(before: Mapping[Address, Fields], changes: Iterable[Change]) -> dict[Address, Fields]:
+    """An enterprise's records once ``changes`` (all of that enterprise) are made."""
+    after = dict(before)
+    for change in changes:
+        if change.action is Action.DELETE:
+            after.pop(change.address, None)
+        else:
+            assert change.after is not None  # creations and updates carry the fields they leave
+            after[change.address] = change.after
+    return after
 
 
 def _administrators(records: Mapping[Address, Fields]) -> set[tuple[str, str, str]]:

@@ -7,7 +7,8 @@ never missed:
   file given now declares it (files not seen before are parsed first to find out);
 - its stored version is the one its last apply left (every write bumps the version,
   including writes made outside reconciler);
-- the digest of the tool's version, the catalogue and those files matches.  The catalogue
+- the digest of the tool's version, the catalogue and those files matches;
+- none of its grants has ended since (``until``): the day after, the same files declare less.  The catalogue
   is the effective one, the user's file (``reconciler.yaml`` or ``--catalogue``) included: a
   quality that offers one service fewer may make a declaration invalid that was valid.
 """
@@ -18,6 +19,7 @@ import hashlib
 
 from reconciler import __version__
 from reconciler.declare.catalogue import load_catalogue
+from reconciler.records import clock
 from reconciler.store.port import SyncRecord
 
 
@@ -43,6 +45,8 @@ def skippable(hashed: dict[str, str], records: dict[str, SyncRecord]) -> set[str
         if any(hashed.get(path) != sha for path, sha in record.files.items()):
             continue
         if sync_digest(record.files) != record.digest:
+            continue
+        if record.next_expiry is not None and record.next_expiry <= clock.today().isoformat():
             continue
         skipped.add(number)
     return skipped

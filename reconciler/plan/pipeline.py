@@ -12,9 +12,10 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.declare import identifiers
 from reconciler.declare.declared import Site
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.authority import check_authority
@@ -29,12 +30,13 @@ from reconciler.plan.desired import (
     head_number,
     iter_enterprises,
     no_files,
+    real_path,
     select,
 )
 from reconciler.plan.drift import outside_changes
 from reconciler.plan.gates import Policy
 from reconciler.plan.plan import Plan, PlanPart, combine, plan_enterprise
-from reconciler.plan.selection import not_declared, partial_enterprises, undeclared_enterprises
+from reconciler.plan.selection import applied_under, not_declared, partial_enterprises, undeclared_enterprises
 from reconciler.records.state import Address, StoredEnterprise
 from reconciler.store.backends import open_store
 from reconciler.store.port import Store
@@ -45,6 +47,7 @@ class Planned:
     plan: Plan
     problems: list[Diagnostic]  # sorted; the plan is meaningless when there are any
     digest: str  # of the declared files the plan was computed from
+    warnings: list[Diagnostic] = field(default_factory=list)  # sorted; they fail nothing
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Shard:
     documents: int
     revived: set[str]  # enterprises that looked unchanged but got a new file
     given: dict[str, list[str]]  # per enterprise read, valid or not: the files that declare it
+    warnings: list[Diagnostic] = field(default_factory=list)
 
 
 Progress = Callable[[int, int], None]  # (files read so far, files to read)
@@ -99,10 +103,10 @@ def _plan(
     only: frozenset[str],
 ) -> Planned:
     selection = select(paths, sync)
-    found = set(selection.hashed) or {str(path) for path in selection.files}
+    found = set(selection.hashed) or {real_path(path) for path in selection.files}
     if only:  # the other enterprises' files are not read at all
         selection.only = only
-        selection.files = [path for path in selection.files if head_number(path) in (None, *only)]
+        selection.files = [path for path in selection.files if _may_declare(path, only)]
         selection.skipped &= only
     groups = _groups(selection.files) if stream else None
     count = _worker_count(workers, len(selection.files))
@@ -119,15 +123,18 @@ def _plan(
         problems.append(no_files(paths))
     given = {number: paths for shard in shards for number, paths in shard.given.items()}
     records = selection.records if sync is not None else store.sync_records(sorted(found))[1]
-    problems += partial_enterprises(given, records, found, only)
+    problems += partial_enterprises(given, records, found, only, selection.named)
     declared = set(given) | skipped
     undeclared: list[str] = []
     if only:
         problems += not_declared(only, declared, [str(p) for p in paths])
     elif all(Path(p).is_dir() for p in paths):  # whole folders: what they no longer declare is worth a word
-        undeclared = undeclared_enterprises(store.listed(), declared)
+        candidates = undeclared_enterprises(store.listed(), declared)
+        applied: dict[str, list[str]] = {number: [] for number in candidates} | store.applied_files(candidates)
+        undeclared = applied_under(applied, [real_path(p) for p in paths])
     plan = combine(parts, policy, skipped, undeclared)
-    return Planned(plan, sorted(problems), digest(selection.hashed or files))
+    warnings = sorted(w for shard in shards for w in shard.warnings)
+    return Planned(plan, sorted(problems), digest(selection.hashed or files), warnings)
 
 
 def _plan_shard(
@@ -145,23 +152,32 @@ def _plan_shard(
         if selection.only and outcome.number is not None and outcome.number not in selection.only:
             continue  # not selected: read only because its file's head did not say whose it is
         shard.problems.extend(outcome.problems)
+        shard.warnings.extend(outcome.warnings)
         shard.documents += outcome.documents
         if outcome.number is not None:
-            shard.given[outcome.number] = list(outcome.files)
+            shard.given[outcome.number] = [real_path(path) for path in outcome.files]
         if progress is not None:
             progress(shard.documents, total or len(selection.files))
         if outcome.state is None or outcome.problems:
             continue
         assert outcome.number is not None  # a state is always some enterprise's
-        shard.files.update(outcome.files)
+        files = {real_path(path): sha for path, sha in outcome.files.items()}  # as the store remembers them
+        shard.files.update(files)
         stored = store.read([outcome.number]).get(outcome.number)
         drift = outside_changes(stored, store.audit_entries(outcome.number)) if stored and stored.drifted else ()
-        part = plan_enterprise(outcome.number, outcome.state, stored, policy, outcome.files, drift)
+        part = plan_enterprise(outcome.number, outcome.state, stored, policy, files, drift)
         if policy.actor and part.changes:
             shard.problems.extend(_authority(outcome, part, stored, policy.actor))
         shard.parts.append(part)
     shard.revived = before - selection.skipped
     return shard
+
+
+def _may_declare(path: Path, only: frozenset[str]) -> bool:
+    """Whether a file may declare one of the enterprises selected: its head names one, or names
+    none that is surely another (a head that is no valid number is no proof: the file is read)."""
+    number = head_number(path)
+    return number is None or number in only or not identifiers.is_enterprise_number(number)
 
 
 def _worker_count(asked: int | None, files: int) -> int:
@@ -220,7 +236,9 @@ def _plan_group(files: list[Path]) -> Shard:
     if "store" not in _inherited:
         _inherited["store"] = open_store(_inherited["url"])
     selection: Selection = _inherited["selection"]
-    mine = Selection(files, selection.hashed, set(selection.skipped), selection.records, [], selection.only)
+    mine = Selection(
+        files, selection.hashed, set(selection.skipped), selection.records, [], selection.only, selection.named
+    )
     return _plan_shard(mine, _inherited["store"], _inherited["policy"], stream=True)
 
 

@@ -17,6 +17,22 @@ from reconciler.plan.incremental import sync_digest
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Address, EnterpriseState, Fields, Kind, StoredEnterprise, fields
 
+Sync = tuple[str, int | None, str, tuple[tuple[str, str], ...], str | None]
+
+# The fields holding the end date of a grant.
+UNTIL_FIELDS = ("until", "access_manager_until")
+
+
+def next_expiry(desired: EnterpriseState) -> str | None:
+    """The earliest end date among the grants declared (those already ended are not in ``desired``)."""
+    dates = [
+        value
+        for values in desired.records.values()
+        for name, value in values
+        if name in UNTIL_FIELDS and isinstance(value, str)
+    ]
+    return min(dates, default=None)
+
 
 @dataclass(frozen=True)
 class Waiting:
@@ -37,8 +53,9 @@ class Plan:
     versions: tuple[tuple[str, int | None], ...]
     refusals: tuple[Refusal, ...] = ()
     actor: str | None = None
-    # Per planned enterprise: (number, version read, digest, files) for incremental planning.
-    sync: tuple[tuple[str, int | None, str, tuple[tuple[str, str], ...]], ...] = ()
+    # Per planned enterprise: (number, version read, digest, files, next end of a grant) for
+    # incremental planning, which never skips an enterprise once one of its grants has ended.
+    sync: tuple[Sync, ...] = ()
     skipped: tuple[str, ...] = ()  # enterprises unchanged since their last apply, not parsed
     # Accounts not activated yet in the enterprises changed, for people to chase; informative
     # only, apply ignores them.  ``accounts.lifecycle.with_waiting_accounts`` fills both.
@@ -93,7 +110,7 @@ class PlanPart:
     changes: tuple[Change, ...]
     version: int | None  # stored version read; None for an enterprise not stored yet
     refusals: tuple[Refusal, ...]
-    sync: tuple[str, int | None, str, tuple[tuple[str, str], ...]] | None
+    sync: Sync | None
     drift: tuple[Drift, ...] = ()
 
 
@@ -110,7 +127,11 @@ def plan_enterprise(
     found.sort(key=lambda c: (c.step, c.address.quality, c.address.kind.value, c.address.key))
     refusals = check_gates(found, {number: current} if current else {}, policy) if found else ()
     version = current.version if current else None
-    sync = (number, version, sync_digest(files), tuple(sorted(files.items()))) if files is not None else None
+    sync = (
+        (number, version, sync_digest(files), tuple(sorted(files.items())), next_expiry(desired))
+        if files is not None
+        else None
+    )
     return PlanPart(number, tuple(found), version, refusals, sync, drift)
 
 

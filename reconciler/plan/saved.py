@@ -14,7 +14,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -22,6 +22,7 @@ import orjson
 from reconciler import __version__
 from reconciler.plan.document import plan_document, plan_from_document
 from reconciler.plan.plan import Plan
+from reconciler.records import clock
 from reconciler.store.files import write_private
 
 FORMAT = "reconciler-plan"
@@ -58,7 +59,15 @@ def is_plan_file(path: Path) -> bool:
 def plan_hash(plan: Plan) -> str:
     """SHA-256 over what the plan does: the same plan has the same hash, saved or not."""
     hasher = hashlib.sha256(
-        orjson.dumps([plan.versions, [tuple(r.__dict__.values()) for r in plan.refusals], plan.actor, plan.sync])
+        orjson.dumps(
+            [
+                plan.versions,
+                [tuple(r.__dict__.values()) for r in plan.refusals],
+                plan.actor,
+                plan.sync,
+                [(d.address, d.applied, d.found) for d in plan.drift],  # apply records the adopted ones
+            ]
+        )
     )
     for change in plan.changes:
         hasher.update(orjson.dumps((change.action.value, str(change.address), change.before, change.after)))
@@ -83,7 +92,7 @@ def write_plan_file(path: Path, plan: Plan, desired_digest: str, store: str, now
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "reconciler_version": __version__,
-        "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "created_at": (now or clock.now()).isoformat(timespec="seconds"),
         "store": store,
         "desired_digest": desired_digest,
         "plan": plan_document(plan),

@@ -14,6 +14,7 @@ reviewer should know the store still holds it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -36,13 +37,17 @@ def partial_enterprises(
     records: Mapping[str, SyncRecord],
     found: set[str],
     whole: frozenset[str],
+    given_as: Mapping[str, object] | None = None,
 ) -> list[Diagnostic]:
     """P001 for each planned enterprise whose last-applied files still exist but were not given.
 
     ``planned``: per enterprise, the files it was planned from; ``found``: every file the paths
     given hold (a missing file found there now declares another enterprise: it moved);
-    ``whole``: enterprises selected whole.  A file deleted from disk is an ordinary edit.
+    ``whole``: enterprises selected whole; ``given_as``: real path -> the file as it was given, for
+    the message.  Paths are real paths (``desired.real_path``), so no spelling of a path hides a
+    file.  A file deleted from disk is an ordinary edit.
     """
+    given_as = given_as or {}
     problems = []
     for number, files in sorted(planned.items()):
         record = records.get(number)
@@ -52,13 +57,13 @@ def partial_enterprises(
         missing = sorted(p for p in record.files if p not in given and p not in found and Path(p).is_file())
         if not missing:
             continue
-        named = ", ".join(missing[:SHOWN_FILES]) + (
+        named = ", ".join(_shown(p) for p in missing[:SHOWN_FILES]) + (
             f" and {len(missing) - SHOWN_FILES} more" if len(missing) > SHOWN_FILES else ""
         )
         label = format_enterprise_number(number)
         problems.append(
             Diagnostic(
-                Position(sorted(given)[0]),
+                Position(str(given_as.get(sorted(given)[0]) or _shown(sorted(given)[0]))),
                 P_PARTIAL,
                 f"enterprise {label} was last applied from {len(record.files)} files; {named} "
                 f"{'still exist' if len(missing) > 1 else 'still exists'} but {'were' if len(missing) > 1 else 'was'} "
@@ -69,6 +74,12 @@ def partial_enterprises(
             )
         )
     return problems
+
+
+def _shown(path: str) -> str:
+    """A file as people gave it, usually: relative to the working directory when it lies inside."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def not_declared(selected: Iterable[str], declared: set[str], paths: list[str]) -> list[Diagnostic]:
@@ -83,6 +94,14 @@ def not_declared(selected: Iterable[str], declared: set[str], paths: list[str]) 
         )
         for number in sorted(set(selected) - declared)
     ]
+
+
+def applied_under(applied: Mapping[str, list[str]], folders: list[str]) -> list[str]:
+    """Of ``applied`` (enterprise -> the files it was last applied from), those with a file under one
+    of ``folders``, or with no file known (written by other means): planning a subfolder says
+    nothing of the rest of the registry."""
+    roots = tuple(folder.rstrip(os.sep) + os.sep for folder in folders)
+    return sorted(number for number, paths in applied.items() if not paths or any(p.startswith(roots) for p in paths))
 
 
 def undeclared_enterprises(listed: Iterable[Listed], declared: set[str]) -> list[str]:

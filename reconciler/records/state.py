@@ -42,10 +42,17 @@ class Kind(Enum):
 FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.ENTERPRISE: ("name", "main_access_manager", "default_quality", "language"),
     Kind.PERSON: ("name", "email", "language"),
-    Kind.QUALITY: ("activated", "nsso_number", "notification_email", "access_manager", "protected"),
-    Kind.CO_MAIN_ACCESS_MANAGER: ("protected",),
-    Kind.CO_ACCESS_MANAGER: ("protected",),
-    Kind.USER: ("services", "protected"),
+    Kind.QUALITY: (
+        "activated",
+        "nsso_number",
+        "notification_email",
+        "access_manager",
+        "protected",
+        "access_manager_until",
+    ),
+    Kind.CO_MAIN_ACCESS_MANAGER: ("protected", "until"),
+    Kind.CO_ACCESS_MANAGER: ("protected", "until"),
+    Kind.USER: ("services", "protected", "until"),
     Kind.SENDER: (
         "channel",
         "ssh_public_key",

@@ -43,12 +43,17 @@ def enterprise_document(state: EnterpriseState) -> dict:
     records = state.records
     people = {a.key: dict(f) for a, f in records.items() if a.kind is Kind.PERSON}
 
-    def person(ssin: str, protected: bool = False) -> dict:
+    def as_date(value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def person(ssin: str, protected: bool = False, until: str | None = None) -> dict:
         found = {"ssin": Quoted(ssin), "name": people[ssin]["name"], "email": people[ssin]["email"]}
         if people[ssin]["language"]:
             found["language"] = people[ssin]["language"]
         if protected:
             found["protected"] = True
+        if until:
+            found["until"] = Quoted(until)
         return found
 
     header = dict(records[Address(state.number, Kind.ENTERPRISE)])
@@ -61,10 +66,12 @@ def enterprise_document(state: EnterpriseState) -> dict:
     if header["main_access_manager"]:
         document["main_access_manager"] = person(as_text(header["main_access_manager"]))
     co_main = sorted(
-        (a.key, bool(dict(f)["protected"])) for a, f in records.items() if a.kind is Kind.CO_MAIN_ACCESS_MANAGER
+        (a.key, bool(dict(f)["protected"]), as_date(dict(f)["until"]))
+        for a, f in records.items()
+        if a.kind is Kind.CO_MAIN_ACCESS_MANAGER
     )
     if co_main:
-        document["co_main_access_managers"] = [person(ssin, protected) for ssin, protected in co_main]
+        document["co_main_access_managers"] = [person(ssin, protected, until) for ssin, protected, until in co_main]
     codes = sorted(
         (a.quality for a in records if a.kind is Kind.QUALITY),
         key=lambda code: (code != header["default_quality"], code),
@@ -87,15 +94,18 @@ def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict:
         if settings[name] is not None:
             quality[name] = Quoted(settings[name]) if name == "nsso_number" else settings[name]
     if settings["access_manager"]:
-        quality["access_manager"] = person(settings["access_manager"])
+        quality["access_manager"] = person(settings["access_manager"], until=settings["access_manager_until"])
     by_kind: dict[Kind, list] = {}
     for address, fields in inside:
         by_kind.setdefault(address.kind, []).append((address, fields))
     if Kind.CO_ACCESS_MANAGER in by_kind:
-        quality["co_access_managers"] = [person(a.key, f["protected"]) for a, f in by_kind[Kind.CO_ACCESS_MANAGER]]
+        quality["co_access_managers"] = [
+            person(a.key, f["protected"], f["until"]) for a, f in by_kind[Kind.CO_ACCESS_MANAGER]
+        ]
     if Kind.USER in by_kind:
         quality["users"] = [
-            {**person(a.key, f["protected"]), "services": list(f["services"])} for a, f in by_kind[Kind.USER]
+            {**person(a.key, f["protected"], f["until"]), "services": list(f["services"])}
+            for a, f in by_kind[Kind.USER]
         ]
     if Kind.SENDER in by_kind:
         quality["senders"] = [_sender(a.key, f) for a, f in by_kind[Kind.SENDER]]

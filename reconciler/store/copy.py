@@ -6,15 +6,14 @@ as stored, accounts and versions included, and then compares both stores.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from reconciler.records import clock
 from reconciler.store.port import Store, StoreError
 
 
 def copy_registry(source: Store, target: Store) -> int:
     """Copy every enterprise of ``source`` into the empty ``target``; return how many."""
     rows = source.dump()
-    target.load(rows, datetime.now(UTC))
+    target.load(rows, clock.now())
     differences = compare(source, target)
     if differences:
         raise StoreError("the copy differs from its source: " + "; ".join(differences[:5]))

@@ -41,6 +41,7 @@ class SyncRecord:
     digest: str
     synced_version: int
     version: int
+    next_expiry: str | None = None  # the earliest end of a grant the last apply left (YYYY-MM-DD)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,13 @@ class Transaction(Protocol):
     def record_audit(self, shared: Context, changes: list[Change]) -> None:
         """Append the changes to the audit trail, in the same transaction."""
 
-    def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
+    def accounts_follow_people(self, people: list[tuple[str, str, str | None]]) -> None:
+        """Accounts for people whose records came or went by other means: (enterprise, ssin, name, or
+        None when removed). A missing account is created pending; a removed person's is deactivated."""
+
+    def record_sync(
+        self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int, next_expiry: str | None
+    ) -> None:
         """Remember the files an enterprise was applied from, if it is still at ``version``."""
 
     def update_account(self, account: Account, **values: object) -> bool:
@@ -162,6 +169,9 @@ class Store(Protocol):
 
     def enterprise_names(self, numbers: Iterable[str]) -> dict[str, str]:
         """The names of enterprises, without reading their records (for letters)."""
+
+    def applied_files(self, numbers: Iterable[str]) -> dict[str, list[str]]:
+        """The files each enterprise was last applied from (as ``plan.desired.real_path`` names them)."""
 
     def listed(self) -> list[Listed]:
         """Every stored enterprise by number, without reading its records."""

@@ -161,6 +161,17 @@ class SqlStore(LoginStore, ABC):
                 )
         return found
 
+    def applied_files(self, numbers: Iterable[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        with self._snapshot():
+            for chunk in batched(sorted(set(numbers)), CHUNK):
+                marks = ", ".join("?" * len(chunk))
+                for enterprise, path in self._rows(
+                    f"SELECT enterprise, path FROM declared_files WHERE enterprise IN ({marks}) ORDER BY path", chunk
+                ):
+                    found.setdefault(enterprise, []).append(path)
+        return found
+
     def listed(self) -> list[Listed]:
         with self._snapshot():
             rows = self._rows(
@@ -305,11 +316,12 @@ class SqlStore(LoginStore, ABC):
                     f"SELECT path, enterprise, sha256 FROM declared_files WHERE enterprise IN ({marks})", chunk
                 ):
                     files.setdefault(enterprise, {})[path] = sha
-                for number, digest, synced, version in self._rows(
-                    f"SELECT number, synced_digest, synced_version, version FROM enterprises WHERE number IN ({marks})",
+                for number, digest, synced, version, expiry in self._rows(
+                    "SELECT number, synced_digest, synced_version, version, next_expiry FROM enterprises "
+                    f"WHERE number IN ({marks})",
                     chunk,
                 ):
-                    records[number] = SyncRecord(files.get(number, {}), digest, synced, version)
+                    records[number] = SyncRecord(files.get(number, {}), digest, synced, version, expiry)
         return owner, records
 
     def holder_of(self, enterprise: str) -> LockHolder | None:
@@ -426,6 +438,34 @@ class SqlTransaction(ChainWriter):
             ],
         )
 
+    def accounts_follow_people(self, people: list[tuple[str, str, str | None]]) -> None:
+        at = now_text(self.now)
+        cursor = self.store.connection.cursor()
+        present = [
+            (enterprise, ssin, name)
+            for enterprise, ssin, name in people
+            if name is not None
+            and not self.store._rows("SELECT 1 FROM accounts WHERE enterprise = ? AND ssin = ?", (enterprise, ssin))
+        ]  # a user name is allocated only for an account that does not exist: names are never reused
+        gone = [(at, enterprise, ssin) for enterprise, ssin, name in people if name is None]
+        if present:
+            cursor.executemany(
+                self.store.q(
+                    "INSERT INTO accounts (enterprise, ssin, username, status, created_at) "
+                    "VALUES (?, ?, ?, 'pending', ?) ON CONFLICT (enterprise, ssin) DO NOTHING"
+                ),
+                [(enterprise, ssin, self._username(name), at) for enterprise, ssin, name in present],
+            )
+        if gone:
+            cursor.executemany(
+                self.store.q(
+                    "UPDATE accounts SET status = 'deactivated', deactivated_at = ?, temporary_hash = NULL, "
+                    "password_hash = NULL, session_epoch = session_epoch + 1 "
+                    "WHERE enterprise = ? AND ssin = ? AND status <> 'deactivated'"
+                ),
+                gone,
+            )
+
     def update_account(self, account: Account, **values: object) -> bool:
         assignments = ", ".join(f"{name} = ?" for name in values)
         cursor = self.store.connection.execute(
@@ -437,7 +477,9 @@ class SqlTransaction(ChainWriter):
         )
         return cursor.rowcount == 1
 
-    def record_sync(self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int) -> None:
+    def record_sync(
+        self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int, next_expiry: str | None
+    ) -> None:
         """Remember what the enterprise was applied from, if it is still at ``version``."""
         paths = [path for path, _ in files]
         self._run("DELETE FROM declared_files WHERE enterprise = ?", (number,))
@@ -448,9 +490,9 @@ class SqlTransaction(ChainWriter):
             [(path, number, sha) for path, sha in files],
         )
         self._run(
-            "UPDATE enterprises SET synced_digest = ?, synced_version = version, applied_version = version "
-            "WHERE number = ? AND version = ?",
-            (digest, number, version),
+            "UPDATE enterprises SET synced_digest = ?, synced_version = version, applied_version = version, "
+            "next_expiry = ? WHERE number = ? AND version = ?",
+            (digest, next_expiry, number, version),
         )
 
     def _username(self, name: str) -> str:

@@ -51,7 +51,11 @@ class Table:
     def fields(self, row: tuple) -> Fields:
         start = len(self.key_columns)
         if self.kind is Kind.USER:  # most rows by far: converted without the general loop
-            return (("services", tuple(sorted(set(row[start].split())))), ("protected", bool(row[start + 1])))
+            return (
+                ("services", tuple(sorted(set(row[start].split())))),
+                ("protected", bool(row[start + 1])),
+                ("until", row[start + 2]),
+            )
         if self.kind is Kind.PERSON:
             return (("name", row[start]), ("email", row[start + 1]), ("language", row[start + 2]))
         values = row[start:]

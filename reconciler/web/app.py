@@ -8,6 +8,12 @@ steps done so far (user name, session epoch, step, start time: nothing secret), 
 codes end.  Forms carry a CSRF token (Flask-WTF) and are small (``FORM_LIMIT``); failed
 attempts lock a user name out (``firstlogin``), and a client address that posts too
 often is slowed down (``throttle``).
+
+Every page speaks the reader's language (``reconciler.locale``): the one chosen with the
+switch on every page (kept in the session), else, once the person is known (the right
+codes typed, or signed in), the language declared for them, else the browser's
+Accept-Language, else English.  A person is never answered in their declared language
+before they proved who they are: that would tell a stranger the account exists.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from flask import (
     Flask,
     Response,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -36,9 +43,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from reconciler.accounts import firstlogin
 from reconciler.accounts.lifecycle import utc_now
-from reconciler.accounts.overview import overview
+from reconciler.accounts.overview import overview, status_phrase
 from reconciler.declare.characters import escape
 from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.locale import DEFAULT, LANGUAGES, N_, NAMES, Phrase, supported, translations
 from reconciler.store.audit import ChainBroken, run_id
 from reconciler.store.backends import open_store
 from reconciler.store.port import Account, Store, now_text
@@ -48,7 +56,28 @@ SECRET_ENV = "RECONCILER_SECRET_KEY"  # noqa: S105 - the name of a variable, not
 FORM_LIMIT = 16 * 1024  # bytes of a request body: the largest form is a CSRF token and two passwords
 # The views that check something a person typed: each post to them counts for the client address.
 CHECKING_VIEWS = frozenset({"login", "first_login", "identity", "new_password"})
-EXPIRED_FLOW = "This activation is no longer valid. Start again with the codes of your latest letters."
+EXPIRED_FLOW = N_("This activation is no longer valid. Start again with the codes of your latest letters.")
+START_FIRST = N_("Start with your user name and temporary password.")
+ACTIVATED = N_("Your account is active. From now on, log in with your user name and your new password.")
+# Pages the language switch may return to: never a URL from the request (no open redirect).
+RETURNABLE = ("/", "/login", "/first-login", "/first-login/identity", "/first-login/password", "/me")
+
+
+def current_language() -> str:
+    """The language of this request's page (see the module's docstring for the order)."""
+    return g.get("chosen") or g.get("declared") or g.get("browser") or DEFAULT
+
+
+def say(text: str | Phrase) -> str:
+    """A phrase, or a text marked with ``N_``, in the language of this request."""
+    if isinstance(text, Phrase):
+        return text.say(current_language())
+    return translations(current_language()).gettext(text)
+
+
+def speak_to(account: Account) -> None:
+    """The person is known: their declared language now comes before the browser's."""
+    g.declared = supported(account.language)
 
 
 def create_app(
@@ -82,6 +111,12 @@ def create_app(
     throttle = AddressThrottle(attempts_per_minute, tracked=tracked_addresses)
 
     @app.before_request
+    def choose_language() -> None:
+        """First of all: every answer, a refusal too, is in the reader's language."""
+        g.chosen = supported(session.get("language"))
+        g.browser = request.accept_languages.best_match(LANGUAGES)
+
+    @app.before_request
     def slow_down_sprays() -> ResponseReturnValue | None:
         """Before the CSRF check and any store access: a refused post costs nothing."""
         if request.method != "POST" or request.endpoint not in CHECKING_VIEWS:
@@ -92,8 +127,8 @@ def create_app(
         response = make_response(
             render_template(
                 "message.html",
-                title="Too many attempts",
-                message="Too many attempts from your network address. Wait a minute, then try again.",
+                title=say(N_("Too many attempts")),
+                message=say(N_("Too many attempts from your network address. Wait a minute, then try again.")),
             ),
             429,
         )
@@ -103,6 +138,19 @@ def create_app(
     # Declared names are data: Jinja escapes markup, ``declared`` shows control and format
     # characters as escapes, and templates isolate each name (<bdi>) from the text around it.
     app.jinja_env.filters["declared"] = escape
+    app.jinja_env.filters["say"] = say
+    app.jinja_env.filters["status"] = lambda status: say(status_phrase(status))
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda text: translations(current_language()).gettext(text),
+        ngettext=lambda singular, plural, n: translations(current_language()).ngettext(singular, plural, n),
+        newstyle=True,  # values are put in after translation, and escaped
+    )
+
+    @app.context_processor
+    def page_language() -> dict[str, object]:
+        return {"lang": current_language(), "languages": [(code, NAMES[code]) for code in LANGUAGES]}
+
     CSRFProtect(app)  # after slow_down_sprays: before-request functions run in this order
     local = threading.local()
 
@@ -122,11 +170,16 @@ def create_app(
         return account
 
     def forget_session() -> None:
-        """Empty the cookie, and end on the server the session it named: a copy of it opens nothing."""
+        """Empty the cookie, and end on the server the session it named: a copy of it opens nothing.
+
+        The language chosen with the switch stays: it says nothing about anyone."""
         token = session.get("token")
         if isinstance(token, str):
             firstlogin.close_session(store(), token)
+        chosen = session.get("language")
         session.clear()
+        if supported(chosen):
+            session["language"] = chosen
 
     def sign_in(account: Account) -> None:
         """A new token at every sign-in, in a cookie emptied first: nothing from before carries over."""
@@ -137,7 +190,7 @@ def create_app(
     def flow_account() -> Account:
         flow = session.get("flow")
         if not flow:
-            raise firstlogin.LoginRefused("Start with your user name and temporary password.")
+            raise firstlogin.LoginRefused(START_FIRST)
         if flow.get("started", "") <= now_text(clock() - firstlogin.IDLE):
             raise firstlogin.LoginRefused(EXPIRED_FLOW)
         return firstlogin.current(store(), flow["username"], flow["epoch"], clock())
@@ -154,24 +207,42 @@ def create_app(
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
         return render_template(
-            "message.html", title="The form is too large", message="What was sent is far longer than this form takes."
+            "message.html",
+            title=say(N_("The form is too large")),
+            message=say(N_("What was sent is far longer than this form takes.")),
         ), 413
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
         return render_template(
             "message.html",
-            title="The form expired",
-            message="The page was open too long or was not sent by this site. Reload it and try again.",
+            title=say(N_("The form expired")),
+            message=say(N_("The page was open too long or was not sent by this site. Reload it and try again.")),
         ), 400
+
+    @app.get("/language/<code>")
+    def choose(code: str) -> ResponseReturnValue:
+        """The language switch: kept in the session, then back to the page it was used on."""
+        if supported(code):
+            session["language"] = code
+        back = request.args.get("next", "")
+        return redirect(back if back in RETURNABLE else url_for("home"))
 
     @app.get("/")
     def home() -> ResponseReturnValue:
         return redirect(url_for("me") if signed_in() else url_for("login"))
 
+    def refused_page(template: str, refused: firstlogin.LoginRefused, **context: object) -> tuple[str, int]:
+        """A page with the reason an attempt failed; expired codes also say who issues new ones."""
+        if isinstance(refused, firstlogin.CodesExpired):
+            speak_to(refused.account)  # they typed the right codes: they are who the codes were for
+            context |= {"error": say(refused.expired), "new_codes": refused.new_codes}
+        else:
+            context["error"] = say(refused.phrase)
+        return render_template(template, **context), 401
+
     @app.route("/login", methods=["GET", "POST"])
     def login() -> ResponseReturnValue:
-        error = None
         if request.method == "POST":
             try:
                 sign_in(
@@ -181,12 +252,11 @@ def create_app(
                 )
                 return redirect(url_for("me"))
             except firstlogin.LoginRefused as refused:
-                error = str(refused)
-        return render_template("login.html", error=error), 401 if error else 200
+                return refused_page("login.html", refused)
+        return render_template("login.html")
 
     @app.route("/first-login", methods=["GET", "POST"])
     def first_login() -> ResponseReturnValue:
-        error = None
         if request.method == "POST":
             try:
                 account = firstlogin.start(
@@ -201,8 +271,8 @@ def create_app(
                 }
                 return redirect(url_for("identity"))
             except firstlogin.LoginRefused as refused:
-                error = str(refused)
-        return render_template("first_login.html", error=error), 401 if error else 200
+                return refused_page("first_login.html", refused)
+        return render_template("first_login.html")
 
     @app.route("/first-login/identity", methods=["GET", "POST"])
     def identity() -> ResponseReturnValue:
@@ -210,7 +280,8 @@ def create_app(
             account = flow_account()
         except firstlogin.LoginRefused as refused:
             session.pop("flow", None)
-            return render_template("first_login.html", error=str(refused)), 401
+            return refused_page("first_login.html", refused)
+        speak_to(account)
         error = None
         if request.method == "POST":
             try:
@@ -219,9 +290,9 @@ def create_app(
                 return redirect(url_for("new_password"))
             except firstlogin.LockedOut as locked:
                 session.pop("flow", None)
-                return render_template("first_login.html", error=str(locked)), 401
+                return refused_page("first_login.html", locked)
             except firstlogin.LoginRefused as refused:
-                error = str(refused)
+                error = say(refused.phrase)
         return render_template("identity.html", account=account, error=error), 401 if error else 200
 
     @app.route("/first-login/password", methods=["GET", "POST"])
@@ -232,7 +303,8 @@ def create_app(
                 return redirect(url_for("identity"))
         except firstlogin.LoginRefused as refused:
             session.pop("flow", None)
-            return render_template("first_login.html", error=str(refused)), 401
+            return refused_page("first_login.html", refused)
+        speak_to(account)
         problems: list[str] = []
         if request.method == "POST":
             try:
@@ -245,22 +317,26 @@ def create_app(
                     run_id(),
                 )
                 sign_in(activated)
-                flash("Your account is active. From now on, log in with your user name and your new password.")
+                flash(ACTIVATED)  # translated when shown, in the language of that page
                 return redirect(url_for("me"))
             except firstlogin.PasswordRejected as rejected:
-                problems = rejected.problems
+                problems = [say(problem) for problem in rejected.phrases]
             except firstlogin.LoginRefused as refused:
                 session.pop("flow", None)
-                return render_template("first_login.html", error=str(refused)), 401
+                return refused_page("first_login.html", refused)
             except ChainBroken:
                 # Nothing is written while the enterprise's audit trail fails its check ("no audit, no
                 # request"); the person can do nothing about it, so they are told to come back.
                 return render_template(
                     "message.html",
-                    title="Your account cannot be activated right now",
-                    message="The register of changes of your enterprise failed a security check, so no change "
-                    "can be made to it for now. Your access codes stay valid until their deadline: try again "
-                    "later, and tell the person who manages your access.",
+                    title=say(N_("Your account cannot be activated right now")),
+                    message=say(
+                        N_(
+                            "The register of changes of your enterprise failed a security check, so no change "
+                            "can be made to it for now. Your access codes stay valid until their deadline: try "
+                            "again later, and tell the person who manages your access."
+                        )
+                    ),
                 ), 503
         return render_template("password.html", account=account, problems=problems), 400 if problems else 200
 
@@ -269,8 +345,11 @@ def create_app(
         account = signed_in()
         if account is None:
             return redirect(url_for("login"))
+        speak_to(account)
         return render_template(
-            "me.html", view=overview(store(), account, clock()), number=format_enterprise_number(account.enterprise)
+            "me.html",
+            view=overview(store(), account, clock(), current_language()),
+            number=format_enterprise_number(account.enterprise),
         )
 
     @app.post("/logout")

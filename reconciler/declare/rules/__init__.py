@@ -10,10 +10,20 @@ from __future__ import annotations
 from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.declared import DeclaredEnterprise
 from reconciler.declare.diagnostics import Diagnostic
-from reconciler.declare.rules import enterprise, identifiers, parameters, qualities
-from reconciler.declare.rules.registry import RULES
+from reconciler.declare.rules import enterprise, grants, identifiers, parameters, qualities
+from reconciler.declare.rules.registry import RULES, WARNINGS
 
-__all__ = ["RULES", "check_enterprise", "enterprise", "identifiers", "parameters", "qualities"]
+__all__ = [
+    "RULES",
+    "WARNINGS",
+    "check_enterprise",
+    "enterprise",
+    "grants",
+    "identifiers",
+    "parameters",
+    "qualities",
+    "warnings_of",
+]
 
 
 # An enterprise being off-boarded declares nothing but its number: the rules about what an
@@ -27,5 +37,14 @@ def check_enterprise(declaration: DeclaredEnterprise, catalogue: Catalogue) -> l
     return [
         Diagnostic(position, found.id, message)
         for found in rules
+        for position, message in found.check(declaration, catalogue)
+    ]
+
+
+def warnings_of(declaration: DeclaredEnterprise, catalogue: Catalogue) -> list[Diagnostic]:
+    """The warnings of an enterprise that passed every rule."""
+    return [
+        Diagnostic(position, found.id, message)
+        for found in WARNINGS.values()
         for position, message in found.check(declaration, catalogue)
     ]

@@ -35,6 +35,9 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
+# Warnings: findings that fail nothing (a line that can be deleted, a bundle nobody uses).
+# They are checked on valid declarations only, and said beside the result, never instead of it.
+WARNINGS: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, summary: str, checked_by: str = "tool only") -> Callable[[Check], Check]:
@@ -44,6 +47,18 @@ def rule(rule_id: str, summary: str, checked_by: str = "tool only") -> Callable[
         if rule_id in RULES:
             raise ValueError(f"rule id {rule_id} registered twice")
         RULES[rule_id] = Rule(rule_id, summary, check, checked_by)
+        return check
+
+    return register
+
+
+def warning(warning_id: str, summary: str) -> Callable[[Check], Check]:
+    """Register a check whose findings are warnings, under a stable id (W...)."""
+
+    def register(check: Check) -> Check:
+        if warning_id in WARNINGS:
+            raise ValueError(f"warning id {warning_id} registered twice")
+        WARNINGS[warning_id] = Rule(warning_id, summary, check)
         return check
 
     return register
