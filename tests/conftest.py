@@ -33,7 +33,7 @@ def outside_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests name their stores; CI's own ``CI=true`` must not make the default store an error in them.
     validate's cache goes to the test's own folder, never into the fixtures a test validates."""
     monkeypatch.delenv("CI", raising=False)
-    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path / "validate-cache"))
+    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path / ".reconciler" / "cache"))
 
 
 @pytest.fixture

@@ -89,6 +89,7 @@ REPRESENTATIVE = {
         protected=False,
     ),
     "A011": update(Address(E, Kind.PERSON, key=USER), "email", "changed@x.example"),
+    "A013": create(Address(E, Kind.PROFILE, key="payroll"), services=("dimona", "dmfa")),
 }
 CELLS = [(area, standing) for area in sorted(REPRESENTATIVE) for standing in Standing]
 

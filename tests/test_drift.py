@@ -52,7 +52,7 @@ def test_a_hand_edit_is_named_and_the_next_plan_marks_its_change(run, applied) -
         '    email: "jan@goudenkorst.example" -> "jan@elsewhere.example"',
         f"  {FATIMA_USER}",
         "    removed outside reconciler; the last apply left "
-        '{"protected": false, "services": ["checkinatwork"], "until": null}',
+        '{"profiles": [], "protected": false, "services": ["checkinatwork"], "until": null}',
         "",
     ]
     [enterprise] = drift_json(run, applied)["enterprises"]

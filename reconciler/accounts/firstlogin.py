@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from reconciler.accounts.overview import NewCodes, new_codes_for
@@ -197,7 +198,10 @@ def confirm_identity(store: Store, account: Account, typed: str, now: datetime) 
 def choose_password(
     store: Store, account: Account, password: str, confirmation: str, now: datetime, run: str
 ) -> Account:
-    """Step 3: the new password, twice.  Activates the account and records it in the audit trail."""
+    """Step 3: the new password, twice.  Activates the account and records it in the audit trail.
+
+    Activating signs the person in, so it is their last login too (``last_login_at``).
+    """
     problems = password_problems(password, confirmation, account.username, account.ssin, account.name)
     if problems:
         raise PasswordRejected(problems)
@@ -205,7 +209,12 @@ def choose_password(
     shared = audit.context(now, account.ssin, run, "", ())
     with store.transaction(now, [account.enterprise], run) as transaction:
         if not transaction.update_account(
-            account, status="active", password_hash=hashed, temporary_hash=None, activated_at=now_text(now)
+            account,
+            status="active",
+            password_hash=hashed,
+            temporary_hash=None,
+            activated_at=now_text(now),
+            last_login_at=now_text(now),
         ):
             raise LoginRefused(START_AGAIN)
         transaction.record_events(
@@ -218,7 +227,7 @@ def choose_password(
 
 
 def login(store: Store, username: str, password: str, now: datetime) -> Account:
-    """A later login with the person's own password."""
+    """A later login with the person's own password; its time is recorded (``Store.record_login``)."""
     name = _typed_name(username, password)
     attempt = _Attempt(store, name, now)
     account = store.account(name)
@@ -226,7 +235,8 @@ def login(store: Store, username: str, password: str, now: datetime) -> Account:
     if account is None or account.status != "active" or not right:
         raise attempt.failed(LoginRefused())
     store.clear_login_failures(name)
-    return account
+    store.record_login(account, now)
+    return replace(account, last_login_at=now_text(now))
 
 
 def signed_in(store: Store, username: str, epoch: int) -> Account | None:

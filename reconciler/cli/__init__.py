@@ -13,7 +13,7 @@ import sys
 import click
 
 from reconciler import __version__
-from reconciler.cli import accounts, catalogue, common, planning, registry
+from reconciler.cli import accounts, catalogue, common, governance, planning, registry
 from reconciler.cli.common import EXIT_ERROR
 
 
@@ -32,6 +32,7 @@ planning.register(cli)
 registry.register(cli)
 accounts.register(cli)
 catalogue.register(cli)
+governance.register(cli)
 
 
 def main() -> None:

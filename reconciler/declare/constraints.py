@@ -36,6 +36,9 @@ def with_catalogue(body: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]
     definitions = body["$defs"]
     definitions["Quality"]["properties"]["code"]["enum"] = list(catalogue.qualities)
     definitions["User"]["properties"]["services"]["items"]["enum"] = list(catalogue.services)
+    for bundle in body["properties"]["profiles"]["patternProperties"].values():  # one: every profile's services
+        bundle["items"]["enum"] = list(catalogue.services)
+        bundle["uniqueItems"] = True
     definitions["Route"]["properties"]["service"]["enum"] = list(catalogue.services)
     definitions["Quality"]["allOf"] = [_quality(catalogue, code) for code in catalogue.qualities]
     definitions["Sender"]["allOf"] = [_channel(channel, needed) for channel, needed in CHANNEL_FIELDS.items()]

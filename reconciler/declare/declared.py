@@ -131,6 +131,18 @@ class DeclaredEnterprise:
     def first_site(self) -> Site:
         return self.files[0].site
 
+    def profiles(self) -> dict[str, list[Block[list[str]]]]:
+        """Every declaration of each profile (rule H025 wants one), in file order."""
+        found: dict[str, list[Block[list[str]]]] = {}
+        for file in self.files:
+            for name, services in file.model.profiles.items():
+                found.setdefault(name, []).append(Block(services, file.site.child("profiles", name)))
+        return found
+
+    def profile_services(self) -> dict[str, tuple[str, ...]]:
+        """Each profile's services, as first declared."""
+        return {name: tuple(blocks[0].model) for name, blocks in self.profiles().items()}
+
     @property
     def offboarding(self) -> bool:
         """Whether a file of the enterprise declares ``offboard: true`` (rule H021 wants all of them to)."""

@@ -42,6 +42,8 @@ SshKey = Annotated[
 Text = Annotated[str, StringConstraints(min_length=1)]
 # A date as people write it, quoted: "2026-12-31" (rule H023 refuses a day that does not exist).
 IsoDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+# A profile's name: a word people use for a bundle of services ("payroll", "hr-light").
+ProfileName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")]
 Handle = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:/[A-Za-z0-9._-]+)*$")]
 
 
@@ -126,6 +128,14 @@ class User(Appointee):
         default_factory=list,
         title="Online services",
         description="Online services granted to this user; each must be offered by the quality.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    profiles: Annotated[list[ProfileName], AfterValidator(_distinct)] = Field(
+        default_factory=list,
+        title="Profiles",
+        description="Named bundles of services declared under `profiles:` at the top of a file of the "
+        "enterprise; the user gets every service of each, besides `services`. Each must be offered by "
+        "the quality.",
         json_schema_extra={"uniqueItems": True},
     )
 
@@ -286,4 +296,11 @@ class EnterpriseDocument(_Declared):
         default_factory=list,
         title="Qualities (hoedanigheden / qualités)",
         description="Activated qualities and what is managed in them.",
+    )
+    profiles: dict[ProfileName, Annotated[list[ServiceCode], AfterValidator(_distinct)]] = Field(
+        default_factory=dict,
+        title="Profiles",
+        description="Named bundles of online services, e.g. `payroll: [dimona, dmfa, drs]`, that users "
+        "of any quality of the enterprise may list under `profiles:`. Each name is declared in one file.",
+        json_schema_extra={"propertyNames": {"pattern": r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"}},
     )

@@ -80,6 +80,12 @@ AREAS = {
         # Off-boarding removes everything at once: one decision, the enterprise's own, not a
         # sum of removals each checked in its area (which would make it no one's to take).
         Area("A012", "off-boarding the enterprise: removing everything its account holds", frozenset({L, M})),
+        # A profile grants services in every quality whose users list it.
+        Area(
+            "A013",
+            "declaring, changing or removing the enterprise's profiles (bundles of services)",
+            frozenset({M, CM}),
+        ),
     )
 }
 
@@ -99,6 +105,7 @@ _KIND_AREA = {
     Kind.SENDER: "A010",
     Kind.ROUTE: "A010",
     Kind.QUALITY: "A005",
+    Kind.PROFILE: "A013",
 }
 
 

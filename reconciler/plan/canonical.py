@@ -45,6 +45,9 @@ def declared_state(
     if enterprise.offboarding:
         return EnterpriseState(number, MappingProxyType(records), offboard=True), origins
     header: dict[str, str | None] = {"name": None, "main_access_manager": None, "default_quality": None}
+    bundles = enterprise.profile_services()
+    for name, services in bundles.items():
+        records[Address(number, Kind.PROFILE, key=name)] = (("services", tuple(sorted(set(services)))),)
     for file in enterprise.files:
         header["name"] = header["name"] or file.model.enterprise.name
         header["language"] = header.get("language") or file.model.enterprise.language
@@ -83,10 +86,15 @@ def declared_state(
         elif appointment.role is Role.USER:
             assert isinstance(appointment.person, User) and appointment.quality is not None
             address = Address(number, Kind.USER, appointment.quality, ssin)
+            # The services in effect: the user's own and those of each of their profiles.
+            granted = set(appointment.person.services)
+            for profile in appointment.person.profiles:
+                granted.update(bundles[profile])
             records[address] = (
-                ("services", tuple(sorted(set(appointment.person.services)))),
+                ("services", tuple(sorted(granted))),
                 ("protected", bool(appointment.person.protected)),
                 ("until", appointment.person.until),
+                ("profiles", tuple(sorted(appointment.person.profiles))),
             )
         if appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
             origins[address] = appointment.site

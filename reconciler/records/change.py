@@ -24,6 +24,9 @@ class Action(Enum):
 STEPS: tuple[tuple[Action, Kind], ...] = (
     (Action.DELETE, Kind.ROUTE),
     (Action.DELETE, Kind.USER),
+    (Action.DELETE, Kind.PROFILE),
+    (Action.CREATE, Kind.PROFILE),
+    (Action.UPDATE, Kind.PROFILE),
     (Action.DELETE, Kind.CO_ACCESS_MANAGER),
     (Action.DELETE, Kind.CO_MAIN_ACCESS_MANAGER),
     (Action.CREATE, Kind.ENTERPRISE),

@@ -33,6 +33,7 @@ class Kind(Enum):
     USER = "user"
     SENDER = "sender"
     ROUTE = "route"
+    PROFILE = "profile"
 
     # Members are singletons, so identity is a correct hash; Enum's own hashes the name in
     # Python, and every record address (a million per registry) is hashed several times.
@@ -52,7 +53,7 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     ),
     Kind.CO_MAIN_ACCESS_MANAGER: ("protected", "until"),
     Kind.CO_ACCESS_MANAGER: ("protected", "until"),
-    Kind.USER: ("services", "protected", "until"),
+    Kind.USER: ("services", "protected", "until", "profiles"),
     Kind.SENDER: (
         "channel",
         "ssh_public_key",
@@ -63,6 +64,7 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
         "protected",
     ),
     Kind.ROUTE: ("sender",),
+    Kind.PROFILE: ("services",),
 }
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from reconciler.declare.characters import SHOWN_ESCAPED, escape_character
 from reconciler.declare.schema import schema_text
-from reconciler.records.state import Address, EnterpriseState, Kind, StoredEnterprise, as_text
+from reconciler.records.state import Address, EnterpriseState, Kind, StoredEnterprise, as_codes, as_text
 from reconciler.store.files import private_folder, write_private
 
 
@@ -77,6 +77,9 @@ def enterprise_document(state: EnterpriseState) -> dict:
         key=lambda code: (code != header["default_quality"], code),
     )
     document["qualities"] = [_quality(state, code, code == header["default_quality"], person) for code in codes]
+    bundles = {a.key: list(as_codes(dict(f)["services"])) for a, f in records.items() if a.kind is Kind.PROFILE}
+    if bundles:
+        document["profiles"] = dict(sorted(bundles.items()))
     return document
 
 
@@ -103,15 +106,25 @@ def _quality(state: EnterpriseState, code: str, default: bool, person) -> dict:
             person(a.key, f["protected"], f["until"]) for a, f in by_kind[Kind.CO_ACCESS_MANAGER]
         ]
     if Kind.USER in by_kind:
-        quality["users"] = [
-            {**person(a.key, f["protected"], f["until"]), "services": list(f["services"])}
-            for a, f in by_kind[Kind.USER]
-        ]
+        bundles = {
+            a.key: set(as_codes(dict(f)["services"])) for a, f in state.records.items() if a.kind is Kind.PROFILE
+        }
+        quality["users"] = [_user(person(a.key, f["protected"], f["until"]), f, bundles) for a, f in by_kind[Kind.USER]]
     if Kind.SENDER in by_kind:
         quality["senders"] = [_sender(a.key, f) for a, f in by_kind[Kind.SENDER]]
     if Kind.ROUTE in by_kind:
         quality["routing"] = [{"service": a.key, "sender": Quoted(f["sender"])} for a, f in by_kind[Kind.ROUTE]]
     return quality
+
+
+def _user(found: dict, fields: dict, bundles: dict[str, set[str]]) -> dict:
+    """A user entry: their profiles, and as their own services those no profile of theirs brings."""
+    profiles = list(fields["profiles"])
+    brought = set().union(*(bundles.get(name, set()) for name in profiles))
+    found["services"] = [service for service in fields["services"] if service not in brought]
+    if profiles:
+        found["profiles"] = profiles
+    return found
 
 
 def _sender(number: str, fields: dict) -> dict:

@@ -1,4 +1,4 @@
-"""What logging in writes to a SQL store: failure counters and server-side sessions.
+"""What logging in writes to a SQL store: failure counters, server-side sessions, the last login.
 
 Both tables are written by people who are not signed in yet (failures) or by every page
 a signed-in person opens (sessions), so each statement here is short, touches one row
@@ -154,3 +154,17 @@ class LoginStore(ABC):
     def end_session(self, token_hash: str) -> None:
         with self._write():
             self._execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def record_login(self, account: Account, now: datetime) -> None:
+        """Remember when the person last logged in: one row, by its key, never moved back in time.
+
+        Only ``accounts`` is written, which has no version trigger, and the session epoch
+        stays: a login neither makes plans stale nor ends the person's other sessions.
+        """
+        at = now_text(now)
+        with self._write():
+            self._execute(
+                "UPDATE accounts SET last_login_at = ? WHERE enterprise = ? AND ssin = ? "
+                "AND (last_login_at IS NULL OR last_login_at < ?)",
+                (at, account.enterprise, account.ssin, at),
+            )

@@ -88,6 +88,7 @@ class Account:
     temporary_hash: str | None = field(default=None, repr=False)
     password_hash: str | None = field(default=None, repr=False)
     language: str = ""  # nl, fr, de or en: the person's own, else the enterprise's default; "" when neither
+    last_login_at: str | None = None  # the last login (first login included); None: none recorded
 
     def effective_status(self, now: datetime) -> str:
         """What the account is at ``now``: awaiting codes, pending, expired, active or deactivated."""
@@ -216,6 +217,9 @@ class Store(Protocol):
         """The account of a live session, now seen; None once idle, too old or its account's epoch moved."""
 
     def end_session(self, token_hash: str) -> None: ...
+
+    def record_login(self, account: Account, now: datetime) -> None:
+        """Remember that the account's person logged in at ``now``: no version moves, no audit entry."""
 
     def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> AbstractContextManager[Transaction]:
         """All-or-nothing unit of work holding the lock of each enterprise it writes."""

@@ -54,6 +54,7 @@ REGISTRY_TABLES = (
     "users",
     "senders",
     "routes",
+    "profiles",
     "audit_log",
     "declared_files",
     "accounts",
@@ -62,7 +63,7 @@ REGISTRY_TABLES = (
 ACCOUNT_COLUMNS = (
     "a.enterprise, a.ssin, coalesce(p.name, ''), coalesce(p.email, ''), a.username, a.status, "
     "a.created_at, a.codes_issued_at, a.activation_deadline, a.activated_at, a.deactivated_at, "
-    "a.session_epoch, a.temporary_hash, a.password_hash, coalesce(p.language, e.language, '')"
+    "a.session_epoch, a.temporary_hash, a.password_hash, coalesce(p.language, e.language, ''), a.last_login_at"
 )
 ACCOUNTS_FROM = (
     "accounts a LEFT JOIN persons p ON p.enterprise = a.enterprise AND p.ssin = a.ssin "

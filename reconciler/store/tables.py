@@ -55,6 +55,7 @@ class Table:
                 ("services", tuple(sorted(set(row[start].split())))),
                 ("protected", bool(row[start + 1])),
                 ("until", row[start + 2]),
+                ("profiles", tuple(sorted(set(row[start + 3].split())))),
             )
         if self.kind is Kind.PERSON:
             return (("name", row[start]), ("email", row[start + 1]), ("language", row[start + 2]))
@@ -71,14 +72,18 @@ TABLES: dict[Kind, Table] = {
     Kind.USER: Table("users", Kind.USER, "quality", "ssin"),
     Kind.SENDER: Table("senders", Kind.SENDER, "quality", "number"),
     Kind.ROUTE: Table("routes", Kind.ROUTE, "quality", "service"),
+    Kind.PROFILE: Table("profiles", Kind.PROFILE, None, "name"),
 }
 
 
 BOOLEAN_FIELDS = frozenset({"activated", "protected"})
 
 
+LIST_FIELDS = frozenset({"services", "profiles"})  # stored as codes separated by single spaces
+
+
 def to_column(name: str, value: Value) -> object:
-    if name == "services":
+    if name in LIST_FIELDS:
         return " ".join(as_codes(value or ()))
     if name in BOOLEAN_FIELDS:
         return int(bool(value))
@@ -86,7 +91,7 @@ def to_column(name: str, value: Value) -> object:
 
 
 def to_value(name: str, column: object) -> Value:
-    if name == "services":
+    if name in LIST_FIELDS:
         return tuple(sorted(set(str(column or "").split())))
     if name in BOOLEAN_FIELDS:
         return bool(column)

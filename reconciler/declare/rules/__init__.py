@@ -10,7 +10,7 @@ from __future__ import annotations
 from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.declared import DeclaredEnterprise
 from reconciler.declare.diagnostics import Diagnostic
-from reconciler.declare.rules import enterprise, grants, identifiers, parameters, qualities
+from reconciler.declare.rules import enterprise, grants, identifiers, parameters, profiles, qualities
 from reconciler.declare.rules.registry import RULES, WARNINGS
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "grants",
     "identifiers",
     "parameters",
+    "profiles",
     "qualities",
     "warnings_of",
 ]
