@@ -201,7 +201,7 @@ def test_a_summary_counts_changes_per_enterprise_and_quality(run, tmp_path: Path
     lines = planned.stdout.splitlines()
     assert lines[0] == "reconciler will perform these changes (counts; the full plan lists each one):"
     assert "  0999.055.557  employer" in planned.stdout and "+3 ~0 -0" in planned.stdout
-    assert "Plan: 926 to create, 0 to update, 0 to remove. 449 new accounts pending activation." in lines
+    assert "Plan: 928 to create, 0 to update, 0 to remove. 449 new accounts pending activation." in lines
     assert len(lines) < 25
     applied = run("apply", tmp_path / "p.plan", "--state", state, "--auto-approve", "--summary", "--defer-codes")
     assert applied.exit_code == 0 and len(applied.stdout.splitlines()) < 25

@@ -115,7 +115,7 @@ GENERIC: dict[str, Callable[[dict], None]] = {
         u.update(email="not-an-address") for q in d.get("qualities", []) for u in q.get("users", [])
     ],
     "a service listed twice": lambda d: [
-        u.update(services=u["services"] * 2) for q in d.get("qualities", []) for u in q.get("users", [])
+        u.update(services=u.get("services", ["dimona"]) * 2) for q in d.get("qualities", []) for u in q.get("users", [])
     ],
     "protected as text": lambda d: [q.update(protected="true") for q in d.get("qualities", [])],
 }

@@ -1,15 +1,39 @@
-"""who: access governance, asked of the stored state and its audit trail."""
+"""who and review: access governance, asked of the stored state and its audit trail."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from reconciler.cli.common import fail, open_or_exit, say, state_option
+from reconciler.accounts.signing import NotAllowed, sign_review
+from reconciler.cli.accounts import audit_override_option, chain_broken
+from reconciler.cli.common import enterprise_or_exit, fail, open_or_exit, plural, say, state_option
 from reconciler.declare import identifiers
+from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.dormancy import DORMANT_AFTER_DAYS
 from reconciler.plan.grants import EXPIRY_WINDOW_DAYS, presence_of
+from reconciler.plan.review import Review, review_of
 from reconciler.records import clock
+from reconciler.render.review import (
+    render_review_csv,
+    render_review_json,
+    render_review_markdown,
+    render_review_text,
+)
+from reconciler.render.review_html import render_review_html
 from reconciler.render.who import render_who, who_document
+from reconciler.store.audit import ChainBroken, run_id
+from reconciler.store.files import write_private
+from reconciler.store.port import StoreError
+
+REVIEW_FORMATS = {
+    "text": render_review_text,
+    "markdown": render_review_markdown,
+    "csv": render_review_csv,
+    "json": render_review_json,
+    "html": render_review_html,
+}
 
 dormant_after_option = click.option(
     "--dormant-after",
@@ -69,3 +93,110 @@ def register(cli: click.Group) -> None:
             say(who_document(person, found, now, dormant_after, window))
         else:
             say(render_who(person, found, now, dormant_after, window), nl=False)
+
+    @cli.command()
+    @click.argument("enterprises", nargs=-1, metavar="[ENTERPRISE]...")
+    @state_option
+    @click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(REVIEW_FORMATS)),
+        default="text",
+        show_default=True,
+        help="text for people, markdown for a comment or wiki, csv for a spreadsheet, json for programs "
+        "(schemas/review.schema.json), html for one self-contained page to keep or print.",
+    )
+    @dormant_after_option
+    @expiry_window_option
+    @click.option(
+        "--out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the report to this file (readable by its owner only) instead of standard output.",
+    )
+    @click.option(
+        "--sign",
+        is_flag=True,
+        help="Record in the enterprise's audit trail that --actor reviewed it (one ENTERPRISE), with the "
+        "report's digest.",
+    )
+    @click.option("--actor", metavar="SSIN", help="Who signs (--sign): the main or a co-main access manager.")
+    @audit_override_option
+    def review(
+        enterprises: tuple[str, ...],
+        state_url: str,
+        output_format: str,
+        dormant_after: int,
+        window: int,
+        out: Path | None,
+        sign: bool,
+        actor: str | None,
+        allow_broken_audit: bool,
+    ) -> None:
+        """The access review of enterprises (every stored one but off-boarded ones when none is named).
+
+        One row per grant: the quality, the person (name and SSIN), the role or a user's services
+        (each with the profile that brings it, or direct), when and by whom it was granted (from the
+        audit trail), the last login, the end date, and flags: dormant, not activated yet, codes
+        expired, ending soon, administers several qualities, a quality without a co-access manager,
+        added since the last signed review; and once per enterprise: no co-main access manager.
+        Each enterprise shows its last signed review (when, by whom, digest).
+
+        With --sign --actor SSIN, the main or a co-main access manager of the one ENTERPRISE given
+        records in its audit trail that they reviewed it, with the digest of the report's canonical
+        JSON; no record changes and the enterprise's version stays.
+        """
+        numbers = [enterprise_or_exit(number) for number in enterprises]
+        if sign:
+            if len(numbers) != 1 or actor is None:
+                fail("--sign takes exactly one ENTERPRISE and --actor SSIN (the main or a co-main access manager)")
+            _sign(state_url, numbers[0], actor, dormant_after, window, allow_broken_audit)
+            return
+        if actor is not None or allow_broken_audit:
+            fail("--actor and --allow-broken-audit-trail go with --sign: a review that is only read writes nothing")
+        store = open_or_exit(state_url)
+        try:
+            found, missing = review_of(store, numbers or None, clock.now(), dormant_after, window)
+        except StoreError as error:
+            fail(str(error))
+        finally:
+            store.close()
+        if missing:
+            fail(f"not in the store: {', '.join(format_enterprise_number(number) for number in missing)}")
+        _write_report(found, output_format, out)
+
+
+def _write_report(found: Review, output_format: str, out: Path | None) -> None:
+    shown = REVIEW_FORMATS[output_format](found)
+    if out is None:
+        say(shown, nl=False)
+        return
+    try:
+        write_private(out, shown)
+    except OSError as error:
+        fail(f"cannot write {out}: {error.strerror or error}")
+    click.echo(f"Access review of {plural(len(found.enterprises), 'enterprise')} written to {out}.", err=True)
+
+
+def _sign(state_url: str, number: str, actor: str, dormant_after: int, window: int, allow_broken: bool) -> None:
+    try:
+        signer = identifiers.ssin(actor)
+    except identifiers.InvalidIdentifier as error:
+        fail(f"--actor: {error}")
+    store = open_or_exit(state_url)
+    try:
+        signed = sign_review(store, number, signer, clock.now(), run_id(), dormant_after, window, allow_broken)
+    except NotAllowed as refused:
+        fail(str(refused))
+    except ChainBroken as error:
+        chain_broken(error)
+    except StoreError as error:
+        fail(str(error))
+    finally:
+        store.close()
+    label = format_enterprise_number(number)
+    say(
+        f"Access review of {label} signed by {signer}: {plural(len(signed.review.rows), 'grant')}, "
+        f"digest {signed.review.digest}.",
+        status=True,
+    )
+    say(f"Audit trail of {label}: entry {signed.entry}, head {signed.head}", status=True)

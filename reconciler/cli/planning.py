@@ -37,6 +37,7 @@ from reconciler.cli.common import (
 )
 from reconciler.declare import identifiers
 from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.plan.ending import DEFAULT_WINDOW, ending_across, ending_grants
 from reconciler.plan.gates import DEFAULT_MAX_REMOVAL_SHARE, GATES, Policy, unlifted
 from reconciler.plan.pipeline import plan_paths
 from reconciler.plan.plan import Plan
@@ -58,7 +59,7 @@ from reconciler.render.neutral import json_lines
 from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
 from reconciler.render.show import enterprise_json, overview_document, render_enterprise, render_overview
-from reconciler.render.text import plan_chunks, summary_chunks
+from reconciler.render.text import ending_notice, plan_chunks, summary_chunks
 from reconciler.store.audit import OVERRIDE, ChainBroken
 from reconciler.store.port import LockTimeout, StalePlan, Store, StoreError
 
@@ -70,6 +71,16 @@ removal_share_option = click.option(
     default=DEFAULT_MAX_REMOVAL_SHARE,
     show_default=True,
     help="Share of an enterprise's users, or of its administrators, a plan may remove before gate G001 trips.",
+)
+
+
+expiry_window_option = click.option(
+    "--expiry-window",
+    type=click.IntRange(min=0),
+    default=DEFAULT_WINDOW,
+    show_default=True,
+    metavar="DAYS",
+    help="List the grants whose end date (until) falls within this many days.",
 )
 
 
@@ -111,10 +122,13 @@ def planned(
     progress: bool | None = None,
     output_format: str = "text",
     only: frozenset[str] = frozenset(),
+    expiry_window: int = DEFAULT_WINDOW,
 ) -> tuple[Plan, str]:
     """Plan the declaration against the store, one enterprise at a time; any problem ends the command."""
     report_progress = is_tty(sys.stderr) if progress is None else progress
-    result = plan_paths(paths, store, Policy(share, actor), full, show_progress if report_progress else None, only=only)
+    result = plan_paths(
+        paths, store, Policy(share, actor, expiry_window), full, show_progress if report_progress else None, only=only
+    )
     if report_progress and is_tty(sys.stderr):
         click.echo("\r\033[K", err=True, nl=False)  # clear the progress line
     if result.problems:
@@ -320,6 +334,7 @@ def register(cli: click.Group) -> None:
     @override_options
     @summary_option
     @enterprise_selection_option
+    @expiry_window_option
     def plan(
         paths: tuple[Path, ...],
         state_url: str,
@@ -334,11 +349,14 @@ def register(cli: click.Group) -> None:
         overrides: tuple[str, ...],
         summary: bool,
         only: frozenset[str],
+        expiry_window: int,
     ) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
         try:
-            result, digest = planned(paths, store, actor, max_removal_share, full, progress, output_format, only)
+            result, digest = planned(
+                paths, store, actor, max_removal_share, full, progress, output_format, only, expiry_window
+            )
             identity = store.identity()
         finally:
             store.close()
@@ -380,6 +398,7 @@ def register(cli: click.Group) -> None:
     )
     @summary_option
     @enterprise_selection_option
+    @expiry_window_option
     def apply(
         paths: tuple[Path, ...],
         state_url: str,
@@ -396,6 +415,7 @@ def register(cli: click.Group) -> None:
         reviewed: Path | None,
         summary: bool,
         only: frozenset[str],
+        expiry_window: int,
     ) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
@@ -433,7 +453,9 @@ def register(cli: click.Group) -> None:
             if saved:
                 result = checked_saved_plan(saved, store, max_removal_share)
             else:
-                result = planned(paths, store, actor, max_removal_share, full, progress, only=only)[0]
+                result = planned(
+                    paths, store, actor, max_removal_share, full, progress, only=only, expiry_window=expiry_window
+                )[0]
             if expected is not None:
                 as_reviewed(result, expected, store)
             echo_plan(result, "text", brief=summary)
@@ -478,7 +500,10 @@ def register(cli: click.Group) -> None:
         help="For plan files: text, json or markdown. For enterprises: text or json.",
     )
     @click.option("--enterprise", metavar="NUMBER", help="The enterprise to show in detail (as TARGET).")
-    def show(target: str | None, state_url: str, output_format: str, enterprise: str | None) -> None:
+    @expiry_window_option
+    def show(
+        target: str | None, state_url: str, output_format: str, enterprise: str | None, expiry_window: int
+    ) -> None:
         """Print a saved plan (show FILE), or the stored state: every enterprise, or one in detail."""
         if enterprise is not None:
             if target is not None:
@@ -494,10 +519,16 @@ def register(cli: click.Group) -> None:
         store = open_or_exit(state_url)
         try:
             if target is None:
+                everything = store.read()
+                ending = ending_across(
+                    ((n, s.state.records) for n, s in everything.items()), clock.today(), expiry_window
+                )
                 if output_format == "json":
-                    say(json_lines(json.dumps(overview_document(store.read()), indent=2, ensure_ascii=False)))
+                    document = {**overview_document(everything), "ending": [item.document() for item in ending]}
+                    say(json_lines(json.dumps(document, indent=2, ensure_ascii=False)))
                 else:
-                    say(render_overview(store.read()), nl=False)
+                    say(render_overview(everything), nl=False)
+                    say("".join(line + "\n" for line in ending_notice(ending)), nl=False)
                 return
             try:
                 number = identifiers.enterprise_number(target)
@@ -508,10 +539,18 @@ def register(cli: click.Group) -> None:
                 fail(f"enterprise {number} is not in the store")
             accounts = store.accounts(number)
             now = clock.now()
+            ending = ending_grants(stored.state.records, clock.today(), expiry_window)
             if output_format == "json":
                 document = enterprise_json(stored, enterprise_document(stored.state), accounts, now)
-                say(json_lines(json.dumps(document, indent=2, ensure_ascii=False)))
+                say(
+                    json_lines(
+                        json.dumps(
+                            {**document, "ending": [item.document() for item in ending]}, indent=2, ensure_ascii=False
+                        )
+                    )
+                )
             else:
                 say(render_enterprise(stored, accounts, now), nl=False)
+                say("".join(line + "\n" for line in ending_notice(ending)), nl=False)
         finally:
             store.close()

@@ -8,7 +8,7 @@ from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.catalogue_file import catalogue_schema_text
 from reconciler.declare.schema import schema_text
 
-SCHEMAS = ("enterprise", "plan", "catalogue", "problems", "show", "drift", "who")
+SCHEMAS = ("enterprise", "plan", "catalogue", "problems", "show", "drift", "who", "review")
 
 
 def schema_document(name: str, catalogue: Catalogue | None = None) -> str:

@@ -99,14 +99,15 @@ def real_path(path: str | Path) -> str:
     return os.path.realpath(path)
 
 
-def select(paths: list[str | Path], sync: SyncLookup | None) -> Selection:
-    """Find the files, and leave out those of enterprises unchanged since their last apply."""
+def select(paths: list[str | Path], sync: SyncLookup | None, window: int = 0) -> Selection:
+    """Find the files, and leave out those of enterprises unchanged since their last apply (and
+    with no grant ending within ``window`` days)."""
     files, problems = discover(paths)
     if sync is None:
         return Selection(files, {}, set(), {}, problems)
     hashed = {real_path(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if os.access(f, os.R_OK)}
     owner, records = sync(list(hashed))
-    skipped = skippable(hashed, records)
+    skipped = skippable(hashed, records, window)
     kept = [f for f in files if owner.get(real_path(f)) not in skipped]
     return Selection(kept, hashed, skipped, records, problems, named={real_path(f): f for f in files})
 

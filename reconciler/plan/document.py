@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from reconciler import __version__
 from reconciler.plan.drift import Drift
+from reconciler.plan.ending import Ending
 from reconciler.plan.gates import Refusal
 from reconciler.plan.plan import Plan, Waiting
 from reconciler.records.change import Action, Change
@@ -52,6 +53,11 @@ def plan_document(plan: Plan) -> dict:
         "changes": [change_document(change) for change in plan.changes],
         "skipped": list(plan.skipped),
         "undeclared": list(plan.undeclared),
+        "ending": [item.document() for item in plan.ending],
+        "profiles": [
+            {"enterprise": enterprise, "name": name, "services": list(services)}
+            for enterprise, name, services in plan.bundles
+        ],
         "drift": [
             {"enterprise": d.enterprise, "address": d.address, "applied": d.applied, "found": d.found}
             for d in plan.drift
@@ -125,4 +131,6 @@ def plan_from_document(document: dict) -> Plan:
         counts,
         drift,
         tuple(document.get("undeclared", [])),
+        tuple(Ending.from_document(item) for item in document.get("ending", [])),
+        tuple((p["enterprise"], p["name"], tuple(p["services"])) for p in document.get("profiles", [])),
     )

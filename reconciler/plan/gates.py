@@ -33,6 +33,7 @@ class Policy:
 
     max_removal_share: float = DEFAULT_MAX_REMOVAL_SHARE
     actor: str | None = None
+    expiry_window: int = 14  # days ahead in which a plan lists grants that end (``plan.ending``)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ never missed:
 - its stored version is the one its last apply left (every write bumps the version,
   including writes made outside reconciler);
 - the digest of the tool's version, the catalogue and those files matches;
-- none of its grants has ended since (``until``): the day after, the same files declare less.  The catalogue
+- none of its grants ends within the window the plan lists ending grants for (``until``): on
+  its day the same files declare less, and before that the plan names it (``plan.ending``).  The catalogue
   is the effective one, the user's file (``reconciler.yaml`` or ``--catalogue``) included: a
   quality that offers one service fewer may make a declaration invalid that was valid.
 """
@@ -16,6 +17,7 @@ never missed:
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from reconciler import __version__
 from reconciler.declare.catalogue import load_catalogue
@@ -36,8 +38,10 @@ def sync_digest(files: dict[str, str]) -> str:
     return hasher.hexdigest()
 
 
-def skippable(hashed: dict[str, str], records: dict[str, SyncRecord]) -> set[str]:
-    """Enterprises that need no planning, given the files found now (path -> sha256)."""
+def skippable(hashed: dict[str, str], records: dict[str, SyncRecord], window: int = 0) -> set[str]:
+    """Enterprises that need no planning, given the files found now (path -> sha256), and the days
+    ahead in which an ending grant makes an enterprise worth reading again."""
+    horizon = (clock.today() + timedelta(days=window)).isoformat()
     skipped = set()
     for number, record in records.items():
         if record.version != record.synced_version or not record.files:
@@ -46,7 +50,7 @@ def skippable(hashed: dict[str, str], records: dict[str, SyncRecord]) -> set[str
             continue
         if sync_digest(record.files) != record.digest:
             continue
-        if record.next_expiry is not None and record.next_expiry <= clock.today().isoformat():
+        if record.next_expiry is not None and record.next_expiry <= horizon:
             continue
         skipped.add(number)
     return skipped

@@ -102,7 +102,7 @@ def _plan(
     workers: int | None,
     only: frozenset[str],
 ) -> Planned:
-    selection = select(paths, sync)
+    selection = select(paths, sync, policy.expiry_window)
     found = set(selection.hashed) or {real_path(path) for path in selection.files}
     if only:  # the other enterprises' files are not read at all
         selection.only = only

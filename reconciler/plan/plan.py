@@ -12,26 +12,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from reconciler.plan.drift import Drift
+from reconciler.plan.ending import Ending, end_dates, ending_grants
 from reconciler.plan.gates import Policy, Refusal, check_gates
 from reconciler.plan.incremental import sync_digest
+from reconciler.records import clock
 from reconciler.records.change import Action, Change
-from reconciler.records.state import Address, EnterpriseState, Fields, Kind, StoredEnterprise, fields
+from reconciler.records.state import Address, EnterpriseState, Fields, Kind, StoredEnterprise, as_codes, fields
 
 Sync = tuple[str, int | None, str, tuple[tuple[str, str], ...], str | None]
 
-# The fields holding the end date of a grant.
-UNTIL_FIELDS = ("until", "access_manager_until")
 
-
-def next_expiry(desired: EnterpriseState) -> str | None:
-    """The earliest end date among the grants declared (those already ended are not in ``desired``)."""
-    dates = [
-        value
-        for values in desired.records.values()
-        for name, value in values
-        if name in UNTIL_FIELDS and isinstance(value, str)
-    ]
-    return min(dates, default=None)
+def next_expiry(dates: list[tuple[Address, str, str, str]]) -> str | None:
+    """The earliest end date among the grants declared (``ending.end_dates``; those already ended are
+    not in the desired state)."""
+    return min((until for _, until, _, _ in dates), default=None)
 
 
 @dataclass(frozen=True)
@@ -67,6 +61,11 @@ class Plan:
     # Enterprises the store holds that no file given declares (only for a plan over whole
     # folders, where that means they were deleted from the repository); informative only.
     undeclared: tuple[str, ...] = ()
+    # Grants of the planned enterprises that end within the policy's window (``plan.ending``).
+    ending: tuple[Ending, ...] = ()
+    # The profiles of the planned enterprises: (enterprise, name, services), so that a plan says
+    # which profile brought which service to a user.
+    bundles: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -112,6 +111,8 @@ class PlanPart:
     refusals: tuple[Refusal, ...]
     sync: Sync | None
     drift: tuple[Drift, ...] = ()
+    ending: tuple[Ending, ...] = ()
+    bundles: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 def plan_enterprise(
@@ -127,12 +128,21 @@ def plan_enterprise(
     found.sort(key=lambda c: (c.step, c.address.quality, c.address.kind.value, c.address.key))
     refusals = check_gates(found, {number: current} if current else {}, policy) if found else ()
     version = current.version if current else None
+    dates = list(end_dates(desired.records))  # one pass over the records, for both uses
     sync = (
-        (number, version, sync_digest(files), tuple(sorted(files.items())), next_expiry(desired))
+        (number, version, sync_digest(files), tuple(sorted(files.items())), next_expiry(dates))
         if files is not None
         else None
     )
-    return PlanPart(number, tuple(found), version, refusals, sync, drift)
+    ending = tuple(ending_grants(desired.records, clock.today(), policy.expiry_window, dates))
+    bundles = tuple(
+        sorted(
+            (number, address.key, as_codes(values[0][1]))
+            for address, values in desired.records.items()
+            if address.kind is Kind.PROFILE
+        )
+    )
+    return PlanPart(number, tuple(found), version, refusals, sync, drift, ending, bundles)
 
 
 def combine(
@@ -148,6 +158,8 @@ def combine(
         sync=tuple(part.sync for part in ordered if part.sync is not None),
         skipped=tuple(sorted(skipped)),
         drift=tuple(item for part in ordered for item in part.drift),
+        ending=tuple(item for part in ordered for item in part.ending),
+        bundles=tuple(item for part in ordered for item in part.bundles),
         undeclared=tuple(sorted(undeclared)),
     )
 

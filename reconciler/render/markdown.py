@@ -29,7 +29,9 @@ from reconciler.render.neutral import code_span, fence, markdown
 from reconciler.render.text import (
     drift_lines,
     drift_mark,
+    ending_lines,
     names_of,
+    profile_note,
     render_change,
     summary,
     undeclared_lines,
@@ -107,7 +109,10 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
     drifted = {item.address for item in plan.drift}
     for number, grouped in groupby(plan.changes, key=lambda change: change.address.enterprise):
         changes = list(grouped)
-        names = names_of(changes, markdown)  # names outside the JSON values: inert as in the rest of the comment
+        names = names_of(changes, markdown)
+        bundles = {
+            name: set(services) for enterprise, name, services in plan.bundles if enterprise == number
+        }  # names outside the JSON values: inert as in the rest of the comment
         counts = Counter(c.action for c in changes)
         state = "new" if versions.get(number) is None else f"stored version {versions[number]}"
         lines = [
@@ -121,7 +126,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
         body = [
             line[2:] if line.startswith("  ") else line
             for c in changes
-            for line in [*render_change(c, names), *drift_mark(c, drifted)]
+            for line in [*render_change(c, names), *profile_note(c, bundles), *drift_mark(c, drifted)]
         ]
         sections.append((number, [*lines, *fence(body, "diff"), "", "</details>"]))
     return sections
@@ -129,7 +134,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
 
 def _notices(plan: Plan) -> list[str]:
     """Drift and enterprises no longer declared, as the text plan says them, in a plain block."""
-    lines = [*drift_lines(plan), *undeclared_lines(plan)]
+    lines = [*drift_lines(plan), *undeclared_lines(plan), *ending_lines(plan)]
     return ["", *fence([line for line in lines if line], "text")] if lines else []
 
 

@@ -21,9 +21,10 @@ import click
 import orjson
 
 from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.plan.ending import Ending
 from reconciler.plan.plan import Plan, Waiting
 from reconciler.records.change import Action, Change
-from reconciler.records.state import Kind, Value
+from reconciler.records.state import Kind, Value, as_codes
 from reconciler.render.neutral import json_text, text
 from reconciler.store.port import ACTIVATION_DAYS
 
@@ -112,7 +113,10 @@ def render_change(change: Change, names: Mapping[str, str]) -> list[str]:
     # A new or removed record: show what is set.
     record = change.after or change.before
     assert record is not None  # a creation has fields after, a deletion before
-    shown = [(name, value) for name, value in record if value is not None and value is not False]
+    # What is set: no unset field, no false flag, no empty list but the services (always shown).
+    shown: list[tuple[str, Value]] = [
+        (name, value) for name, value in record if name == "services" or value not in (None, False, ())
+    ]
     width = max((len(name) for name, _ in shown), default=0)
     lines += [f"      {symbol} {name.ljust(width)} = {field_value(name, value, names)}" for name, value in shown]
     if change.address.kind is Kind.PERSON:
@@ -146,7 +150,7 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
 
     if plan.is_empty:
         yield joined(["No changes. The stored state matches the declaration."]) + _skipped(plan)
-        yield joined([*drift_lines(plan), *undeclared_lines(plan), *waiting_lines(plan)])
+        yield joined([*drift_lines(plan), *undeclared_lines(plan), *ending_lines(plan), *waiting_lines(plan)])
         return
     yield joined(["reconciler will perform the following actions:"])
     versions = dict(plan.versions)
@@ -159,11 +163,20 @@ def plan_chunks(plan: Plan, color: bool = False) -> Iterator[str]:
         ]
         changes = list(grouped)
         names = names_of(changes)
+        bundles = {name: set(services) for enterprise, name, services in plan.bundles if enterprise == number}
         for change in changes:
-            lines += ["", *render_change(change, names), *drift_mark(change, drifted)]
+            lines += ["", *render_change(change, names), *profile_note(change, bundles), *drift_mark(change, drifted)]
         yield joined(lines)
     yield joined(
-        ["", summary(plan), *refusal_lines(plan), *drift_lines(plan), *undeclared_lines(plan), *waiting_lines(plan)]
+        [
+            "",
+            summary(plan),
+            *refusal_lines(plan),
+            *drift_lines(plan),
+            *undeclared_lines(plan),
+            *ending_lines(plan),
+            *waiting_lines(plan),
+        ]
     ) + _skipped(plan)
 
 
@@ -185,8 +198,14 @@ def summary_chunks(plan: Plan) -> Iterator[str]:
     lines = ["reconciler will perform these changes (counts; the full plan lists each one):", ""]
     for key, row in counts.items():
         lines.append(f"  {places[key]:<{width}}  +{row[Action.CREATE]} ~{row[Action.UPDATE]} -{row[Action.DELETE]}")
-    ending = [*refusal_lines(plan), *drift_lines(plan), *undeclared_lines(plan), *waiting_lines(plan)]
-    yield "".join(line + "\n" for line in [*lines, "", summary(plan), *ending])
+    tail = [
+        *refusal_lines(plan),
+        *drift_lines(plan),
+        *undeclared_lines(plan),
+        *ending_lines(plan),
+        *waiting_lines(plan),
+    ]
+    yield "".join(line + "\n" for line in [*lines, "", summary(plan), *tail])
     yield _skipped(plan)
 
 
@@ -234,6 +253,19 @@ DRIFT_MARK = "        (changed outside reconciler since the last apply: this put
 SHOWN_NUMBERS = 20  # enterprise numbers listed in one line of a notice; the rest are counted
 
 
+def profile_note(change: Change, bundles: Mapping[str, set[str]]) -> list[str]:
+    """Which profile brought which of a user's services (the rest are the user's own)."""
+    if change.address.kind is not Kind.USER or change.after is None:
+        return []
+    after = dict(change.after)
+    services = set(as_codes(after["services"]))
+    brought = [
+        f"{text(name)}: {text(', '.join(sorted(bundles.get(name, set()) & services)))}"
+        for name in as_codes(after.get("profiles") or ())
+    ]
+    return [f"        (from profiles {'; '.join(brought)})"] if brought else []
+
+
 def drift_mark(change: Change, drifted: set[str]) -> list[str]:
     """The line that marks a change undoing a write made outside reconciler."""
     return [DRIFT_MARK] if str(change.address) in drifted else []
@@ -268,6 +300,28 @@ def undeclared_lines(plan: Plan) -> list[str]:
         "offboard: true):",
         f"  {shown}{f' and {more} more' if more > 0 else ''}",
     ]
+
+
+SHOWN_ENDING = 50  # grants listed before the rest are counted
+
+
+def ending_lines(plan: Plan) -> list[str]:
+    """Grants of the planned enterprises that end soon: extend them in time, or let them go."""
+    return ending_notice(plan.ending)
+
+
+def ending_notice(ending: tuple[Ending, ...] | list[Ending]) -> list[str]:
+    """The grants that end within the window, soonest first, at most ``SHOWN_ENDING`` of them."""
+    if not ending:
+        return []
+    lines = ["", "Grants that end soon (from that day on they count as not declared; extend `until` to keep them):"]
+    for item in ending[:SHOWN_ENDING]:
+        place = f"quality {text(item.quality)}, " if item.quality else ""
+        who = f"{text(item.name)} ({text(item.ssin)})" if item.name else text(item.ssin)
+        lines.append(f"  {text(item.until)}  {enterprise_label(item.enterprise)}  {place}{text(item.role)}  {who}")
+    if len(ending) > SHOWN_ENDING:
+        lines.append(f"  and {len(ending) - SHOWN_ENDING} more")
+    return lines
 
 
 def refusal_lines(plan: Plan) -> list[str]:

@@ -55,7 +55,7 @@ class Table:
                 ("services", tuple(sorted(set(row[start].split())))),
                 ("protected", bool(row[start + 1])),
                 ("until", row[start + 2]),
-                ("profiles", tuple(sorted(set(row[start + 3].split())))),
+                ("profiles", tuple(sorted(set(row[start + 3].split()))) if row[start + 3] else ()),
             )
         if self.kind is Kind.PERSON:
             return (("name", row[start]), ("email", row[start + 1]), ("language", row[start + 2]))

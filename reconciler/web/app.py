@@ -50,6 +50,7 @@ from reconciler.locale import DEFAULT, LANGUAGES, N_, NAMES, Phrase, supported, 
 from reconciler.store.audit import ChainBroken, run_id
 from reconciler.store.backends import open_store
 from reconciler.store.port import Account, Store, now_text
+from reconciler.web.review import may_review, review_page
 from reconciler.web.throttle import ATTEMPTS_PER_MINUTE, TRACKED_ADDRESSES, AddressThrottle
 
 SECRET_ENV = "RECONCILER_SECRET_KEY"  # noqa: S105 - the name of a variable, not a secret
@@ -60,7 +61,7 @@ EXPIRED_FLOW = N_("This activation is no longer valid. Start again with the code
 START_FIRST = N_("Start with your user name and temporary password.")
 ACTIVATED = N_("Your account is active. From now on, log in with your user name and your new password.")
 # Pages the language switch may return to: never a URL from the request (no open redirect).
-RETURNABLE = ("/", "/login", "/first-login", "/first-login/identity", "/first-login/password", "/me")
+RETURNABLE = ("/", "/login", "/first-login", "/first-login/identity", "/first-login/password", "/me", "/review")
 
 
 def current_language() -> str:
@@ -140,6 +141,8 @@ def create_app(
     app.jinja_env.filters["declared"] = escape
     app.jinja_env.filters["say"] = say
     app.jinja_env.filters["status"] = lambda status: say(status_phrase(status))
+    # A value that is a Phrase (a text of ours) or data (a date, an SSIN): only the first is translated.
+    app.jinja_env.filters["phrase"] = lambda value: say(value) if isinstance(value, Phrase) else value
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda text: translations(current_language()).gettext(text),
@@ -350,7 +353,39 @@ def create_app(
             "me.html",
             view=overview(store(), account, clock(), current_language()),
             number=format_enterprise_number(account.enterprise),
+            reviewer=may_review(store(), account),
         )
+
+    def review_of_enterprise(number: str | None) -> ResponseReturnValue:
+        """The access review, for the main and co-main access managers of the enterprise, and nobody else."""
+        account = signed_in()
+        if account is None:
+            return redirect(url_for("login"))
+        speak_to(account)
+        wanted = account.enterprise if number is None else "".join(ch for ch in number if ch.isdigit())
+        page = review_page(store(), account, clock()) if wanted == account.enterprise else None
+        if page is None:  # another enterprise's review is refused the same way: it says nothing of it
+            return render_template(
+                "message.html",
+                title=say(N_("You may not see this page")),
+                message=say(
+                    N_(
+                        "Only the main access manager and the co-main access managers of an enterprise see its "
+                        "access review."
+                    )
+                ),
+            ), 403
+        return render_template(
+            "review.html", page=page, account=account, number=format_enterprise_number(account.enterprise)
+        )
+
+    @app.get("/review")
+    def review() -> ResponseReturnValue:
+        return review_of_enterprise(None)
+
+    @app.get("/review/<number>")
+    def review_of(number: str) -> ResponseReturnValue:
+        return review_of_enterprise(number)
 
     @app.post("/logout")
     def logout() -> ResponseReturnValue:

@@ -47,7 +47,9 @@ def profiles_offered(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> It
         if appointment.role is not Role.USER or appointment.quality not in catalogue.qualities:
             continue
         assert isinstance(appointment.person, User)
-        offered = set(catalogue.offered(appointment.quality))
+        if not appointment.person.profiles:
+            continue
+        offered = catalogue.qualities[appointment.quality].services
         for index, name in enumerate(appointment.person.profiles):
             missing = [s for s in bundles.get(name, ()) if s not in offered]
             if missing:
