@@ -18,6 +18,7 @@ from reconciler.declare.schema import enterprise_schema, is_valid
 from reconciler.plan.incremental import catalogue_sha
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 SMALL = HERE.parent / "examples" / "enterprises" / "small-employer.yaml"
 
 USER_CATALOGUE = """\
@@ -176,5 +177,5 @@ def test_schema_command_follows_the_catalogue(tmp_path: Path) -> None:
 
 
 def test_the_portal_qualities_file_reads_as_a_user_catalogue() -> None:
-    catalogue = use_catalogue(HERE / "fixtures" / "catalogue" / "portal-qualities.yaml")
+    catalogue = use_catalogue(ROOT / "examples" / "catalogue" / "portal-qualities.yaml")
     assert {"social-insurance-fund", "work-accident-insurer"} <= catalogue.qualities.keys()

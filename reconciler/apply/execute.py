@@ -14,7 +14,7 @@ from itertools import groupby
 
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.authority import check_authority
-from reconciler.plan.drift import adopted_events, adopted_people, outside_changes
+from reconciler.plan.drift import adopted_events, adopted_people, drift_of
 from reconciler.plan.gates import Policy, Refusal, check_gates, unlifted
 from reconciler.plan.plan import Plan
 from reconciler.plan.saved import SavedPlan, plan_hash
@@ -71,12 +71,7 @@ def check_saved_plan(saved: SavedPlan, store: Store, policy: Policy) -> Plan:
             raise NotAuthorised(problems)
     # What the file says drifted is never taken on its word: apply records the drifted records it
     # leaves alone as adopted, so the drift is found again from the store and its trail.
-    drift = tuple(
-        item
-        for number, found in sorted(stored.items())
-        if found.drifted
-        for item in outside_changes(found, store.audit_entries(number))
-    )
+    drift = tuple(item for number, found in sorted(stored.items()) if found.drifted for item in drift_of(store, found))
     refusals = check_gates(plan.changes, stored, replace(policy, actor=plan.actor))
     return replace(plan, refusals=refusals, drift=drift)
 

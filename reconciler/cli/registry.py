@@ -22,7 +22,7 @@ from reconciler.cli.common import (
 )
 from reconciler.declare import identifiers
 from reconciler.declare.characters import escape
-from reconciler.plan.drift import outside_changes
+from reconciler.plan.drift import drift_of
 from reconciler.records import clock
 from reconciler.render.codeowners import PLATFORMS, actor_of, codeowners
 from reconciler.render.drift import drift_document, render_drift
@@ -71,7 +71,7 @@ def register(cli: click.Group) -> None:
             for item in listed:
                 if item.drifted:
                     stored = store.read([item.number])[item.number]
-                    found[item.number] = outside_changes(stored, store.audit_entries(item.number))
+                    found[item.number] = drift_of(store, stored)
         finally:
             store.close()
         say(drift_document(found) if output_format == "json" else render_drift(found), nl=output_format == "json")

@@ -191,13 +191,14 @@ def _yaml_files(folder: Path) -> tuple[list[Path], list[Diagnostic]]:
         where = str(error.filename) if error.filename else str(folder)
         problems.append(Diagnostic(Position(where), Y_UNREADABLE, f"cannot read folder: {error.strerror}"))
 
+    inside = len(os.path.join(str(folder), ""))  # os.walk's roots all start with the folder: no relpath
     for root, folders, names in os.walk(folder, onerror=unreadable):
         folders[:] = [name for name in folders if not name.startswith(".")]
         for name in names:
             if os.path.splitext(name)[1] not in YAML_SUFFIXES:
                 continue
             full = os.path.join(root, name)
-            if (refused := _refused_path(os.path.relpath(full, folder))) is not None:
+            if (refused := _refused_path(full[inside:])) is not None:
                 problems.append(Diagnostic(Position(full), Y_UNREADABLE, refused))
                 continue
             try:
@@ -208,8 +209,8 @@ def _yaml_files(folder: Path) -> tuple[list[Path], list[Diagnostic]]:
             if (reason := _not_regular(mode)) is not None:
                 problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
             else:
-                found.append(Path(full))
-    return sorted(found, key=lambda p: p.parts), sorted(problems)
+                found.append(full)
+    return [Path(full) for full in sorted(found, key=lambda full: full.split(os.sep))], sorted(problems)
 
 
 def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:

@@ -33,7 +33,7 @@ from reconciler.plan.desired import (
     real_path,
     select,
 )
-from reconciler.plan.drift import outside_changes
+from reconciler.plan.drift import drift_of
 from reconciler.plan.gates import Policy
 from reconciler.plan.plan import Plan, PlanPart, combine, plan_enterprise
 from reconciler.plan.selection import applied_under, not_declared, partial_enterprises, undeclared_enterprises
@@ -164,7 +164,7 @@ def _plan_shard(
         files = {real_path(path): sha for path, sha in outcome.files.items()}  # as the store remembers them
         shard.files.update(files)
         stored = store.read([outcome.number]).get(outcome.number)
-        drift = outside_changes(stored, store.audit_entries(outcome.number)) if stored and stored.drifted else ()
+        drift = drift_of(store, stored) if stored else ()
         part = plan_enterprise(outcome.number, outcome.state, stored, policy, files, drift)
         if policy.actor and part.changes:
             shard.problems.extend(_authority(outcome, part, stored, policy.actor))

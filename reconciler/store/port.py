@@ -231,6 +231,10 @@ class Store(Protocol):
 
     def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]: ...
 
+    def applied_records(self, enterprise: str, actions: Iterable[str]) -> dict[str, str | None]:
+        """Per record address of the enterprise, the ``after`` (JSON, None once removed) of its
+        newest audit entry among ``actions``: the records as the applies left them."""
+
     def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
         """Which enterprise each file was last applied to, and what those enterprises remember."""
 

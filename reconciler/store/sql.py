@@ -296,6 +296,20 @@ class SqlStore(LoginStore, ABC):
                 rows = self._rows(f"SELECT {columns} FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,))
         return [AuditEntry(*row) for row in rows]
 
+    def applied_records(self, enterprise: str, actions: Iterable[str]) -> dict[str, str | None]:
+        wanted = sorted(set(actions))
+        marks = ", ".join("?" * len(wanted))
+        # The newest entry per address, found by the index on (enterprise, address, seq).
+        sql = (
+            "SELECT a.address, a.after FROM audit_log a JOIN ("
+            f"SELECT address, max(seq) AS seq FROM audit_log WHERE enterprise = ? AND action IN ({marks}) "
+            "GROUP BY address) newest ON a.address = newest.address AND a.seq = newest.seq "
+            "WHERE a.enterprise = ?"
+        )
+        with self._snapshot():
+            rows = self._rows(sql, (enterprise, *wanted, enterprise))
+        return {address: after for address, after in rows if address.startswith("enterprise[")}
+
     def audit_heads(self) -> dict[str, tuple[int, str]]:
         with self._snapshot():
             return {
