@@ -255,7 +255,7 @@ SHOWN_NUMBERS = 20  # enterprise numbers listed in one line of a notice; the res
 
 def profile_note(change: Change, bundles: Mapping[str, set[str]]) -> list[str]:
     """Which profile brought which of a user's services (the rest are the user's own)."""
-    if change.address.kind is not Kind.USER or change.after is None:
+    if not bundles or change.address.kind is not Kind.USER or change.after is None:
         return []
     after = dict(change.after)
     services = set(as_codes(after["services"]))
@@ -268,7 +268,7 @@ def profile_note(change: Change, bundles: Mapping[str, set[str]]) -> list[str]:
 
 def drift_mark(change: Change, drifted: set[str]) -> list[str]:
     """The line that marks a change undoing a write made outside reconciler."""
-    return [DRIFT_MARK] if str(change.address) in drifted else []
+    return [DRIFT_MARK] if drifted and str(change.address) in drifted else []
 
 
 def drift_lines(plan: Plan) -> list[str]:
