@@ -4,12 +4,14 @@ plan, apply, show and export, on both stores."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
 
+from reconciler.accounts import firstlogin
 from reconciler.records import clock
 from reconciler.store.backends import open_store
 
@@ -210,3 +212,24 @@ def test_a_profile_change_needs_the_main_or_a_co_main_access_manager(run, store_
     assert refused.exit_code == 1 and "A013" in refused.stderr
     allowed = run("plan", declared, "--state", store_url, "--actor", "75031366754")
     assert allowed.exit_code == 0, allowed.stderr
+
+
+def test_show_names_dormant_accounts(run, store_url: str, tmp_path: Path) -> None:
+    letters = tmp_path / "letters"
+    with clock.frozen(at("2026-01-05")):
+        done = run("apply", SMALL, "--state", store_url, "--auto-approve", "--delivery", f"letters:{letters}")
+        assert done.exit_code == 0, done.output
+        code = (letters / E / "jmertens" / "2-temporary-password.txt").read_text()
+        password = re.search(r"\b([A-Z2-9]{4}(?:-[A-Z2-9]{4}){3})\b", code).group(1)
+        store = open_store(store_url)
+        try:
+            now = clock.now()
+            account = firstlogin.start(store, "jmertens", password, now)
+            firstlogin.confirm_identity(store, account, JAN, now)
+            firstlogin.choose_password(store, account, "a long passphrase here", "a long passphrase here", now, "r")
+        finally:
+            store.close()
+        assert "[jmertens, active]" in run("show", E, "--state", store_url).stdout
+    with clock.frozen(at("2026-04-20")):  # more than 90 days without a login
+        shown = run("show", E, "--state", store_url).stdout
+        assert "[jmertens, dormant]" in shown and "1 dormant" in shown

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from reconciler.declare.identifiers import format_enterprise_number
+from reconciler.plan.dormancy import DORMANT, account_status
 from reconciler.records.state import Address, Kind, StoredEnterprise, as_codes, as_text
 from reconciler.render.neutral import text
 from reconciler.store.port import WAITING, Account
@@ -91,7 +92,7 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
         account = by_ssin.get(ssin)
         if account is None:
             return text(ssin)
-        status = account.effective_status(now)
+        status = account_status(account, now)
         if status == "pending":
             assert account.activation_deadline is not None  # codes are always issued with a deadline
             status += f" until {account.activation_deadline[:10]}"
@@ -133,8 +134,9 @@ def render_enterprise(stored: StoredEnterprise, accounts: list[Account], now: da
                 )
             elif address.kind is Kind.ROUTE:
                 lines.append(f"    route: {text(address.key)} -> sender {text(fields['sender'])}")
-    statuses = [account.effective_status(now) for account in accounts]
-    counts = ", ".join(f"{statuses.count(s)} {s}" for s in (*WAITING, "active", "deactivated") if s in statuses)
+    statuses = [account_status(account, now) for account in accounts]
+    shown = (*WAITING, "active", DORMANT, "deactivated")
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in shown if s in statuses)
     lines.append(f"  accounts: {counts or 'none'}")
     waiting = sorted(
         (a for a, s in zip(accounts, statuses, strict=True) if s in WAITING),
