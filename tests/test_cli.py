@@ -226,3 +226,32 @@ def test_show_as_json_with_and_without_an_enterprise(run, store_url: str) -> Non
     detail = json.loads(run("show", "0999.055.557", "--state", store_url, "--format", "json").stdout)
     assert list(validator.iter_errors(detail)) == []
     assert detail["kind"] == "enterprise" and {a["status"] for a in detail["accounts"]} == {"awaiting codes"}
+
+
+def test_the_lazy_command_table_is_what_the_modules_register() -> None:
+    """Commands are imported when run; the table naming each command's module must stay true."""
+    import importlib
+
+    import click
+
+    from reconciler.cli import COMMANDS
+
+    registered = {}
+    for module in set(COMMANDS.values()):
+        group = click.Group()
+        importlib.import_module(f"reconciler.cli.{module}").register(group)
+        registered.update(dict.fromkeys(group.commands, module))
+    assert registered == COMMANDS
+
+
+def test_validate_does_not_import_the_web_page_or_the_access_codes() -> None:
+    """What a pre-commit hook pays for: validate imports only what checking needs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from reconciler.cli import cli; cli.get_command(None, 'validate'); "
+        "print(sorted(m for m in sys.modules if m.startswith(('reconciler.accounts', 'reconciler.web', 'flask'))))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "[]"

@@ -7,17 +7,43 @@ Usage errors exit 1 too, so that 2 always means "there are changes".
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
 from reconciler import __version__
-from reconciler.cli import accounts, catalogue, common, governance, planning, registry
+from reconciler.cli import catalogue, common
 from reconciler.cli.common import EXIT_ERROR
 
+# Which module registers each command.  A command's module is imported only when that command
+# runs (or --help lists them all): `validate` runs on every commit and should not pay for the
+# web page's and the access codes' imports.  A test keeps this table equal to what the
+# modules register.
+COMMANDS = {
+    "validate": "validating",
+    **dict.fromkeys(("plan", "apply", "show"), "planning"),
+    **dict.fromkeys(("actor", "audit", "codeowners", "drift", "export", "lock", "state"), "registry"),
+    **dict.fromkeys(("activate", "credentials", "serve"), "accounts"),
+    "schema": "catalogue",
+    **dict.fromkeys(("review", "who"), "governance"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are registered by their module when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"reconciler.cli.{COMMANDS[cmd_name]}").register(self)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 def cli() -> None:
     """Access management as data for enterprise accounts on the social-security portal.
@@ -26,13 +52,6 @@ def cli() -> None:
     parameters in YAML; validate them, see the plan, and apply exactly that plan.
     """
     catalogue.activate_catalogue(None)  # the repository's reconciler.yaml, if any; --catalogue replaces it
-
-
-planning.register(cli)
-registry.register(cli)
-accounts.register(cli)
-catalogue.register(cli)
-governance.register(cli)
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from reconciler.cli.accounts import chain_broken, send_codes
 from reconciler.cli.catalogue import catalogue_option
 from reconciler.cli.common import (
     EXIT_CHANGES,
-    EXIT_ERROR,
     EXIT_LOCK,
     EXIT_PLAN_FILE,
     EXIT_REFUSED,
@@ -49,14 +48,11 @@ from reconciler.plan.saved import (
     read_plan_file,
     write_plan_file,
 )
-from reconciler.plan.validation import validate_paths
-from reconciler.plan.verdicts import DEFAULT_FOLDER
 from reconciler.records import clock
 from reconciler.render.export import enterprise_document
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import DEFAULT_LIMIT, render_plan_markdown
 from reconciler.render.neutral import json_lines
-from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
 from reconciler.render.show import enterprise_json, overview_document, render_enterprise, render_overview
 from reconciler.render.text import ending_notice, plan_chunks, summary_chunks
@@ -259,41 +255,6 @@ def echo_plan(
 
 
 def register(cli: click.Group) -> None:
-    @cli.command()
-    @catalogue_option
-    @paths_argument
-    @click.option(
-        "--format",
-        "output_format",
-        type=click.Choice(PROBLEM_FORMATS),
-        default="text",
-        show_default=True,
-        help="How problems are printed: text on stderr, or on stdout json (schemas/problems.schema.json), "
-        "github (workflow commands, annotations) or sarif (SARIF 2.1.0, for code scanning).",
-    )
-    @click.option(
-        "--cache-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_FOLDER,
-        show_default=True,
-        envvar="RECONCILER_CACHE_DIR",
-        help="Where enterprises found valid are remembered, so that only those whose files changed are read "
-        "again (owner-only files). Also read from RECONCILER_CACHE_DIR.",
-    )
-    @click.option("--no-cache", is_flag=True, help="Read every file; neither read nor write the cache.")
-    def validate(paths: tuple[Path, ...], output_format: str, cache_dir: Path, no_cache: bool) -> None:
-        """Check YAML files (or folders of them) against the schema and the hierarchy rules."""
-        result = validate_paths(paths, None if no_cache else cache_dir)
-        if result.problems:
-            report(result.problems, output_format)
-            raise SystemExit(EXIT_ERROR)
-        warn(result.warnings)
-        files, enterprises = result.files, result.enterprises
-        if output_format in ("json", "sarif"):
-            say(render_problems([], output_format, files, enterprises), nl=False)
-        else:
-            say(f"{plural(files, 'file')} valid: {plural(enterprises, 'enterprise')}.")
-
     @cli.command()
     @catalogue_option
     @paths_argument

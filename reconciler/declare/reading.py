@@ -177,36 +177,49 @@ def _yaml_files(folder: Path) -> tuple[list[Path], list[Diagnostic]]:
 
     Hidden folders (``.github``, ``.gitlab-ci``, ``.reconciler``, ...) are left out, so that
     a repository's root can be given without its CI workflows being read as declarations.
-    ``os.walk`` rather than ``Path.rglob``, and sorting by parts rather than by ``Path``:
-    registries hold thousands of files, and every plan lists them.  A YAML name that is not
+    ``os.scandir`` rather than ``Path.rglob`` or ``os.walk`` and a ``stat`` per file, and sorting
+    paths as text split at their separators rather than as ``Path``: registries hold tens of
+    thousands of files, and every plan and every validate lists them.  A YAML name that is not
     a regular file (a dangling or looping link, a pipe) and a folder that cannot be listed
     are reported, not skipped: a declaration that silently goes missing plans its removal.
     So is a path holding a control character: paths are written into CODEOWNERS, one per
     line, and a line feed in a file's name would add a line of the proposer's choosing.
     """
-    found = []
-    problems = []
-
-    def unreadable(error: OSError) -> None:
-        where = str(error.filename) if error.filename else str(folder)
-        problems.append(Diagnostic(Position(where), Y_UNREADABLE, f"cannot read folder: {error.strerror}"))
-
-    inside = len(os.path.join(str(folder), ""))  # os.walk's roots all start with the folder: no relpath
-    for root, folders, names in os.walk(folder, onerror=unreadable):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        for name in names:
-            if os.path.splitext(name)[1] not in YAML_SUFFIXES:
+    found: list[str] = []
+    problems: list[Diagnostic] = []
+    inside = len(os.path.join(str(folder), ""))  # every path found starts with the folder: no relpath
+    pending = [str(folder)]
+    while pending:  # os.scandir's entries know their type: no stat per file, as os.walk plus a stat would
+        root = pending.pop()
+        try:
+            with os.scandir(root) as listing:
+                entries = list(listing)
+        except OSError as error:
+            where = str(error.filename) if error.filename else root
+            problems.append(Diagnostic(Position(where), Y_UNREADABLE, f"cannot read folder: {error.strerror}"))
+            continue
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            if is_folder:
+                if not entry.name.startswith(".") and not entry.is_symlink():  # linked folders are not followed
+                    pending.append(entry.path)
                 continue
-            full = os.path.join(root, name)
+            if os.path.splitext(entry.name)[1] not in YAML_SUFFIXES:
+                continue
+            full = entry.path
             if (refused := _refused_path(full[inside:])) is not None:
                 problems.append(Diagnostic(Position(full), Y_UNREADABLE, refused))
                 continue
             try:
-                mode = os.stat(full).st_mode
+                regular = entry.is_file()  # follows a link, as reading the file will
+                mode = 0 if regular else os.stat(full).st_mode
             except OSError as error:
                 problems.append(Diagnostic(Position(full), Y_UNREADABLE, _missing(full, error)))
                 continue
-            if (reason := _not_regular(mode)) is not None:
+            if not regular and (reason := _not_regular(mode)) is not None:
                 problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
             else:
                 found.append(full)
