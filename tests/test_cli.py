@@ -255,3 +255,23 @@ def test_validate_does_not_import_the_web_page_or_the_access_codes() -> None:
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert shown.strip() == "[]"
+
+
+def test_a_long_plan_is_printed_as_counts_unless_every_change_is_asked_for(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.cli import planning
+
+    monkeypatch.setattr(planning, "LONG_PLAN", 10)  # the examples plan 928 changes
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    counted = run("plan", EXAMPLES, "--state", state)
+    assert counted.stdout.startswith("928 changes: printed as counts (every change: --full-text, or a plan saved")
+    assert "person[" not in counted.stdout and "Plan: 928 to create" in counted.stdout
+    saved = run("plan", EXAMPLES, "--state", state, "--out", tmp_path / "p.plan")
+    assert f"every change: `reconciler show {tmp_path / 'p.plan'}`" in saved.stdout
+    every = run("plan", EXAMPLES, "--state", state, "--full-text")
+    assert "person[" in every.stdout and "printed as counts" not in every.stdout
+    assert "person[" in run("show", tmp_path / "p.plan").stdout  # show prints every change
+    assert json.loads(run("plan", EXAMPLES, "--state", state, "--format", "json").stdout)["changes"]
+    monkeypatch.setattr(planning, "LONG_PLAN", 5000)
+    assert "person[" in run("plan", EXAMPLES, "--state", state).stdout  # a plan people can read: every change

@@ -219,10 +219,17 @@ progress_option = click.option(
 )
 
 
+# Beyond this many changes a plan printed as text is a wall nobody reads (a first import of a
+# registry has millions): it is printed as counts unless --full-text asks for every change.
+LONG_PLAN = 5000
+
 summary_option = click.option(
-    "--summary",
-    is_flag=True,
-    help="Print the plan as counts per enterprise and quality instead of every change (text only).",
+    "--summary/--full-text",
+    "summary",
+    default=None,
+    help=f"Print the plan as counts per enterprise and quality (--summary) or every change (--full-text); "
+    f"by default, text plans of more than {LONG_PLAN:,} changes are printed as counts. A plan saved with --out "
+    "keeps every change: `reconciler show FILE`.",
 )
 
 
@@ -231,15 +238,21 @@ def echo_plan(
     output_format: str,
     markdown_limit: int = DEFAULT_LIMIT,
     full_plan_at: str | None = None,
-    brief: bool = False,
+    brief: bool | None = False,
 ) -> None:
     """Print a plan in the format asked for; text is printed as it is rendered.
 
     github prints the plan as text (the problems, when there are any, as workflow commands);
-    sarif prints a SARIF log with no results (the plan itself is kept with --out).
+    sarif prints a SARIF log with no results (the plan itself is kept with --out).  ``brief``
+    None: as counts when the plan is longer than ``LONG_PLAN`` changes, saying so.
     """
     if output_format == "github":
         output_format = "text"
+    if brief is None and output_format == "text":
+        brief = len(plan.changes) > LONG_PLAN
+        if brief:
+            where = f"`reconciler show {full_plan_at}`" if full_plan_at else "--full-text, or a plan saved with --out"
+            say(f"{len(plan.changes):,} changes: printed as counts (every change: {where}).\n")
     if output_format == "sarif":
         say(render_problems([], "sarif"), nl=False)
     elif brief and output_format == "text":
@@ -419,7 +432,7 @@ def register(cli: click.Group) -> None:
                 )[0]
             if expected is not None:
                 as_reviewed(result, expected, store)
-            echo_plan(result, "text", brief=summary)
+            echo_plan(result, "text", full_plan_at=str(paths[0]) if saved else None, brief=summary)
             if result.is_empty:
                 applied(result, store, overrides)  # records what the enterprises were checked against
                 if not defer_codes:
