@@ -48,7 +48,16 @@ from reconciler.render.review_html import render_review_html
 from reconciler.web.app import create_app
 from tests.test_hostile_names import HOSTILE, JAN, SMALL, SMALL_FILE, terminal_safe, write_rows
 from tests.test_lifecycle import apply_paths, code_of
-from tests.test_who import ACTIVATED, CREATED, EXTENDED, LEGAL, LOGGED_IN, SOFIE, SOFIE_AS_USER, SS, apply_at
+from tests.test_who import (
+    ACTIVATED,
+    CREATED,
+    LEGAL,
+    SOFIE,
+    SS,
+    apply_at,
+    secretariat_with_sofie_active,
+    sofie_made_a_user,
+)
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SCHEMA = Draft202012Validator(json.loads((ROOT / "schemas" / "review.schema.json").read_text(encoding="utf-8")))
@@ -63,19 +72,9 @@ SUFFIX = {"text": "txt", "markdown": "md", "csv": "csv", "json": "json", "html":
 @pytest.fixture
 def reviewed(store, tmp_path: Path):
     """The secretariat applied, Sofie activated and logged in, a review signed, then Sofie made a user."""
-    declared = tmp_path / "declared" / "social-secretariat"
-    shutil.copytree(EXAMPLES / "social-secretariat", declared)
-    apply_at(store, CREATED, "run-0001", LEGAL, declared)
-    letters = tmp_path / "letters"
-    issue_codes(store, LetterBox(str(letters)), None, CREATED, "http://login.example/first-login", "run-0001")
-    account = firstlogin.start(store, "sclaes", code_of(letters, SS, "sclaes"), ACTIVATED)
-    firstlogin.confirm_identity(store, account, SOFIE, ACTIVATED)
-    firstlogin.choose_password(store, account, PASSWORD, PASSWORD, ACTIVATED, "w1")
-    firstlogin.login(store, "sclaes", PASSWORD, LOGGED_IN)
+    declared = secretariat_with_sofie_active(store, tmp_path)
     sign_review(store, SS, SOFIE, SIGNED_AT, "run-review", 90, 14)
-    employer = declared / "employer.yaml"
-    employer.write_text(employer.read_text(encoding="utf-8") + SOFIE_AS_USER, encoding="utf-8")
-    apply_at(store, EXTENDED, "run-0002", SOFIE, declared)
+    sofie_made_a_user(store, declared)
     return declared
 
 

@@ -66,9 +66,12 @@ def apply_at(store, at: datetime, run: str, actor: str, *paths: Path) -> None:
         apply_plan(plan, store, now=at, run=run)
 
 
-@pytest.fixture
-def history(store, tmp_path: Path):
-    """The secretariat applied, Sofie activated and logged in, then made a user for four weeks."""
+PASSWORD = "a long passphrase here"
+
+
+def secretariat_with_sofie_active(store, tmp_path: Path) -> Path:
+    """The story `who` and `review` are told on: the secretariat applied by the legal representative,
+    Sofie (its main access manager) activated and logged in. Returns the declared folder."""
     declared = tmp_path / "declared" / "social-secretariat"
     shutil.copytree(EXAMPLES / "social-secretariat", declared)
     apply_at(store, CREATED, "run-0001", LEGAL, declared)
@@ -76,11 +79,22 @@ def history(store, tmp_path: Path):
     issue_codes(store, LetterBox(str(letters)), None, CREATED, "http://login.example/first-login", "run-0001")
     account = firstlogin.start(store, "sclaes", code_of(letters, SS, "sclaes"), ACTIVATED)
     firstlogin.confirm_identity(store, account, SOFIE, ACTIVATED)
-    firstlogin.choose_password(store, account, "a long passphrase here", "a long passphrase here", ACTIVATED, "w1")
-    firstlogin.login(store, "sclaes", "a long passphrase here", LOGGED_IN)
+    firstlogin.choose_password(store, account, PASSWORD, PASSWORD, ACTIVATED, "w1")
+    firstlogin.login(store, "sclaes", PASSWORD, LOGGED_IN)
+    return declared
+
+
+def sofie_made_a_user(store, declared: Path) -> None:
+    """The story goes on: Sofie makes herself a user of the employer quality for four weeks."""
     employer = declared / "employer.yaml"
     employer.write_text(employer.read_text(encoding="utf-8") + SOFIE_AS_USER, encoding="utf-8")
     apply_at(store, EXTENDED, "run-0002", SOFIE, declared)
+
+
+@pytest.fixture
+def history(store, tmp_path: Path):
+    """The secretariat applied, Sofie activated and logged in, then made a user for four weeks."""
+    sofie_made_a_user(store, secretariat_with_sofie_active(store, tmp_path))
     return store
 
 
