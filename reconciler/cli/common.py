@@ -19,6 +19,7 @@ from reconciler.declare import identifiers
 from reconciler.declare.characters import escape
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.desired import Desired, load_desired
+from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
 from reconciler.store.backends import open_store
@@ -124,6 +125,17 @@ enterprise_selection_option = click.option(
     callback=_enterprises,
     help="Plan only this enterprise (repeatable), from the files given that declare it, taken as the whole of "
     "it; other enterprises' files are not read.",
+)
+
+
+expiry_window_option = click.option(
+    "--expiry-window",
+    "expiry_window",
+    type=click.IntRange(min=0),
+    default=DEFAULT_WINDOW,
+    show_default=True,
+    metavar="DAYS",
+    help="List and mark the grants whose end date (until) falls within this many days.",
 )
 
 

@@ -8,11 +8,19 @@ import click
 
 from reconciler.accounts.signing import NotAllowed, sign_review
 from reconciler.cli.accounts import audit_override_option, chain_broken
-from reconciler.cli.common import enterprise_or_exit, fail, open_or_exit, plural, say, state_option
+from reconciler.cli.common import (
+    enterprise_or_exit,
+    expiry_window_option,
+    fail,
+    open_or_exit,
+    plural,
+    say,
+    state_option,
+)
 from reconciler.declare import identifiers
 from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.dormancy import DORMANT_AFTER_DAYS
-from reconciler.plan.grants import EXPIRY_WINDOW_DAYS, presence_of
+from reconciler.plan.grants import presence_of
 from reconciler.plan.review import Review, review_of
 from reconciler.records import clock
 from reconciler.render.review import (
@@ -44,15 +52,6 @@ dormant_after_option = click.option(
     show_default=True,
     help="An active account without a login for this many days (since its activation when none) is dormant.",
 )
-expiry_window_option = click.option(
-    "--expiry-window",
-    "window",
-    metavar="DAYS",
-    type=click.IntRange(min=0),
-    default=EXPIRY_WINDOW_DAYS,
-    show_default=True,
-    help="Mark grants that end within this many days.",
-)
 
 
 def register(cli: click.Group) -> None:
@@ -69,7 +68,7 @@ def register(cli: click.Group) -> None:
     )
     @dormant_after_option
     @expiry_window_option
-    def who(ssin: str, state_url: str, output_format: str, dormant_after: int, window: int) -> None:
+    def who(ssin: str, state_url: str, output_format: str, dormant_after: int, expiry_window: int) -> None:
         """Show one person across every enterprise of the store: roles, services, account, history.
 
         For each enterprise that declares the person: their name there, their roles and a user's
@@ -90,9 +89,9 @@ def register(cli: click.Group) -> None:
             fail(f"no enterprise in the store declares the person {person}")
         now = clock.now()
         if output_format == "json":
-            say(who_document(person, found, now, dormant_after, window))
+            say(who_document(person, found, now, dormant_after, expiry_window))
         else:
-            say(render_who(person, found, now, dormant_after, window), nl=False)
+            say(render_who(person, found, now, dormant_after, expiry_window), nl=False)
 
     @cli.command()
     @click.argument("enterprises", nargs=-1, metavar="[ENTERPRISE]...")
@@ -126,7 +125,7 @@ def register(cli: click.Group) -> None:
         state_url: str,
         output_format: str,
         dormant_after: int,
-        window: int,
+        expiry_window: int,
         out: Path | None,
         sign: bool,
         actor: str | None,
@@ -149,13 +148,13 @@ def register(cli: click.Group) -> None:
         if sign:
             if len(numbers) != 1 or actor is None:
                 fail("--sign takes exactly one ENTERPRISE and --actor SSIN (the main or a co-main access manager)")
-            _sign(state_url, numbers[0], actor, dormant_after, window, allow_broken_audit)
+            _sign(state_url, numbers[0], actor, dormant_after, expiry_window, allow_broken_audit)
             return
         if actor is not None or allow_broken_audit:
             fail("--actor and --allow-broken-audit-trail go with --sign: a review that is only read writes nothing")
         store = open_or_exit(state_url)
         try:
-            found, missing = review_of(store, numbers or None, clock.now(), dormant_after, window)
+            found, missing = review_of(store, numbers or None, clock.now(), dormant_after, expiry_window)
         except StoreError as error:
             fail(str(error))
         finally:
@@ -177,14 +176,14 @@ def _write_report(found: Review, output_format: str, out: Path | None) -> None:
     click.echo(f"Access review of {plural(len(found.enterprises), 'enterprise')} written to {out}.", err=True)
 
 
-def _sign(state_url: str, number: str, actor: str, dormant_after: int, window: int, allow_broken: bool) -> None:
+def _sign(state_url: str, number: str, actor: str, dormant_after: int, expiry_window: int, allow_broken: bool) -> None:
     try:
         signer = identifiers.ssin(actor)
     except identifiers.InvalidIdentifier as error:
         fail(f"--actor: {error}")
     store = open_or_exit(state_url)
     try:
-        signed = sign_review(store, number, signer, clock.now(), run_id(), dormant_after, window, allow_broken)
+        signed = sign_review(store, number, signer, clock.now(), run_id(), dormant_after, expiry_window, allow_broken)
     except NotAllowed as refused:
         fail(str(refused))
     except ChainBroken as error:

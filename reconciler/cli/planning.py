@@ -22,6 +22,7 @@ from reconciler.cli.common import (
     actor_option,
     delivery_options,
     enterprise_selection_option,
+    expiry_window_option,
     fail,
     is_terminal,
     lock_timeout_option,
@@ -67,16 +68,6 @@ removal_share_option = click.option(
     default=DEFAULT_MAX_REMOVAL_SHARE,
     show_default=True,
     help="Share of an enterprise's users, or of its administrators, a plan may remove before gate G001 trips.",
-)
-
-
-expiry_window_option = click.option(
-    "--expiry-window",
-    type=click.IntRange(min=0),
-    default=DEFAULT_WINDOW,
-    show_default=True,
-    metavar="DAYS",
-    help="List the grants whose end date (until) falls within this many days.",
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Address, Fields, Kind, StoredEnterprise, as_text
 
@@ -33,7 +34,7 @@ class Policy:
 
     max_removal_share: float = DEFAULT_MAX_REMOVAL_SHARE
     actor: str | None = None
-    expiry_window: int = 14  # days ahead in which a plan lists grants that end (``plan.ending``)
+    expiry_window: int = DEFAULT_WINDOW  # days ahead in which a plan lists grants that end (``plan.ending``)
 
 
 @dataclass(frozen=True)

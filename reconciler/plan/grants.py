@@ -22,6 +22,7 @@ from datetime import date
 
 import orjson
 
+from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.records.state import Address, EnterpriseState, Fields, Kind, Value
 from reconciler.store.audit import AuditEntry
 from reconciler.store.port import Account, Store
@@ -33,7 +34,6 @@ CO_ACCESS_MANAGER = "co_access_manager"
 USER = "user"
 ROLES = (MAIN, CO_MAIN, ACCESS_MANAGER, CO_ACCESS_MANAGER, USER)  # highest first: the order grants are listed in
 
-EXPIRY_WINDOW_DAYS = 14
 CREATE, ADOPT = "create", "adopt"
 # Profiles (bundles of services) are records of the enterprise; read without naming the kind,
 # so that a store and a registry written before them read the same.
@@ -84,7 +84,7 @@ class Grant:
         except ValueError:  # a value written by hand
             return None
 
-    def ends_within(self, today: date, days: int = EXPIRY_WINDOW_DAYS) -> bool:
+    def ends_within(self, today: date, days: int = DEFAULT_WINDOW) -> bool:
         """Whether the grant ends within ``days`` days of ``today`` (or has ended already)."""
         left = self.days_left(today)
         return left is not None and left <= days

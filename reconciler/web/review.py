@@ -24,7 +24,8 @@ from reconciler.declare.catalogue import Catalogue, load_catalogue
 from reconciler.locale import N_, Phrase
 from reconciler.plan.authority import roles_by_person
 from reconciler.plan.dormancy import DORMANT_AFTER_DAYS
-from reconciler.plan.grants import ACCESS_MANAGER, CO_ACCESS_MANAGER, EXPIRY_WINDOW_DAYS, USER, Grant
+from reconciler.plan.ending import DEFAULT_WINDOW
+from reconciler.plan.grants import ACCESS_MANAGER, CO_ACCESS_MANAGER, USER, Grant
 from reconciler.plan.grants import MAIN as MAIN_ROLE
 from reconciler.plan.review import FLAGS, EnterpriseReview, Row, review_enterprise
 from reconciler.store.port import Account, Store
@@ -105,7 +106,7 @@ def review_page(store: Store, account: Account, now: datetime) -> ReviewPage | N
     if stored is None or held is None or not (held.main or held.co_main):
         return None
     review = review_enterprise(
-        stored, store.audit_entries(number), store.accounts(number), now, DORMANT_AFTER_DAYS, EXPIRY_WINDOW_DAYS
+        stored, store.audit_entries(number), store.accounts(number), now, DORMANT_AFTER_DAYS, DEFAULT_WINDOW
     )
     catalogue = load_catalogue()
     return ReviewPage(
