@@ -134,6 +134,8 @@ def apply_plan(
             transaction.bump_versions(enterprises)
             heads = {number: transaction.audit_head(number) for number in enterprises}
         changed = set(enterprises)
+        facts = dict(plan.facts)
         for number, version, digest, files, expiry in plan.sync:
-            transaction.record_sync(number, files, digest, (version or 0) + (number in changed), expiry)
+            kept = {path: facts[path] for path, _ in files if path in facts}
+            transaction.record_sync(number, files, digest, (version or 0) + (number in changed), expiry, kept)
     return heads

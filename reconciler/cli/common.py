@@ -20,6 +20,7 @@ from reconciler.declare.characters import escape
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.desired import Desired, load_desired
 from reconciler.plan.ending import DEFAULT_WINDOW
+from reconciler.plan.verdicts import DEFAULT_FOLDER as DEFAULT_CACHE
 from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
 from reconciler.store.backends import open_store
@@ -104,6 +105,23 @@ def delivery_options(command):
 
 
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+
+
+def cache_options(command):
+    """``--cache-dir`` and ``--no-cache``, for the commands that read declared files."""
+    command = click.option(
+        "--no-cache", is_flag=True, help="Read and hash every file; neither read nor write the cache."
+    )(command)
+    return click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_CACHE,
+        show_default=True,
+        envvar="RECONCILER_CACHE_DIR",
+        help="Where reconciler remembers each file's SHA-256 by its size and times, and (validate) the enterprises "
+        "found valid, so that unchanged files are not read again (owner-only files, ignored by git). Also read "
+        "from RECONCILER_CACHE_DIR.",
+    )(command)
 
 
 def enterprise_or_exit(text: str) -> str:

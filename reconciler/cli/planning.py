@@ -20,6 +20,7 @@ from reconciler.cli.common import (
     EXIT_REFUSED,
     EXIT_STALE,
     actor_option,
+    cache_options,
     delivery_options,
     enterprise_selection_option,
     expiry_window_option,
@@ -110,11 +111,23 @@ def planned(
     output_format: str = "text",
     only: frozenset[str] = frozenset(),
     expiry_window: int = DEFAULT_WINDOW,
+    keep_facts: bool = False,
+    cache: Path | None = None,
 ) -> tuple[Plan, str]:
-    """Plan the declaration against the store, one enterprise at a time; any problem ends the command."""
+    """Plan the declaration against the store, one enterprise at a time; any problem ends the command.
+
+    ``keep_facts``: the plan carries what each file gave (``plan.facts``), for an apply to keep.
+    """
     report_progress = is_tty(sys.stderr) if progress is None else progress
     result = plan_paths(
-        paths, store, Policy(share, actor, expiry_window), full, show_progress if report_progress else None, only=only
+        paths,
+        store,
+        Policy(share, actor, expiry_window),
+        full,
+        show_progress if report_progress else None,
+        only=only,
+        keep_facts=keep_facts,
+        cache=cache,
     )
     if report_progress and is_tty(sys.stderr):
         click.echo("\r\033[K", err=True, nl=False)  # clear the progress line
@@ -300,6 +313,7 @@ def register(cli: click.Group) -> None:
     @summary_option
     @enterprise_selection_option
     @expiry_window_option
+    @cache_options
     def plan(
         paths: tuple[Path, ...],
         state_url: str,
@@ -315,12 +329,27 @@ def register(cli: click.Group) -> None:
         summary: bool,
         only: frozenset[str],
         expiry_window: int,
+        cache_dir: Path,
+        no_cache: bool,
     ) -> None:
         """Show what apply would change to make the stored state match the declaration."""
         store = open_or_exit(state_url)
         try:
+            # A plan file carries the facts only when signed: apply keeps them, and without a key
+            # anyone who can write the file would decide what later plans take as read.
+            signed = out is not None and bool(os.environ.get(KEY_ENV))
             result, digest = planned(
-                paths, store, actor, max_removal_share, full, progress, output_format, only, expiry_window
+                paths,
+                store,
+                actor,
+                max_removal_share,
+                full,
+                progress,
+                output_format,
+                only,
+                expiry_window,
+                signed,
+                None if no_cache else cache_dir,
             )
             identity = store.identity()
         finally:
@@ -364,6 +393,7 @@ def register(cli: click.Group) -> None:
     @summary_option
     @enterprise_selection_option
     @expiry_window_option
+    @cache_options
     def apply(
         paths: tuple[Path, ...],
         state_url: str,
@@ -381,6 +411,8 @@ def register(cli: click.Group) -> None:
         summary: bool,
         only: frozenset[str],
         expiry_window: int,
+        cache_dir: Path,
+        no_cache: bool,
     ) -> None:
         """Apply a saved plan (apply FILE), or plan and apply the declaration (apply PATH...).
 
@@ -419,7 +451,16 @@ def register(cli: click.Group) -> None:
                 result = checked_saved_plan(saved, store, max_removal_share)
             else:
                 result = planned(
-                    paths, store, actor, max_removal_share, full, progress, only=only, expiry_window=expiry_window
+                    paths,
+                    store,
+                    actor,
+                    max_removal_share,
+                    full,
+                    progress,
+                    only=only,
+                    expiry_window=expiry_window,
+                    keep_facts=True,
+                    cache=None if no_cache else cache_dir,
                 )[0]
             if expected is not None:
                 as_reviewed(result, expected, store)

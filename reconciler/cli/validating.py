@@ -11,9 +11,8 @@ from pathlib import Path
 import click
 
 from reconciler.cli.catalogue import catalogue_option
-from reconciler.cli.common import EXIT_ERROR, paths_argument, plural, report, say, warn
+from reconciler.cli.common import EXIT_ERROR, cache_options, paths_argument, plural, report, say, warn
 from reconciler.plan.validation import validate_paths
-from reconciler.plan.verdicts import DEFAULT_FOLDER
 from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
 
@@ -31,16 +30,7 @@ def register(cli: click.Group) -> None:
         help="How problems are printed: text on stderr, or on stdout json (schemas/problems.schema.json), "
         "github (workflow commands, annotations) or sarif (SARIF 2.1.0, for code scanning).",
     )
-    @click.option(
-        "--cache-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_FOLDER,
-        show_default=True,
-        envvar="RECONCILER_CACHE_DIR",
-        help="Where enterprises found valid are remembered, so that only those whose files changed are read "
-        "again (owner-only files). Also read from RECONCILER_CACHE_DIR.",
-    )
-    @click.option("--no-cache", is_flag=True, help="Read every file; neither read nor write the cache.")
+    @cache_options
     def validate(paths: tuple[Path, ...], output_format: str, cache_dir: Path, no_cache: bool) -> None:
         """Check YAML files (or folders of them) against the schema and the hierarchy rules."""
         result = validate_paths(paths, None if no_cache else cache_dir)

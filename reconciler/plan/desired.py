@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,9 @@ from reconciler.declare.reading import discover, load_file, load_files
 from reconciler.declare.rules import check_enterprise, warnings_of
 from reconciler.declare.source import SourceDocument
 from reconciler.plan.canonical import declared_state
-from reconciler.plan.incremental import skippable
+from reconciler.plan.incremental import eligible, skippable
+from reconciler.plan.verdicts import Hashes, stamp
+from reconciler.records import clock
 from reconciler.records.state import Address, EnterpriseState
 from reconciler.store.port import SyncRecord
 
@@ -73,6 +77,9 @@ class Selection:
     problems: list[Diagnostic]
     only: frozenset[str] = frozenset()  # enterprises selected with --enterprise: no other is planned
     named: dict[str, Path] = field(default_factory=dict)  # real path -> the file as found, for messages
+    # Enterprises that may be planned from their changed files alone (``plan.patch``): per number,
+    # its files unchanged since its last apply and the others as they were then (real path -> SHA-256).
+    patch: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,25 +106,101 @@ def real_path(path: str | Path) -> str:
     return os.path.realpath(path)
 
 
-def select(paths: list[str | Path], sync: SyncLookup | None, window: int = 0) -> Selection:
+def select(
+    paths: list[str | Path], sync: SyncLookup | None, window: int = 0, hashes: Hashes | None = None
+) -> Selection:
     """Find the files, and leave out those of enterprises unchanged since their last apply (and
-    with no grant ending within ``window`` days)."""
+    with no grant ending within ``window`` days).  ``hashes`` remembers the SHA-256 of files
+    whose size and times are unchanged (``plan.verdicts.Hashes``), so they are not read."""
     files, problems = discover(paths)
     if sync is None:
         return Selection(files, {}, set(), {}, problems)
-    hashed = {real_path(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if os.access(f, os.R_OK)}
+    reals, hashed = _hashed(files, hashes)
     owner, records = sync(list(hashed))
     skipped = skippable(hashed, records, window)
-    kept = [f for f in files if owner.get(real_path(f)) not in skipped]
-    return Selection(kept, hashed, skipped, records, problems, named={real_path(f): f for f in files})
+    # A file not applied before that names an enterprise which looks unchanged adds to it: plan it.
+    skipped -= {head_number(f) for f in files if reals[f] not in owner}
+    kept = [f for f in files if owner.get(reals[f]) not in skipped]
+    named = {real: f for f, real in reals.items()}
+    planned = {owner[reals[f]] for f in kept if reals[f] in owner} | {
+        number for f in kept if reals[f] not in owner and (number := head_number(f)) is not None
+    }
+    patch = {
+        number: found
+        for number in sorted(planned)
+        if number in records and (found := _patchable(records[number], hashed, window)) is not None
+    }
+    return Selection(kept, hashed, skipped, records, problems, named=named, patch=patch)
+
+
+def _hashed(files: list[Path], hashes: Hashes | None) -> tuple[dict[Path, str], dict[str, str]]:
+    """Each file's real path (``real_path``), and real path -> SHA-256 of every readable file (from
+    ``hashes`` where its size and times are unchanged).
+
+    A file's real path is its folder's, resolved once per folder, and its own name, unless the
+    file itself is a link: registries hold tens of thousands of files in a few hundred folders,
+    and ``os.path.realpath`` walks every component of every path.  One ``lstat`` per file says
+    both whether it is a link and, for a file that is not, the stamp the hash is remembered by.
+    """
+    folders: dict[str, str] = {}
+    reals: dict[Path, str] = {}
+    found: dict[str, str] = {}
+    now = time.time_ns()
+    for file in files:
+        text = os.fspath(file)
+        try:
+            info = os.lstat(text)
+            if stat.S_ISLNK(info.st_mode):
+                reals[file] = os.path.realpath(text)
+                info = os.stat(text)
+            else:
+                folder, name = os.path.split(text)
+                real = folders.get(folder)
+                if real is None:
+                    real = folders[folder] = os.path.realpath(folder or ".")
+                reals[file] = os.path.join(real, name)
+        except OSError:
+            reals[file] = os.path.realpath(text)
+            continue
+        known = hashes.get(text, stamp(info)) if hashes is not None else None
+        if known is not None:
+            found[reals[file]] = known[0]
+            continue
+        if not os.access(text, os.R_OK):
+            continue
+        raw = file.read_bytes()
+        found[reals[file]] = sha = hashlib.sha256(raw).hexdigest()
+        if hashes is not None and (number := _head_of(raw[:4096])) is not None:
+            hashes.put(text, sha, number, stamp(info), now)  # headless files are grouped by validate's own reading
+    return reals, found
+
+
+def _patchable(record: SyncRecord, hashed: dict[str, str], window: int) -> tuple[dict[str, str], dict[str, str]] | None:
+    """(unchanged, old) files of an enterprise that may be planned from its changed files alone, or None.
+
+    Every file it was last applied from is either given now or deleted: a file that exists but
+    was not given is not a deletion, and a plan over part of an enterprise is refused (P001).
+    """
+    if not eligible(record, clock.today(), window):
+        return None
+    if any(path not in hashed and os.path.lexists(path) for path in record.files):
+        return None
+    unchanged = {path: sha for path, sha in record.files.items() if hashed.get(path) == sha}
+    old = {path: sha for path, sha in record.files.items() if path not in unchanged}
+    return (unchanged, old) if unchanged else None
 
 
 def head_number(path: Path) -> str | None:
+    """The enterprise a file's head names (``_HEAD``), or None when its head does not say."""
     try:
         with path.open("rb") as handle:
-            match = _HEAD.match(handle.read(4096))
+            return _head_of(handle.read(4096))
     except OSError:
         return None
+
+
+def _head_of(start: bytes) -> str | None:
+    match = _HEAD.match(start)
     if not match:
         return None
     text = next(g for g in match.groups() if g is not None).decode()

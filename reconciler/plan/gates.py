@@ -42,7 +42,10 @@ class Gate:
     id: str
     summary: str
     override: str
-    check: Callable[[str, list[Change], Mapping[Address, Fields], Mapping[Address, Fields], Policy], Iterable[str]]
+    # (number, its changes, records before, records after, policy, users held but not in ``before``)
+    check: Callable[
+        [str, list[Change], Mapping[Address, Fields], Mapping[Address, Fields], Policy, int], Iterable[str]
+    ]
 
 
 GATES: dict[str, Gate] = {}
@@ -65,11 +68,12 @@ def check_gates(
     refusals = []
     for number, found in sorted(by_enterprise.items()):
         before = stored[number].state.records if number in stored else {}
+        unread = stored[number].unread_users if number in stored else 0
         after = records_after(before, found)
         for rule in GATES.values():
             refusals += [
                 Refusal(rule.id, number, message, rule.override)
-                for message in rule.check(number, found, before, after, policy)
+                for message in rule.check(number, found, before, after, policy, unread)
             ]
     return tuple(refusals)
 
@@ -118,9 +122,12 @@ def offboards(number: str, before: Mapping[Address, Fields], after: Mapping[Addr
 
 
 @gate("G001", "no mass removal of users or administrators", "--allow-mass-removal")
-def mass_removal(number, changes, before, after, policy) -> Iterator[str]:
+def mass_removal(number, changes, before, after, policy, unread) -> Iterator[str]:
     """A plan removing more than the set share (default 25%) of an enterprise's stored users, or of its
-    administrators, and more than one of them, is refused: the usual sign of a file deleted by mistake."""
+    administrators, and more than one of them, is refused: the usual sign of a file deleted by mistake.
+
+    ``unread`` users are held but were not read (a plan of only the files a pull request changed
+    reads only the users those files declare or declared): they stay, and count among the held."""
     if offboards(number, before, after):
         return
     if not any(c.action is Action.DELETE or c.address.kind is Kind.QUALITY for c in changes):
@@ -131,15 +138,16 @@ def mass_removal(number, changes, before, after, policy) -> Iterator[str]:
     }
     for name, (old, new) in groups.items():
         removed = len(old - new)
-        if old and removed > 1 and removed > policy.max_removal_share * len(old):
+        held = len(old) + (unread if name == "users" else 0)
+        if held and removed > 1 and removed > policy.max_removal_share * held:
             yield (
-                f"removes {removed} of {len(old)} {name} ({removed / len(old):.0%}, more than "
+                f"removes {removed} of {held} {name} ({removed / held:.0%}, more than "
                 f"{policy.max_removal_share:.0%})"
             )
 
 
 @gate("G002", "an enterprise keeps its main access manager", "--allow-no-main-access-manager")
-def keeps_main_access_manager(number, changes, before, after, policy) -> Iterator[str]:
+def keeps_main_access_manager(number, changes, before, after, policy, unread) -> Iterator[str]:
     """An enterprise always has exactly one main access manager; no plan may leave it without one."""
     header = after.get(Address(number, Kind.ENTERPRISE))
     if header is not None and not dict(header)["main_access_manager"] and not offboards(number, before, after):
@@ -147,7 +155,7 @@ def keeps_main_access_manager(number, changes, before, after, policy) -> Iterato
 
 
 @gate("G003", "the default quality is never dropped", "--allow-default-quality-removal")
-def keeps_default_quality(number, changes, before, after, policy) -> Iterator[str]:
+def keeps_default_quality(number, changes, before, after, policy, unread) -> Iterator[str]:
     """The default quality was activated with the account; removing it removes the account's base."""
     header = before.get(Address(number, Kind.ENTERPRISE))
     if header is None or offboards(number, before, after):
@@ -158,7 +166,7 @@ def keeps_default_quality(number, changes, before, after, policy) -> Iterator[st
 
 
 @gate("G004", "an actor keeps an administrative role", "--allow-self-removal")
-def keeps_own_role(number, changes, before, after, policy) -> Iterator[str]:
+def keeps_own_role(number, changes, before, after, policy, unread) -> Iterator[str]:
     """An actor cannot remove their own last administrative role in an enterprise: someone else must."""
     if offboards(number, before, after):
         return
@@ -167,7 +175,7 @@ def keeps_own_role(number, changes, before, after, policy) -> Iterator[str]:
 
 
 @gate("G005", "protected objects stay", "--allow-protected-removal")
-def protected_stay(number, changes, before, after, policy) -> Iterator[str]:
+def protected_stay(number, changes, before, after, policy, unread) -> Iterator[str]:
     """Objects marked protected in the store are not removed, even when their block left the YAML."""
     for change in changes:
         if change.action is Action.DELETE and dict(change.before or ()).get("protected"):
@@ -175,7 +183,7 @@ def protected_stay(number, changes, before, after, policy) -> Iterator[str]:
 
 
 @gate("G006", "off-boarding an enterprise is confirmed at apply", "--allow-offboarding")
-def offboarding(number, changes, before, after, policy) -> Iterator[str]:
+def offboarding(number, changes, before, after, policy, unread) -> Iterator[str]:
     """An enterprise declared with ``offboard: true`` loses every person, quality, sender and routing
     rule; apply does it only when told so, after the plan was reviewed (protected objects still need
     their own flag)."""

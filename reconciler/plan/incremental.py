@@ -17,7 +17,7 @@ never missed:
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 
 from reconciler import __version__
 from reconciler.declare.catalogue import load_catalogue
@@ -54,3 +54,14 @@ def skippable(hashed: dict[str, str], records: dict[str, SyncRecord], window: in
             continue
         skipped.add(number)
     return skipped
+
+
+def eligible(record: SyncRecord, today: date, window: int) -> bool:
+    """Whether an enterprise that is not skipped may be planned from its changed files alone
+    (``plan.patch``): as its last apply left it, under the same tool and catalogue, with no grant
+    ending within the window (the plan names those: it reads the enterprise whole)."""
+    if record.version != record.synced_version or not record.files:
+        return False
+    if record.next_expiry is not None and record.next_expiry <= (today + timedelta(days=window)).isoformat():
+        return False
+    return sync_digest(record.files) == record.digest

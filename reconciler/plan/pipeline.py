@@ -12,16 +12,16 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.declare import identifiers
-from reconciler.declare.declared import Site
+from reconciler.declare.catalogue import load_catalogue
+from reconciler.declare.declared import DeclaredEnterprise, Site
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.authority import check_authority
 from reconciler.plan.canonical import declared_state
 from reconciler.plan.desired import (
-    Outcome,
     Regroup,
     Selection,
     SyncLookup,
@@ -34,9 +34,13 @@ from reconciler.plan.desired import (
     select,
 )
 from reconciler.plan.drift import drift_of
+from reconciler.plan.facts import facts_of
 from reconciler.plan.gates import Policy
+from reconciler.plan.patch import patch_enterprise
 from reconciler.plan.plan import Plan, PlanPart, combine, plan_enterprise
 from reconciler.plan.selection import applied_under, not_declared, partial_enterprises, undeclared_enterprises
+from reconciler.plan.verdicts import Hashes
+from reconciler.records import clock
 from reconciler.records.state import Address, StoredEnterprise
 from reconciler.store.backends import open_store
 from reconciler.store.port import Store
@@ -76,20 +80,29 @@ def plan_paths(
     progress: Progress | None = None,
     workers: int | None = None,
     only: frozenset[str] = frozenset(),
+    keep_facts: bool = False,
+    cache: Path | None = None,
 ) -> Planned:
     """Plan every enterprise declared under ``paths`` (or only those in ``only``, each from the
-    files given alone); skip unchanged ones unless ``full``.
+    files given alone); skip unchanged ones unless ``full``, and plan those with a few changed
+    files from those files alone (``plan.patch``).
 
     Enterprises are planned in ``workers`` processes (default: one per core when there are
     enough files; ``RECONCILER_WORKERS`` overrides), each reading its own enterprises'
-    files and stored rows; the result is the same plan as in one process.
+    files and stored rows; the result is the same plan as in one process.  With ``keep_facts``
+    the plan carries what each file gave (``plan.facts``), for apply to keep.  In the ``cache``
+    folder the SHA-256 of each file is remembered by its size and times (``plan.verdicts.Hashes``).
     """
     paths = list(paths)
     sync: SyncLookup | None = None if full else store.sync_records
+    hashes = Hashes.open(cache) if cache is not None and sync is not None else None
     try:
-        return _plan(paths, store, policy, sync, True, progress, workers, only)
+        planned = _plan(paths, store, policy, sync, True, progress, workers, only, keep_facts, hashes)
     except Regroup:
-        return _plan(paths, store, policy, sync, False, progress, 1, only)
+        planned = _plan(paths, store, policy, sync, False, progress, 1, only, keep_facts, hashes)
+    if hashes is not None:
+        hashes.save()
+    return planned
 
 
 def _plan(
@@ -101,8 +114,10 @@ def _plan(
     progress: Progress | None,
     workers: int | None,
     only: frozenset[str],
+    keep_facts: bool,
+    hashes: Hashes | None,
 ) -> Planned:
-    selection = select(paths, sync, policy.expiry_window)
+    selection = select(paths, sync, policy.expiry_window, hashes)
     found = set(selection.hashed) or {real_path(path) for path in selection.files}
     if only:  # the other enterprises' files are not read at all
         selection.only = only
@@ -111,9 +126,9 @@ def _plan(
     groups = _groups(selection.files) if stream else None
     count = _worker_count(workers, len(selection.files))
     if groups is not None and count > 1:
-        shards = _in_processes(selection, groups, store.url, policy, count, progress)
+        shards = _in_processes(selection, groups, store.url, policy, count, progress, keep_facts)
     else:
-        shards = [_plan_shard(selection, store, policy, stream, progress)]
+        shards = [_plan_shard(selection, store, policy, stream, keep_facts, progress)]
     problems = list(selection.problems) + [p for shard in shards for p in shard.problems]
     parts = [part for shard in shards for part in shard.parts]
     files = {path: sha for shard in shards for path, sha in shard.files.items()}
@@ -142,12 +157,16 @@ def _plan_shard(
     store: Store,
     policy: Policy,
     stream: bool,
+    keep_facts: bool,
     progress: Progress | None = None,
     total: int | None = None,
 ) -> Shard:
-    """Read, check and plan the enterprises of ``selection.files``, one at a time."""
+    """Read, check and plan the enterprises of ``selection.files``, one at a time: from their
+    changed files alone where that is certain to give the same plan (``plan.patch``)."""
     before = set(selection.skipped)
     shard = Shard([], [], {}, 0, set(), {})
+    if stream and selection.patch:
+        selection = _patch(selection, store, policy, keep_facts, shard)
     for outcome in iter_enterprises(selection, stream=stream):
         if selection.only and outcome.number is not None and outcome.number not in selection.only:
             continue  # not selected: read only because its file's head did not say whose it is
@@ -166,11 +185,49 @@ def _plan_shard(
         stored = store.read([outcome.number]).get(outcome.number)
         drift = drift_of(store, stored) if stored else ()
         part = plan_enterprise(outcome.number, outcome.state, stored, policy, files, drift)
+        if keep_facts:
+            assert outcome.declaration is not None  # a state is always some declaration's
+            kept = facts_of(outcome.declaration)
+            part = replace(part, facts=tuple(sorted((real_path(path), text) for path, text in kept.items())))
         if policy.actor and part.changes:
-            shard.problems.extend(_authority(outcome, part, stored, policy.actor))
+            assert outcome.declaration is not None
+            shard.problems.extend(_authority(outcome.declaration, outcome.origins, part, stored, policy.actor))
         shard.parts.append(part)
     shard.revived = before - selection.skipped
     return shard
+
+
+def _patch(selection: Selection, store: Store, policy: Policy, keep_facts: bool, shard: Shard) -> Selection:
+    """Plan the enterprises of ``selection.patch`` from their changed files alone; the selection of
+    what is left to read whole (those planned are left out of it)."""
+    heads = {path: head_number(path) for path in selection.files}
+    if None in heads.values():
+        return selection  # a file whose head does not say whose it is: group by reading, as before
+    catalogue, today = load_catalogue(), clock.today()
+    done: set[str] = set()
+    for number, (unchanged, old) in sorted(selection.patch.items()):
+        mine = [path for path in selection.files if heads[path] == number]
+        reals = {path: real_path(path) for path in mine}
+        if not mine or not set(unchanged) <= set(reals.values()):
+            continue
+        changed = [path for path in mine if reals[path] not in unchanged]
+        patched = patch_enterprise(
+            number, unchanged, old, changed, selection.named, store, policy, catalogue, today, keep_facts, reals
+        )
+        if patched is None:
+            continue  # read whole below
+        done.add(number)
+        shard.documents += len(patched.files)
+        shard.given[number] = list(patched.files)
+        shard.files.update(patched.files)
+        if policy.actor and patched.part.changes:
+            shard.problems.extend(
+                _authority(patched.declaration, patched.origins, patched.part, patched.stored, policy.actor)
+            )
+        shard.parts.append(patched.part)
+    if not done:
+        return selection
+    return replace(selection, files=[path for path in selection.files if heads[path] not in done])
 
 
 def _may_declare(path: Path, only: frozenset[str]) -> bool:
@@ -211,10 +268,16 @@ _inherited: dict = {}
 
 
 def _in_processes(
-    selection: Selection, groups: list[list[Path]], url: str, policy: Policy, workers: int, progress: Progress | None
+    selection: Selection,
+    groups: list[list[Path]],
+    url: str,
+    policy: Policy,
+    workers: int,
+    progress: Progress | None,
+    keep_facts: bool,
 ) -> list[Shard]:
     """Plan groups of enterprises in forked processes, largest first so that none is left for last."""
-    _inherited.update(selection=selection, url=url, policy=policy)
+    _inherited.update(selection=selection, url=url, policy=policy, keep_facts=keep_facts)
     shards = []
     gc.collect()
     gc.freeze()  # what the workers inherit stays shared: the collector never writes to those pages
@@ -237,18 +300,29 @@ def _plan_group(files: list[Path]) -> Shard:
         _inherited["store"] = open_store(_inherited["url"])
     selection: Selection = _inherited["selection"]
     mine = Selection(
-        files, selection.hashed, set(selection.skipped), selection.records, [], selection.only, selection.named
+        files,
+        selection.hashed,
+        set(selection.skipped),
+        selection.records,
+        [],
+        selection.only,
+        selection.named,
+        selection.patch,
     )
-    return _plan_shard(mine, _inherited["store"], _inherited["policy"], stream=True)
+    return _plan_shard(mine, _inherited["store"], _inherited["policy"], True, _inherited["keep_facts"])
 
 
-def _authority(outcome: Outcome, part: PlanPart, stored: StoredEnterprise | None, actor: str) -> list[Diagnostic]:
-    # Only an enterprise read without problems is planned: it has a number and a declaration.
-    assert outcome.number is not None and outcome.declaration is not None
-    current = {outcome.number: stored} if stored else {}
-    found = check_authority(part.changes, current, actor, outcome.origins)
-    if found and not all(f.site.document.exact for f in outcome.declaration.files):
+def _authority(
+    declaration: DeclaredEnterprise,
+    origins: dict[Address, Site],
+    part: PlanPart,
+    stored: StoredEnterprise | None,
+    actor: str,
+) -> list[Diagnostic]:
+    current = {part.number: stored} if stored else {}
+    found = check_authority(part.changes, current, actor, origins)
+    if found and not all(f.site.document.exact for f in declaration.files):
         # The fast path keeps no positions: read the enterprise again to say where each change is.
-        origins: dict[Address, Site] = declared_state(exactly(outcome.declaration))[1]
-        found = check_authority(part.changes, current, actor, origins)
+        exact: dict[Address, Site] = declared_state(exactly(declaration))[1]
+        found = check_authority(part.changes, current, actor, exact)
     return found

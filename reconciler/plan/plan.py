@@ -66,6 +66,10 @@ class Plan:
     # The profiles of the planned enterprises: (enterprise, name, services), so that a plan says
     # which profile brought which service to a user.
     bundles: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # What each declared file of the planned enterprises gave (path, ``plan.facts`` text), when asked
+    # for: apply keeps it with the sync records so that the next plan reads only changed files.  Not
+    # part of what the plan does (``saved.plan_hash``), nor of any rendering.
+    facts: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -113,6 +117,7 @@ class PlanPart:
     drift: tuple[Drift, ...] = ()
     ending: tuple[Ending, ...] = ()
     bundles: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()  # (path, ``plan.facts`` text) of its files, for apply to keep
 
 
 def plan_enterprise(
@@ -122,18 +127,21 @@ def plan_enterprise(
     policy: Policy,
     files: dict[str, str] | None = None,
     drift: tuple[Drift, ...] = (),
+    unread_expiry: str | None = None,
 ) -> PlanPart:
-    """The changes, gates and sync record of one enterprise: the unit plans are made of."""
+    """The changes, gates and sync record of one enterprise: the unit plans are made of.
+
+    ``desired`` and ``current`` may both be slices of the enterprise (``plan.patch``): the records
+    they leave out are the same on both sides, and ``unread_expiry`` is the earliest end date
+    among the grants left out.
+    """
     found = diff_enterprise(desired, current.state if current else None)
     found.sort(key=lambda c: (c.step, c.address.quality, c.address.kind.value, c.address.key))
     refusals = check_gates(found, {number: current} if current else {}, policy) if found else ()
     version = current.version if current else None
     dates = list(end_dates(desired.records))  # one pass over the records, for both uses
-    sync = (
-        (number, version, sync_digest(files), tuple(sorted(files.items())), next_expiry(dates))
-        if files is not None
-        else None
-    )
+    expiry = min((d for d in (next_expiry(dates), unread_expiry) if d is not None), default=None)
+    sync = (number, version, sync_digest(files), tuple(sorted(files.items())), expiry) if files is not None else None
     ending = tuple(ending_grants(desired.records, clock.today(), policy.expiry_window, dates))
     bundles = tuple(
         sorted(
@@ -161,6 +169,7 @@ def combine(
         ending=tuple(item for part in ordered for item in part.ending),
         bundles=tuple(item for part in ordered for item in part.bundles),
         undeclared=tuple(sorted(undeclared)),
+        facts=tuple(item for part in ordered for item in part.facts),
     )
 
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -74,6 +74,21 @@ def plan_hash(plan: Plan) -> str:
     return hasher.hexdigest()
 
 
+def _facts(document: dict, checksum: str) -> tuple[tuple[str, str], ...]:
+    """What each file gave (``plan.facts``), taken from a plan file only when it is signed.
+
+    Apply keeps the facts, and later plans take them for what unchanged files declare: from a
+    file anyone could have rewritten (an unkeyed checksum), they are dropped, and the next plan
+    reads those files again.
+    """
+    facts = document.get("facts")
+    if not checksum.startswith("hmac-sha256:") or not isinstance(facts, dict):
+        return ()
+    if not all(isinstance(path, str) and isinstance(text, str) for path, text in facts.items()):
+        raise ValueError("facts are text by path")
+    return tuple(sorted(facts.items()))
+
+
 def _checksum(body: dict) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     key = os.environ.get(KEY_ENV)
@@ -97,6 +112,8 @@ def write_plan_file(path: Path, plan: Plan, desired_digest: str, store: str, now
         "desired_digest": desired_digest,
         "plan": plan_document(plan),
     }
+    if plan.facts and os.environ.get(KEY_ENV):  # see ``_facts``
+        body["facts"] = dict(plan.facts)
     checksum = _checksum(body)
     write_private(path, json.dumps({**body, "checksum": checksum}, indent=2, ensure_ascii=False) + "\n")
     return checksum
@@ -122,7 +139,7 @@ def read_plan_file(path: Path, verify: bool = True) -> SavedPlan:
         shown = str(document.get("format_version"))[:20]
         raise PlanFileError(f"{path}: plan format {shown} is not {FORMAT_VERSION}: plan again with this version")
     try:
-        plan = plan_from_document(document["plan"])
+        plan = replace(plan_from_document(document["plan"]), facts=_facts(document, checksum))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise PlanFileError(f"{path}: the plan inside is malformed ({str(error)[:200]})") from None
     return SavedPlan(plan, document["desired_digest"], document["created_at"], checksum, str(document["store"]))

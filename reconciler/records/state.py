@@ -146,3 +146,6 @@ class StoredEnterprise:
     state: EnterpriseState
     version: int
     drifted: bool = False
+    # Users the store holds that ``state`` leaves out: a slice read to plan only the files a pull
+    # request changed (``Store.read_slice``) holds every record but users and people not asked for.
+    unread_users: int = 0

@@ -6,7 +6,7 @@ SQL.  Backends import the types defined here; ``backends.open_store`` picks one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,9 +146,16 @@ class Transaction(Protocol):
         None when removed). A missing account is created pending; a removed person's is deactivated."""
 
     def record_sync(
-        self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int, next_expiry: str | None
+        self,
+        number: str,
+        files: tuple[tuple[str, str], ...],
+        digest: str,
+        version: int,
+        next_expiry: str | None,
+        facts: Mapping[str, str] | None = None,
     ) -> None:
-        """Remember the files an enterprise was applied from, if it is still at ``version``."""
+        """Remember the files an enterprise was applied from, if it is still at ``version``, and what
+        each gave (``plan.facts``, by path; a file without is read again by the next plan)."""
 
     def update_account(self, account: Account, **values: object) -> bool:
         """Change an account if nobody changed it since it was read (its session epoch); False if they did."""
@@ -237,6 +244,16 @@ class Store(Protocol):
 
     def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
         """Which enterprise each file was last applied to, and what those enterprises remember."""
+
+    def file_facts(self, paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """For the files given that an apply recorded: their SHA-256 then, and the facts it kept of them."""
+
+    def read_slice(
+        self, number: str, users: Iterable[tuple[str, str]], persons: Iterable[str]
+    ) -> tuple[StoredEnterprise, int] | None:
+        """Part of an enterprise, for planning only the files a pull request changed: every record
+        but its users and people, then those users (quality, SSIN) and people (SSIN) asked for; with
+        the number of users it holds in all.  None when the enterprise is not stored."""
 
     def audit_heads(self) -> dict[str, tuple[int, str]]:
         """Per enterprise, the number and hash of the last audit entry it recorded."""

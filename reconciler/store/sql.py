@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from importlib import resources
@@ -339,6 +339,56 @@ class SqlStore(LoginStore, ABC):
                     records[number] = SyncRecord(files.get(number, {}), digest, synced, version, expiry)
         return owner, records
 
+    def file_facts(self, paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        found: dict[str, tuple[str, str | None]] = {}
+        with self._snapshot():
+            for chunk in batched(sorted(set(paths)), CHUNK):
+                marks = ", ".join("?" * len(chunk))
+                for path, sha, facts in self._rows(
+                    f"SELECT path, sha256, facts FROM declared_files WHERE path IN ({marks})", chunk
+                ):
+                    found[path] = (sha, facts)
+        return found
+
+    def read_slice(
+        self, number: str, users: Iterable[tuple[str, str]], persons: Iterable[str]
+    ) -> tuple[StoredEnterprise, int] | None:
+        records: dict[Address, Fields] = {}
+        wanted_users: dict[str, list[str]] = {}
+        for quality, ssin in users:
+            wanted_users.setdefault(quality, []).append(ssin)
+        with self._snapshot():
+            header = self._rows("SELECT version, applied_version FROM enterprises WHERE number = ?", (number,))
+            if not header:
+                return None
+            version, applied = header[0]
+            for table in TABLES.values():
+                columns = ", ".join(table.key_columns + table.field_columns)
+                select = f"SELECT {columns} FROM {table.name} WHERE {table.key_columns[0]} = ?"
+                if table.kind is Kind.USER:
+                    rows = [
+                        row
+                        for quality, ssins in sorted(wanted_users.items())
+                        for chunk in batched(sorted(set(ssins)), CHUNK)
+                        for row in self._rows(
+                            f"{select} AND quality = ? AND ssin IN ({', '.join('?' * len(chunk))})",
+                            (number, quality, *chunk),
+                        )
+                    ]
+                elif table.kind is Kind.PERSON:
+                    rows = [
+                        row
+                        for chunk in batched(sorted(set(persons)), CHUNK)
+                        for row in self._rows(f"{select} AND ssin IN ({', '.join('?' * len(chunk))})", (number, *chunk))
+                    ]
+                else:
+                    rows = self._rows(select, (number,))
+                for row in rows:
+                    records[table.address(row)] = table.fields(row)
+            held = self._rows("SELECT count(*) FROM users WHERE enterprise = ?", (number,))[0][0]
+        state = EnterpriseState(number, records)
+        return StoredEnterprise(state, version, drifted=0 <= applied < version), int(held)
+
     def holder_of(self, enterprise: str) -> LockHolder | None:
         return next((h for h in self.lock_holders() if h.enterprise == enterprise), None)
 
@@ -493,16 +543,23 @@ class SqlTransaction(ChainWriter):
         return cursor.rowcount == 1
 
     def record_sync(
-        self, number: str, files: tuple[tuple[str, str], ...], digest: str, version: int, next_expiry: str | None
+        self,
+        number: str,
+        files: tuple[tuple[str, str], ...],
+        digest: str,
+        version: int,
+        next_expiry: str | None,
+        facts: Mapping[str, str] | None = None,
     ) -> None:
         """Remember what the enterprise was applied from, if it is still at ``version``."""
         paths = [path for path, _ in files]
+        facts = facts or {}
         self._run("DELETE FROM declared_files WHERE enterprise = ?", (number,))
         for chunk in batched(paths, CHUNK):
             self._run(f"DELETE FROM declared_files WHERE path IN ({', '.join('?' * len(chunk))})", chunk)
         self.store.connection.cursor().executemany(
-            self.store.q("INSERT INTO declared_files (path, enterprise, sha256) VALUES (?, ?, ?)"),
-            [(path, number, sha) for path, sha in files],
+            self.store.q("INSERT INTO declared_files (path, enterprise, sha256, facts) VALUES (?, ?, ?, ?)"),
+            [(path, number, sha, facts.get(path)) for path, sha in files],
         )
         self._run(
             "UPDATE enterprises SET synced_digest = ?, synced_version = version, applied_version = version, "
