@@ -16,6 +16,8 @@ stores.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import random
 from pathlib import Path
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import reconciler.plan.patch
+import reconciler.plan.partial
 import reconciler.plan.pipeline
 from reconciler.apply.execute import apply_plan
 from reconciler.declare.catalogue import load_catalogue
@@ -85,7 +87,8 @@ class Registry:
 
 def build(root: Path, rng: random.Random) -> Registry:
     registry = Registry(root, rng)
-    for number, folder, codes, files_per in ((BIG, "big", ["employer", "mandatary"], 4), (SMALL, "small", ["employer"], 1)):
+    shapes = ((BIG, "big", ["employer", "mandatary"], 4), (SMALL, "small", ["employer"], 1))
+    for number, folder, codes, files_per in shapes:
         head = {"number": number}
         registry.files[f"{folder}/enterprise.yaml"] = {
             "enterprise": {**head, "name": f"Enterprise {number}", "language": "nl"},
@@ -146,7 +149,7 @@ def edit(registry: Registry) -> str:
         block["users"].remove(user)
         target = registry.rng.choice(registry.user_files() or [name])
         tblock = next((q for q in registry.files[target]["qualities"] if q["code"] == block["code"]), None)
-        (tblock or block)["users"] = (tblock or block).get("users", []) + [user]
+        (tblock or block)["users"] = [*(tblock or block).get("users", []), user]
     elif kind == "services":
         user["services"] = rng.sample(registry.offered[block["code"]], rng.randint(1, 3))
     elif kind == "language":
@@ -302,13 +305,13 @@ def test_a_pull_request_reads_only_the_files_it_changed(tmp_path: Path, store_ur
     registry = build(tmp_path / "registry", random.Random(3))
     store = open_store(store_url)
     read: list[str] = []
-    real = reconciler.plan.patch.load_files
+    real = reconciler.plan.partial.load_files
 
     def recording(files, fast=False):
         read.extend(str(f) for f in files)
         return real(files, fast)
 
-    monkeypatch.setattr(reconciler.plan.patch, "load_files", recording)
+    monkeypatch.setattr(reconciler.plan.partial, "load_files", recording)
     try:
         apply_plan(plan_paths([registry.root], store, Policy(), keep_facts=True).plan, store)
         registry.files["big/employer-users-2.yaml"]["qualities"][0]["users"].pop()
@@ -319,3 +322,51 @@ def test_a_pull_request_reads_only_the_files_it_changed(tmp_path: Path, store_ur
         assert planned.plan.skipped == (SMALL,)
     finally:
         store.close()
+
+
+def _facts_kept(url: str, root: Path) -> int:
+    store = open_store(url)
+    try:
+        paths = [os.path.realpath(p) for p in root.rglob("*.yaml")]
+        return sum(1 for _, text in store.file_facts(paths).values() if text is not None)
+    finally:
+        store.close()
+
+
+def test_apply_keeps_the_facts_of_every_file(tmp_path: Path, store_url: str, run) -> None:
+    registry = build(tmp_path / "registry", random.Random(4))
+    result = run("apply", registry.root, "--state", store_url, "--auto-approve", "--defer-codes")
+    assert result.exit_code == 0, result.output
+    assert _facts_kept(store_url, registry.root) == len(registry.files)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_plan_file_carries_facts_only_when_signed(
+    tmp_path: Path, store_url: str, run, monkeypatch: pytest.MonkeyPatch, signed: bool
+) -> None:
+    """Facts are taken by later plans for what unchanged files say: from a plan file anyone could
+    rewrite (no RECONCILER_PLAN_KEY) none are kept, and the next plan reads those files again."""
+    if signed:
+        monkeypatch.setenv("RECONCILER_PLAN_KEY", "a-key-of-the-ci")
+    registry = build(tmp_path / "registry", random.Random(5))
+    out = tmp_path / "plan.json"
+    assert run("plan", registry.root, "--state", store_url, "--out", out).exit_code == 0
+    assert ('"facts"' in out.read_text()) is signed
+    result = run("apply", out, "--state", store_url, "--auto-approve", "--defer-codes")
+    assert result.exit_code == 0, result.output
+    assert _facts_kept(store_url, registry.root) == (len(registry.files) if signed else 0)
+
+
+def test_forged_facts_in_an_unsigned_plan_file_are_not_kept(tmp_path: Path, store_url: str, run) -> None:
+    registry = build(tmp_path / "registry", random.Random(6))
+    out = tmp_path / "plan.json"
+    assert run("plan", registry.root, "--state", store_url, "--out", out).exit_code == 0
+    document = json.loads(out.read_text())
+    first = os.path.realpath(registry.root / "big" / "enterprise.yaml")
+    document["facts"] = {first: '{"format": 1}'}
+    del document["checksum"]
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    document["checksum"] = "sha256:" + hashlib.sha256(canonical).hexdigest()  # as anyone can recompute it
+    out.write_text(json.dumps(document))
+    assert run("apply", out, "--state", store_url, "--auto-approve", "--defer-codes").exit_code == 0
+    assert _facts_kept(store_url, registry.root) == 0

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import reconciler.plan.partial
 from reconciler.plan import validation, verdicts
 from reconciler.plan.desired import load_desired
 from reconciler.plan.validation import Validated, validate_paths
@@ -60,6 +61,7 @@ def read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return original(files, fast)
 
     monkeypatch.setattr(validation, "load_files", counting)
+    monkeypatch.setattr(reconciler.plan.partial, "load_files", counting)  # the changed files of an enterprise
     return seen
 
 
@@ -98,8 +100,16 @@ def test_a_second_run_reads_nothing_and_one_change_reads_one_enterprise(
     changed.write_text(changed.read_text().replace("name: ", "name: X", 1), encoding="utf-8")
     read.clear()
     third = validate_paths([registry], cache, workers=1)
-    assert sorted(read) == [str(p) for p in enterprise_of(changed)]
+    assert read == [str(changed)] and third.read == 1  # the others' facts were kept
     assert (third.files, third.enterprises, third.problems) == (first.files, first.enterprises, [])
+    agrees(third, [registry])
+
+    changed.write_text(changed.read_text().replace("name: X", "name: Y", 1), encoding="utf-8")
+    (cache / verdicts.FACTS_FOLDER / enterprise_of(changed)[0].parent.name.split("-")[1]).unlink()
+    read.clear()
+    fourth = validate_paths([registry], cache, workers=1)  # facts gone: the enterprise is read whole
+    assert sorted(read) == [str(p) for p in enterprise_of(changed)]
+    agrees(fourth, [registry])
 
 
 def test_problems_are_never_cached(registry: Path, tmp_path: Path, read: list[str]) -> None:
@@ -351,10 +361,10 @@ def test_a_folder_others_can_write_is_neither_read_nor_written(registry: Path, t
     cache = tmp_path / "cache"
     warm(registry, cache)
     cache.chmod(0o777)
-    before = {name: path.read_bytes() for name, path in cache_files(cache).items()}
+    before = {path: path.read_bytes() for path in cache.rglob("*") if path.is_file()}
     reads_everything(registry, cache, read)
     reads_everything(registry, cache, read)
-    assert {name: path.read_bytes() for name, path in cache_files(cache).items()} == before
+    assert {path: path.read_bytes() for path in cache.rglob("*") if path.is_file()} == before
 
 
 def test_a_cache_of_another_version_or_catalogue_is_ignored(
@@ -384,9 +394,11 @@ def test_no_cache_writes_nothing_and_the_cache_is_private(run, tmp_path: Path) -
     cache = tmp_path / ".reconciler" / "cache"
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     assert stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
-    assert set(cache_files(cache)) == {".gitignore", verdicts.VERDICTS_FILE, verdicts.HASHES_FILE}
-    for path in cache.iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(cache_files(cache)) == {".gitignore", verdicts.VERDICTS_FILE, verdicts.HASHES_FILE, "facts"}
+    facts = cache / verdicts.FACTS_FOLDER
+    assert stat.S_IMODE(facts.stat().st_mode) == 0o700
+    for path in [*cache.iterdir(), *facts.iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path == facts else 0o600)
     assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
@@ -409,3 +421,57 @@ def test_cache_dir_option_and_environment(run, tmp_path: Path, monkeypatch: pyte
     assert run("validate", EXAMPLES).exit_code == 0
     assert (tmp_path / "from-env" / verdicts.VERDICTS_FILE).exists()
     assert not (tmp_path / ".reconciler").exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda raw: raw[:-5], lambda raw: raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:], lambda raw: raw + b"x"],
+    ids=["truncated", "altered", "garbage"],
+)
+def test_damaged_facts_read_the_enterprise_whole(registry: Path, tmp_path: Path, read: list[str], damage) -> None:
+    """Kept facts stand for unchanged files: any doubt about them and the enterprise is read whole."""
+    cache = tmp_path / "cache"
+    warm(registry, cache)
+    changed = sorted(registry.glob("e00003-*/employer-000.yaml"))[0]
+    number = changed.parent.name.split("-")[1]
+    tamper(cache / verdicts.FACTS_FOLDER / number, damage)
+    changed.write_text(changed.read_text().replace("name: ", "name: X", 1), encoding="utf-8")
+    read.clear()
+    result = validate_paths([registry], cache, workers=1)
+    assert sorted(read) == [str(p) for p in enterprise_of(changed)]
+    agrees(result, [registry])
+
+
+def test_facts_others_can_write_are_not_read(registry: Path, tmp_path: Path, read: list[str]) -> None:
+    cache = tmp_path / "cache"
+    warm(registry, cache)
+    changed = sorted(registry.glob("e00003-*/employer-000.yaml"))[0]
+    facts = cache / verdicts.FACTS_FOLDER / changed.parent.name.split("-")[1]
+    facts.chmod(0o644)
+    changed.write_text(changed.read_text().replace("name: ", "name: X", 1), encoding="utf-8")
+    read.clear()
+    validate_paths([registry], cache, workers=1)
+    assert sorted(read) == [str(p) for p in enterprise_of(changed)]
+    assert stat.S_IMODE(facts.stat().st_mode) == 0o600  # written again, private
+
+
+def test_an_edit_breaking_a_rule_across_files_is_found_from_kept_facts(
+    registry: Path, tmp_path: Path, read: list[str]
+) -> None:
+    """A user copied into another file of the same quality (H006) and one person given another
+    name in a second file (H017): found with the file's position, as a full read finds them."""
+    cache = tmp_path / "cache"
+    warm(registry, cache)
+    source = sorted(registry.glob("e00000-*/employer-0*.yaml"))[0]
+    text = source.read_text()
+    user = text[text.index("      - ssin:") :].split("\n      - ssin:")[0]
+    head = text[: text.index("qualities:")]
+    extra = source.parent / "employer-extra.yaml"
+    extra.write_text(
+        head + "qualities:\n  - code: employer\n    users:\n" + user.replace("name: ", "name: Other ", 1) + "\n",
+        encoding="utf-8",
+    )
+    result = validate_paths([registry], cache, workers=1)
+    assert {p.rule for p in result.problems} == {"H006", "H017"}
+    assert all(p.position.path == str(extra) for p in result.problems)
+    agrees(result, [registry])

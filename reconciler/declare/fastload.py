@@ -59,7 +59,11 @@ _TRAPS = (
         re.MULTILINE,
     ),
     re.compile(rf"\n[ \t]*(?:[0-9.+]|-[0-9.]|{_WORDS}{_END})"),  # alone on a line: a continued plain scalar
-    re.compile(r"[\s\[{,][!&*@`%]|[\[{,][ \t]*[|>]"),  # tags (even "! "), anchors, aliases; reserved indicators
+    # Tags (even "! "), anchors, aliases and reserved indicators after a blank or in a flow: found
+    # from the indicator back (a look-behind), since "@" is in every e-mail address and a blank
+    # before each of thousands of lines; then block scalars in flows.
+    re.compile(r"[!&*@`%](?<=[\s\[{,][!&*@`%])"),
+    re.compile(r"[\[{,][ \t]*[|>]"),
     # Complex keys, empty keys (": a" at a line's start), directives, document markers, and a
     # line starting with a closing bracket (what rapidyaml reads as text, PyYAML refuses).
     re.compile(r"\n[ \t]*(?:(?:\?|:|%|---|\.\.\.)(?:\s|\Z)|[\]}])"),

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,9 @@ def select(
     skipped = skippable(hashed, records, window)
     # A file not applied before that names an enterprise which looks unchanged adds to it: plan it.
     skipped -= {head_number(f) for f in files if reals[f] not in owner}
+    # So does a file given twice (a link beside it, two spellings): a full read reads it twice.
+    counted = Counter(reals.values())
+    skipped -= {owner.get(real) for real, times in counted.items() if times > 1}
     kept = [f for f in files if owner.get(reals[f]) not in skipped]
     named = {real: f for f, real in reals.items()}
     planned = {owner[reals[f]] for f in kept if reals[f] in owner} | {
@@ -155,10 +159,7 @@ def _hashed(files: list[Path], hashes: Hashes | None) -> tuple[dict[Path, str], 
                 info = os.stat(text)
             else:
                 folder, name = os.path.split(text)
-                real = folders.get(folder)
-                if real is None:
-                    real = folders[folder] = os.path.realpath(folder or ".")
-                reals[file] = os.path.join(real, name)
+                reals[file] = os.path.join(_real_folder(folder, folders), name)
         except OSError:
             reals[file] = os.path.realpath(text)
             continue
@@ -173,6 +174,19 @@ def _hashed(files: list[Path], hashes: Hashes | None) -> tuple[dict[Path, str], 
         if hashes is not None and (number := _head_of(raw[:4096])) is not None:
             hashes.put(text, sha, number, stamp(info), now)  # headless files are grouped by validate's own reading
     return reals, found
+
+
+def _real_folder(folder: str, known: dict[str, str]) -> str:
+    """A folder's real path, from its parent's when the folder is no link (one ``lstat`` per folder)."""
+    real = known.get(folder)
+    if real is None:
+        parent, name = os.path.split(folder)
+        if not name or name in (".", "..") or parent == folder or os.path.islink(folder):
+            real = os.path.realpath(folder or ".")
+        else:
+            real = os.path.join(_real_folder(parent, known), name)
+        known[folder] = real
+    return real
 
 
 def _patchable(record: SyncRecord, hashed: dict[str, str], window: int) -> tuple[dict[str, str], dict[str, str]] | None:

@@ -9,12 +9,14 @@ files.  The facts of a file say both, and are small beside the file:
   access managers, qualities with their settings, access managers, co-access managers,
   senders and routing rules, profiles).  These are few, and every rule about them is run again
   on every file's skeleton, exactly as on the files themselves;
-- ``users``: per quality, each user's SSIN (compact) and what the rules that span files
-  compare or that the plan needs of them: language, end date, profiles, GitHub and GitLab
-  handles.  Their services and names are in the store's records.
+- ``users``: each user's quality and SSIN (compact), and what the rules that span files
+  compare or that the plan needs of them: name, e-mail address, language, end date, profiles,
+  GitHub and GitLab handles.  Their services are in the store's records (and, being checked
+  against the catalogue file by file, need not be compared across files).
 
 Facts are written with the sync records at apply (``Store.record_sync``), under the SHA-256 of
-the file they describe, and read by ``plan.patch``; a file whose facts are missing, of another
+the file they describe, and read by ``plan.patch``; ``validate`` keeps the same facts in its
+own cache (``plan.verdicts.EnterpriseFacts``).  A file whose facts are missing, of another
 format or of another SHA-256 is simply read again.
 """
 
@@ -22,17 +24,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 from typing import NamedTuple
 
 import orjson
 from pydantic import ValidationError
 
-from reconciler.declare.declared import Block, DeclaredEnterprise, Role, Site
-from reconciler.declare.model import EnterpriseDocument, User
+from reconciler.declare.declared import Appointment, Block, DeclaredEnterprise, Role, Site
+from reconciler.declare.model import EnterpriseDocument
+from reconciler.declare.schema import is_valid
 from reconciler.declare.source import SourceDocument
 
-FORMAT = 1  # the shape below; facts of another format are ignored (the file is read again)
+FORMAT = 2  # the shape below; facts of another format are ignored (the file is read again)
 
 
 class UserFact(NamedTuple):
@@ -40,6 +42,8 @@ class UserFact(NamedTuple):
 
     quality: str
     ssin: str  # compact
+    name: str
+    email: str | None
     language: str | None
     until: str | None
     profiles: list[str]
@@ -56,6 +60,8 @@ _OPTIONAL: set[type] = {str, type(None)}
 _TYPES: dict[str, set[type]] = {
     "quality": _TEXT,
     "ssin": _TEXT,
+    "name": _TEXT,
+    "email": _OPTIONAL,
     "language": _OPTIONAL,
     "until": _OPTIONAL,
     "profiles": {list},
@@ -93,6 +99,11 @@ class Users:
     def profiles(self) -> set[str]:
         return {name for names in self.columns["profiles"] if names for name in names}
 
+    def listed_profiles(self) -> set[tuple[str, str]]:
+        """(quality, profile) of every profile a user lists."""
+        pairs = zip(self.columns["quality"], self.columns["profiles"], strict=True)
+        return {(quality, name) for quality, names in pairs if names for name in names}
+
     def of(self, ssins: set[str]) -> list[UserFact]:
         """The users whose SSIN is among ``ssins``."""
         rows = zip(*(self.columns[name] for name in COLUMNS), strict=True)
@@ -118,46 +129,62 @@ class FileFacts:
 
 def facts_of(declaration: DeclaredEnterprise, paths: set[str] | None = None) -> dict[str, str]:
     """The facts of each file of a checked declaration (or of those in ``paths``), as stored text."""
-    users: dict[str, dict[str, list]] = {}
+    return {path: orjson.dumps(data).decode() for path, data in facts_data(declaration, paths).items()}
+
+
+def facts_data(declaration: DeclaredEnterprise, paths: set[str] | None = None) -> dict[str, dict]:
+    """The facts of each file of a checked declaration (or of those in ``paths``), as data."""
+    users: dict[str, list[Appointment]] = {}
     for appointment in declaration.appointments():
-        if appointment.role is not Role.USER:
-            continue
-        person = appointment.person
-        assert isinstance(person, User) and appointment.quality is not None
-        path = appointment.site.document.path
-        if paths is not None and path not in paths:
-            continue
-        columns = users.get(path)
-        if columns is None:
-            columns = users[path] = {name: [] for name in COLUMNS}
-        row = (appointment.quality, appointment.ssin, person.language, person.until, person.profiles)
-        for name, value in zip(COLUMNS, (*row, person.github, person.gitlab), strict=True):
-            columns[name].append(value)
+        if appointment.role is Role.USER and (paths is None or appointment.site.document.path in paths):
+            users.setdefault(appointment.site.document.path, []).append(appointment)
     found = {}
     for file in declaration.files:
         path = file.site.document.path
-        if paths is not None and path not in paths:
-            continue
-        empty: dict[str, list] = {name: [] for name in COLUMNS}
-        found[path] = orjson.dumps(
-            {"format": FORMAT, "skeleton": skeleton_of(file.model), "users": users.get(path, empty)}
-        ).decode()
+        if paths is None or path in paths:
+            found[path] = {
+                "format": FORMAT,
+                "skeleton": skeleton_of(file.model),
+                "users": _columns(users.get(path, [])),
+            }
     return found
 
 
+def _columns(appointments: list[Appointment]) -> dict[str, list]:
+    """Users as ``COLUMNS``, a column at a time (a file holds a thousand of them)."""
+    people = [appointment.person for appointment in appointments]
+    return {
+        "quality": [appointment.quality for appointment in appointments],
+        "ssin": [appointment.ssin for appointment in appointments],
+        "name": [person.name for person in people],
+        "email": [person.email for person in people],
+        "language": [person.language for person in people],
+        "until": [getattr(person, "until", None) for person in people],
+        "profiles": [getattr(person, "profiles", []) for person in people],
+        "github": [person.github for person in people],
+        "gitlab": [person.gitlab for person in people],
+    }
+
+
 def skeleton_of(document: EnterpriseDocument) -> dict:
-    """The document as data, every quality's users left out."""
-    data = document.model_dump(mode="json", exclude_unset=True)
-    for quality in data.get("qualities", []):
-        quality.pop("users", None)
-    return data
+    """The document as data, every quality's users left out (not even turned into data)."""
+    return document.model_dump(mode="json", exclude_unset=True, exclude={"qualities": {"__all__": {"users"}}})
 
 
 def read_facts(text: str) -> FileFacts | None:
     """Facts as stored, or None when they are not of this format or not as written."""
     try:
-        data = orjson.loads(text)
+        return facts_from(orjson.loads(text))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def facts_from(data: object) -> FileFacts | None:
+    """Facts as data (``facts_data``), or None when they are not of this format or not as written."""
+    try:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
+            return None
+        if not is_valid(data["skeleton"]):  # the schema knows the catalogue: no quality the rules cannot look up
             return None
         skeleton = EnterpriseDocument.model_validate(data["skeleton"])
         columns = data["users"]
@@ -167,15 +194,6 @@ def read_facts(text: str) -> FileFacts | None:
             return None
         if len({len(column) for column in columns.values()}) != 1 or not _typed(columns):
             return None
-    except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError):
+    except (ValidationError, KeyError, TypeError):
         return None
     return FileFacts(skeleton, Users(columns))
-
-
-def block_path(block: Block[EnterpriseDocument]) -> str:
-    return block.site.document.path
-
-
-def sorted_blocks(blocks: list[Block[EnterpriseDocument]]) -> list[Block[EnterpriseDocument]]:
-    """Files in the order a full read takes them (sorted as paths sort)."""
-    return sorted(blocks, key=lambda block: Path(block_path(block)).parts)

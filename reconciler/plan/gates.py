@@ -43,9 +43,7 @@ class Gate:
     summary: str
     override: str
     # (number, its changes, records before, records after, policy, users held but not in ``before``)
-    check: Callable[
-        [str, list[Change], Mapping[Address, Fields], Mapping[Address, Fields], Policy, int], Iterable[str]
-    ]
+    check: Callable[[str, list[Change], Mapping[Address, Fields], Mapping[Address, Fields], Policy, int], Iterable[str]]
 
 
 GATES: dict[str, Gate] = {}
@@ -141,8 +139,7 @@ def mass_removal(number, changes, before, after, policy, unread) -> Iterator[str
         held = len(old) + (unread if name == "users" else 0)
         if held and removed > 1 and removed > policy.max_removal_share * held:
             yield (
-                f"removes {removed} of {held} {name} ({removed / held:.0%}, more than "
-                f"{policy.max_removal_share:.0%})"
+                f"removes {removed} of {held} {name} ({removed / held:.0%}, more than {policy.max_removal_share:.0%})"
             )
 
 

@@ -208,11 +208,12 @@ def _patch(selection: Selection, store: Store, policy: Policy, keep_facts: bool,
     for number, (unchanged, old) in sorted(selection.patch.items()):
         mine = [path for path in selection.files if heads[path] == number]
         reals = {path: real_path(path) for path in mine}
-        if not mine or not set(unchanged) <= set(reals.values()):
-            continue
+        if not mine or not set(unchanged) <= set(reals.values()) or len(set(reals.values())) != len(reals):
+            continue  # a file given twice (a link, two spellings) is read twice by a full read: do that
         changed = [path for path in mine if reals[path] not in unchanged]
+        order = [str(path) for path in mine]
         patched = patch_enterprise(
-            number, unchanged, old, changed, selection.named, store, policy, catalogue, today, keep_facts, reals
+            number, unchanged, old, changed, selection.named, store, policy, catalogue, today, keep_facts, reals, order
         )
         if patched is None:
             continue  # read whole below

@@ -25,16 +25,31 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from reconciler.declare.catalogue import load_catalogue
+from reconciler.declare.catalogue import Catalogue, load_catalogue
 from reconciler.declare.declared import enterprise_key, group_documents
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.declare.reading import NotReadable, discover, load_file, load_files, read_bytes
 from reconciler.declare.rules import check_enterprise, warnings_of
 from reconciler.plan.desired import exactly, head_number, no_files
+from reconciler.plan.facts import FileFacts, facts_data, facts_from
+from reconciler.plan.partial import certainly_valid, read_partially
 from reconciler.plan.pipeline import PARALLEL_FILES, WORKERS_ENV
-from reconciler.plan.verdicts import Hashes, Verdict, Verdicts, key_of, salt, stamp
+from reconciler.plan.verdicts import (
+    Hashes,
+    Kept,
+    Verdict,
+    Verdicts,
+    facts_generation,
+    key_of,
+    read_enterprise_facts,
+    salt,
+    stamp,
+    write_enterprise_facts,
+)
+from reconciler.records import clock
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class Checked:
     enterprises: int = 0  # declarations without a problem
     misled: bool = False  # a file's head named another enterprise than its content
     as_hashed: bool = False  # every file read was the one hashed (not changed meanwhile)
+    loaded: int | None = None  # files read now, when fewer than ``read`` (the others' facts were kept)
 
     @property
     def clean(self) -> bool:
@@ -87,9 +103,9 @@ def validate_paths(paths: Iterable[str | Path], cache: Path | None = None, worke
     files, problems = discover(paths)
     verdicts = Verdicts.open(cache, salt()) if cache is not None else None
     hashes = Hashes.open(cache) if cache is not None else None
-    result = _validate(_groups(files, hashes), verdicts, workers)
+    result = _validate(_groups(files, hashes), verdicts, workers, cache)
     if result is None:  # a head misled the grouping: group every file by what it declares
-        result = _validate(_groups(files, None, by_content=True), verdicts, workers)
+        result = _validate(_groups(files, None, by_content=True), verdicts, workers, cache)
     assert result is not None  # grouped by content, no head can mislead
     if verdicts is not None and hashes is not None:
         verdicts.save()
@@ -163,8 +179,15 @@ class _Tally:
         return self.declared if self.declarations else self.read
 
 
-def _validate(groups: list[Group], verdicts: Verdicts | None, workers: int | None) -> _Tally | None:
-    """Check the groups the cache does not vouch for; None when a head misled the grouping."""
+def _validate(
+    groups: list[Group], verdicts: Verdicts | None, workers: int | None, cache: Path | None = None
+) -> _Tally | None:
+    """Check the groups the cache does not vouch for; None when a head misled the grouping.
+
+    With a ``cache`` folder, an enterprise whose files mostly kept their facts there is checked
+    from its changed files and those facts (``plan.partial``), and read whole only when that
+    cannot vouch for it; the facts of every enterprise found valid are kept for the next run.
+    """
     tally = _Tally()
     salted = verdicts.salted if verdicts is not None else b""
     todo: list[tuple[Group, str | None]] = []
@@ -181,14 +204,15 @@ def _validate(groups: list[Group], verdicts: Verdicts | None, workers: int | Non
                 tally.cached += verdict.enterprises
                 continue
         todo.append((group, key))
-    for (_, key), checked in zip(todo, _check_all([group for group, _ in todo], workers), strict=True):
+    checks = _check_all([group for group, _ in todo], workers, cache)
+    for (_, key), checked in zip(todo, checks, strict=True):
         if checked.misled:
             return None
         tally.problems += checked.problems
         tally.warnings += checked.warnings
         tally.declared += checked.declared
         tally.read += checked.read
-        tally.loaded += checked.read
+        tally.loaded += checked.read if checked.loaded is None else checked.loaded
         tally.declarations += checked.declarations
         tally.enterprises += checked.enterprises
         if verdicts is not None and key is not None and checked.clean:
@@ -196,16 +220,17 @@ def _validate(groups: list[Group], verdicts: Verdicts | None, workers: int | Non
     return tally
 
 
-def _check_all(groups: list[Group], workers: int | None) -> list[Checked]:
+def _check_all(groups: list[Group], workers: int | None, cache: Path | None = None) -> list[Checked]:
     count = _worker_count(workers, sum(len(group.files) for group in groups))
+    check = partial(check_group, cache=cache)
     if count <= 1 or len(groups) <= 1:
-        return [check_group(group) for group in groups]
+        return [check(group) for group in groups]
     gc.collect()
     gc.freeze()  # what the workers inherit stays shared: the collector never writes to those pages
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            return list(pool.map(check_group, groups, chunksize=1))
+            return list(pool.map(check, groups, chunksize=1))
     finally:
         gc.unfreeze()
 
@@ -218,9 +243,15 @@ def _worker_count(asked: int | None, files: int) -> int:
     return (os.cpu_count() or 1) if files >= PARALLEL_FILES else 1
 
 
-def check_group(group: Group) -> Checked:
-    """Read and check one group's files (in a worker, or in the one process)."""
+def check_group(group: Group, cache: Path | None = None) -> Checked:
+    """Read and check one group's files (in a worker, or in the one process): only its changed
+    files when the others' facts were kept in ``cache`` and vouch for it."""
     catalogue = load_catalogue()
+    kept = read_enterprise_facts(cache, group.number, facts_generation()) if cache and group.number else {}
+    if kept and group.by_head and cache is not None:
+        checked = _check_changed(group, kept, catalogue, cache)
+        if checked is not None:
+            return checked
     documents, problems = load_files([Path(path) for path, _ in group.files], fast=True)
     if group.by_head and any(enterprise_key(d.data) not in (group.number, None) for d in documents):
         return Checked(misled=True)
@@ -246,5 +277,37 @@ def check_group(group: Group) -> Checked:
         if warned and not all(file.site.document.exact for file in declaration.files):
             warned = warnings_of(exactly(declaration), catalogue)
         checked.warnings += warned
+        if cache is not None and group.number and not warned and not checked.problems and as_hashed:
+            # Kept here, in the worker, for the next run: what each file of a valid enterprise gave.
+            gave = {path: (hashed[path] or "", data) for path, data in facts_data(declaration).items()}
+            write_enterprise_facts(cache, group.number, facts_generation(), gave)
     checked.as_hashed = as_hashed
     return checked
+
+
+def _check_changed(group: Group, kept: Kept, catalogue: Catalogue, cache: Path) -> Checked | None:
+    """Check an enterprise from its changed files and the kept facts of the others; None unless that
+    vouches for it (``plan.partial``)."""
+    unchanged: dict[str, tuple[str, FileFacts]] = {}
+    changed: list[Path] = []
+    for path, sha in group.files:
+        sha_then, data = kept.get(path, ("", {}))
+        facts = facts_from(data) if sha is not None and sha == sha_then else None
+        if facts is None:
+            changed.append(Path(path))
+        else:
+            unchanged[path] = (sha_then, facts)
+    if not unchanged or not changed:  # nothing changed but the day, the tool or a file removed: read whole
+        return None
+    found = read_partially(group.number or "", changed, unchanged, [path for path, _ in group.files])
+    if found is None or not certainly_valid(found, catalogue, clock.today().isoformat()):
+        return None
+    hashed = dict(group.files)
+    if any(hashed.get(document.path) != document.sha256 for document in found.documents):
+        return None  # a file changed since it was hashed: read the whole group, which says so
+    fresh = facts_data(found.declaration, set(found.changed))
+    keep = {path: (sha, kept[path][1]) for path, (sha, _) in unchanged.items()}
+    keep |= {path: (hashed[path] or "", data) for path, data in fresh.items()}
+    files = len(group.files)
+    write_enterprise_facts(cache, group.number or "", facts_generation(), keep)
+    return Checked(declared=files, read=files, declarations=1, enterprises=1, as_hashed=True, loaded=len(changed))

@@ -59,6 +59,7 @@ with warnings.catch_warnings():
 
 import reconciler
 from reconciler import __version__
+from reconciler.declare import identifiers
 from reconciler.plan.incremental import catalogue_sha
 from reconciler.records import clock
 from reconciler.store.files import private_folder, write_private
@@ -97,13 +98,14 @@ def _source_digest() -> str:
     return hasher.hexdigest()
 
 
-def salt() -> bytes:
-    """Everything but the files that the validity of an enterprise depends on."""
+def salt(dated: bool = True) -> bytes:
+    """Everything but the files that the validity of an enterprise depends on (``dated``: today's
+    date among it; what files *say*, their facts, does not depend on the day)."""
     libraries = (yaml, ryml, orjson, pydantic, pydantic_core, stdnum)
     versions = " ".join(f"{m.__name__}={getattr(m, '__version__', '?')}" for m in libraries)
+    day = clock.today().isoformat() if dated else "any day"
     return (
-        f"{HEADER}\n{__version__}\n{_source_digest()}\n{sys.version}\n{versions}\n"
-        f"{catalogue_sha()}\n{clock.today().isoformat()}\n"
+        f"{HEADER}\n{__version__}\n{_source_digest()}\n{sys.version}\n{versions}\n{catalogue_sha()}\n{day}\n"
     ).encode()
 
 
@@ -136,7 +138,7 @@ def _folder_usable(folder: Path) -> bool:
     return _ours(info.st_mode, info.st_uid, stat.S_IFDIR)
 
 
-def _read_sealed(path: Path, generation: str) -> bytes | None:
+def _read_sealed(path: Path, generation: str, limit: int = MAX_BYTES) -> bytes | None:
     """The body of a cache file, or None when anything about it is not exactly as it was written."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -144,10 +146,10 @@ def _read_sealed(path: Path, generation: str) -> bytes | None:
         return None
     try:
         info = os.fstat(descriptor)
-        if not _ours(info.st_mode, info.st_uid, stat.S_IFREG) or info.st_size > MAX_BYTES:
+        if not _ours(info.st_mode, info.st_uid, stat.S_IFREG) or info.st_size > limit:
             return None
         with os.fdopen(os.dup(descriptor), "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+            raw = handle.read(limit + 1)
     except OSError:
         return None
     finally:
@@ -295,12 +297,7 @@ class Hashes:
 
 def _hashes(body: bytes) -> dict[str, tuple[str, str | None, Stamp]]:
     """The remembered hashes of a sealed body; none at all if a single entry is not as written."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
+    data = _json_object(body)
     entries: dict[str, tuple[str, str | None, Stamp]] = {}
     for path, entry in data.items():
         if not (isinstance(entry, list) and len(entry) == 7 and isinstance(entry[0], str) and _SHA.fullmatch(entry[0])):
@@ -310,3 +307,53 @@ def _hashes(body: bytes) -> dict[str, tuple[str, str | None, Stamp]]:
             return {}
         entries[path] = (entry[0], number, (found[0], found[1], found[2], found[3], found[4]))
     return entries
+
+
+def _json_object(body: bytes) -> dict:
+    """A sealed body's JSON object; empty when it is not one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+FACTS_FOLDER = "facts"
+FACTS_MAX_BYTES = 512 * 1024 * 1024  # the facts of an enterprise of a million users are about 120 MB
+Kept = dict[str, tuple[str, dict]]  # path -> (SHA-256 of the file, its ``plan.facts`` as data)
+
+
+def facts_generation() -> str:
+    """What the kept facts of files were written under: the tool, its parsers and the catalogue."""
+    return _generation(salt(dated=False))
+
+
+def read_enterprise_facts(folder: Path, number: str, generation: str) -> Kept:
+    """The facts ``validate`` kept of an enterprise's files when it found it valid (``plan.partial``),
+    or none when the file is missing, not ours, of another generation or not exactly as written."""
+    if not identifiers.is_enterprise_number(number):  # the file's name: digits only
+        return {}
+    inside = folder / FACTS_FOLDER
+    if not _folder_usable(folder) or not _folder_usable(inside):
+        return {}
+    body = _read_sealed(inside / number, generation, FACTS_MAX_BYTES)
+    data = _json_object(body) if body is not None else {}
+    kept: Kept = {}
+    for path, entry in data.items():
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            return {}
+        if not isinstance(entry[1], dict):
+            return {}
+        kept[path] = (entry[0], entry[1])
+    return kept
+
+
+def write_enterprise_facts(folder: Path, number: str, generation: str, kept: Kept) -> None:
+    """Keep the facts of a valid enterprise's files, owner-only, replacing what was kept of it."""
+    if not identifiers.is_enterprise_number(number) or not _folder_usable(folder):
+        return
+    try:
+        body = orjson.dumps({path: [sha, text] for path, (sha, text) in kept.items()})
+    except TypeError:  # a path that is not text: keep nothing
+        return
+    _write_sealed(folder / FACTS_FOLDER, number, generation, body)

@@ -38,7 +38,9 @@ STEPS: tuple[tuple[Action, Kind], ...] = (
     (Action.CREATE, Kind.SENDER),
     (Action.UPDATE, Kind.SENDER),
     (Action.CREATE, Kind.CO_MAIN_ACCESS_MANAGER),
+    (Action.UPDATE, Kind.CO_MAIN_ACCESS_MANAGER),  # protected or until changed
     (Action.CREATE, Kind.CO_ACCESS_MANAGER),
+    (Action.UPDATE, Kind.CO_ACCESS_MANAGER),
     (Action.CREATE, Kind.USER),
     (Action.UPDATE, Kind.USER),
     (Action.CREATE, Kind.ROUTE),
