@@ -21,6 +21,7 @@ from reconciler.records.state import (
     Kind,
     Value,
     fields,
+    shared,
 )
 
 
@@ -62,7 +63,7 @@ def declared_state(
         records[person] = (
             ("name", appointment.person.name),
             ("email", appointment.person.email),
-            ("language", language),
+            shared("language", language),
         )
         origins.setdefault(person, appointment.site)
         if appointment.role is Role.MAIN_ACCESS_MANAGER:
@@ -91,10 +92,10 @@ def declared_state(
             for profile in appointment.person.profiles:
                 granted.update(bundles[profile])
             records[address] = (
-                ("services", tuple(sorted(granted))),
-                ("protected", bool(appointment.person.protected)),
-                ("until", appointment.person.until),
-                ("profiles", tuple(sorted(appointment.person.profiles))),
+                shared("services", tuple(sorted(granted))),
+                shared("protected", bool(appointment.person.protected)),
+                shared("until", appointment.person.until),
+                shared("profiles", tuple(sorted(appointment.person.profiles))),
             )
         if appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
             origins[address] = appointment.site

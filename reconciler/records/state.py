@@ -105,6 +105,21 @@ class Address(NamedTuple):
         )
 
 
+_SHARED: dict[tuple[str, Value], tuple[str, Value]] = {}
+
+
+def shared(name: str, value: Value) -> tuple[str, Value]:
+    """The one ``(name, value)`` pair of its kind, for fields that take few distinct values (a user's
+    services, ``protected``, end date, profiles, a person's language).
+
+    A registry holds a million users, most of them with one of a few hundred combinations of
+    services and the same flags: sharing the pairs saves a few hundred bytes per record in every
+    state and plan that holds them.  Never for names or addresses, which are each their own.
+    """
+    pair = (name, value)
+    return _SHARED.setdefault(pair, pair)
+
+
 def fields(kind: Kind, **values: Value) -> Fields:
     """Fields in the kind's canonical order; every field present, ``None`` when unset."""
     return tuple((name, values.get(name)) for name in FIELDS[kind])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from reconciler.records.state import FIELDS, Address, Fields, Kind, Value, as_codes
+from reconciler.records.state import FIELDS, Address, Fields, Kind, Value, as_codes, shared
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,13 @@ class Table:
         start = len(self.key_columns)
         if self.kind is Kind.USER:  # most rows by far: converted without the general loop
             return (
-                ("services", tuple(sorted(set(row[start].split())))),
-                ("protected", bool(row[start + 1])),
-                ("until", row[start + 2]),
-                ("profiles", tuple(sorted(set(row[start + 3].split()))) if row[start + 3] else ()),
+                shared("services", tuple(sorted(set(row[start].split())))),
+                shared("protected", bool(row[start + 1])),
+                shared("until", row[start + 2]),
+                shared("profiles", tuple(sorted(set(row[start + 3].split()))) if row[start + 3] else ()),
             )
         if self.kind is Kind.PERSON:
-            return (("name", row[start]), ("email", row[start + 1]), ("language", row[start + 2]))
+            return (("name", row[start]), ("email", row[start + 1]), shared("language", row[start + 2]))
         values = row[start:]
         return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values, strict=True))
 
