@@ -215,6 +215,8 @@ def _patch(selection: Selection, store: Store, policy: Policy, keep_facts: bool,
         patched = patch_enterprise(
             number, unchanged, old, changed, selection.named, store, policy, catalogue, today, keep_facts, reals, order
         )
+        if patched is not None and patched.part.version != selection.records[number].version:
+            patched = None  # an apply between finding the files and reading the facts: read whole
         if patched is None:
             continue  # read whole below
         done.add(number)
