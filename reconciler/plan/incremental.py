@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
+from functools import lru_cache
 
 from reconciler import __version__
 from reconciler.declare.catalogue import load_catalogue
@@ -32,10 +33,16 @@ def catalogue_sha() -> str:
 
 def sync_digest(files: dict[str, str]) -> str:
     """Digest of what a declaration was computed with: tool, catalogue and files."""
-    hasher = hashlib.sha256(f"{__version__}\n{catalogue_sha()}\n".encode())
+    hasher = _tool_digest(__version__, catalogue_sha()).copy()  # every enterprise of a registry asks, on every plan
     for path in sorted(files):
         hasher.update(f"{path}\0{files[path]}\n".encode())
     return hasher.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _tool_digest(version: str, catalogue: str):  # hashlib's hash objects have no public type to name
+    """The digest of the tool and the catalogue, to be copied and continued with an enterprise's files."""
+    return hashlib.sha256(f"{version}\n{catalogue}\n".encode())
 
 
 def skippable(hashed: dict[str, str], records: dict[str, SyncRecord], window: int = 0) -> set[str]:

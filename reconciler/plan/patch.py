@@ -46,7 +46,6 @@ class Patched:
     origins: dict[Address, Site]
     stored: StoredEnterprise  # the slice read: what authority is checked against
     files: dict[str, str]  # real path -> SHA-256 of every file of the enterprise
-    read: int  # files read now
 
 
 def patch_enterprise(
@@ -113,7 +112,7 @@ def patch_enterprise(
         facts = {real[Path(path)]: text for path, text in fresh_facts.items()}
         facts |= {path: texts[path] for path in unchanged}
         part = replace(part, facts=tuple(sorted(facts.items())))
-    return Patched(part, declaration, origins, current, files, len(changed))
+    return Patched(part, declaration, origins, current, files)
 
 
 def _kept_facts(store: Store, files: Mapping[str, str]) -> tuple[dict[str, FileFacts], dict[str, str]] | None:

@@ -124,7 +124,7 @@ def _plan(
         selection.files = [path for path in selection.files if _may_declare(path, only)]
         selection.skipped &= only
     groups = _groups(selection.files) if stream else None
-    count = _worker_count(workers, len(selection.files))
+    count = _worker_count(workers, _to_read(selection))
     if groups is not None and count > 1:
         shards = _in_processes(selection, groups, store.url, policy, count, progress, keep_facts)
     else:
@@ -231,6 +231,17 @@ def _patch(selection: Selection, store: Store, policy: Policy, keep_facts: bool,
     if not done:
         return selection
     return replace(selection, files=[path for path in selection.files if heads[path] not in done])
+
+
+def _to_read(selection: Selection) -> int:
+    """How many files planning will read: those of the enterprises that may be planned from their
+    changed files alone count only when changed (one such enterprise is planned in one process
+    anyway, and the ones read whole go on in it when that fails)."""
+    unchanged = {path for kept, _ in selection.patch.values() for path in kept}
+    if not unchanged:
+        return len(selection.files)
+    reals = {path: real for real, path in selection.named.items()}
+    return sum(1 for path in selection.files if reals.get(path) not in unchanged)
 
 
 def _may_declare(path: Path, only: frozenset[str]) -> bool:
