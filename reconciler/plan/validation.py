@@ -194,7 +194,10 @@ def _validate(
     for group in groups:
         key = None
         if verdicts is not None and group.number is not None:
-            key = key_of(salted, [(path, sha or "") for path, sha in group.files])
+            # How the group was formed is part of its key: a verdict earned by files grouped by their
+            # content proves nothing about the same files grouped by a head that may mislead.
+            formed = f"{group.number}\0{group.by_head}\n".encode()
+            key = key_of(salted + formed, [(path, sha or "") for path, sha in group.files])
             verdict = verdicts.get(key)
             if verdict is not None:
                 tally.declared += verdict.declared

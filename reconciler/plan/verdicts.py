@@ -350,7 +350,9 @@ def read_enterprise_facts(folder: Path, number: str, generation: str) -> Kept:
 
 def write_enterprise_facts(folder: Path, number: str, generation: str, kept: Kept) -> None:
     """Keep the facts of a valid enterprise's files, owner-only, replacing what was kept of it."""
-    if not identifiers.is_enterprise_number(number) or not _folder_usable(folder):
+    if not identifiers.is_enterprise_number(number):
+        return
+    if not _folder_usable(folder) or not _folder_usable(folder / FACTS_FOLDER):  # never through a link
         return
     try:
         body = orjson.dumps({path: [sha, text] for path, (sha, text) in kept.items()})
