@@ -23,6 +23,7 @@ from reconciler.declare.catalogue_file import read_catalogue
 from reconciler.declare.identifiers import nsso_check_digits
 from reconciler.plan import verdicts
 from reconciler.plan.desired import head_number, load_desired
+from reconciler.plan.facts import COLUMNS
 from reconciler.plan.validation import validate_paths
 from reconciler.records import clock
 from tests.conftest import ROOT
@@ -545,20 +546,7 @@ def test_facts_not_ours_are_not_read(tree: Path, cache: Path, tmp_path: Path) ->
                 {
                     "format": 2,
                     "skeleton": {"enterprise": {"number": "NUM"}},
-                    "users": {
-                        c: [[1]]
-                        for c in (
-                            "quality",
-                            "ssin",
-                            "name",
-                            "email",
-                            "language",
-                            "until",
-                            "profiles",
-                            "github",
-                            "gitlab",
-                        )
-                    },
+                    "users": {c: [[1]] for c in COLUMNS},
                 },
             ]
         },
@@ -568,20 +556,7 @@ def test_facts_not_ours_are_not_read(tree: Path, cache: Path, tmp_path: Path) ->
                 {
                     "format": 2,
                     "skeleton": {"enterprise": {"number": "NUM"}},
-                    "users": {
-                        c: [None]
-                        for c in (
-                            "quality",
-                            "ssin",
-                            "name",
-                            "email",
-                            "language",
-                            "until",
-                            "profiles",
-                            "github",
-                            "gitlab",
-                        )
-                    },
+                    "users": {c: [None] for c in COLUMNS},
                 },
             ]
         },
