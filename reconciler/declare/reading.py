@@ -146,7 +146,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]
     Only regular files are returned: the callers hash and peek into them before reading, and a
     named pipe would block them.
     """
-    found: list[Path] = []
+    found: list[str] = []  # as text until the end: a registry's tens of thousands of Paths hash slowly
     problems: list[Diagnostic] = []
     for given in paths:
         path = Path(given)
@@ -162,8 +162,8 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]
         elif (reason := _not_regular(mode) or _refused_path(str(path))) is not None:
             problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, reason))
         else:
-            found.append(path)
-    return list(dict.fromkeys(found)), problems
+            found.append(str(path))
+    return [Path(text) for text in dict.fromkeys(found)], problems
 
 
 def _refused_path(path: str) -> str | None:
@@ -172,7 +172,7 @@ def _refused_path(path: str) -> str | None:
     return f"the path holds {describe(found.group())}; rename it" if found else None
 
 
-def _yaml_files(folder: Path) -> tuple[list[Path], list[Diagnostic]]:
+def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
     """YAML files under a folder (not following linked folders), sorted as paths sort.
 
     Hidden folders (``.github``, ``.gitlab-ci``, ``.reconciler``, ...) are left out, so that
@@ -223,7 +223,7 @@ def _yaml_files(folder: Path) -> tuple[list[Path], list[Diagnostic]]:
                 problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
             else:
                 found.append(full)
-    return [Path(full) for full in sorted(found, key=lambda full: full.split(os.sep))], sorted(problems)
+    return sorted(found, key=lambda full: full.split(os.sep)), sorted(problems)
 
 
 def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:
