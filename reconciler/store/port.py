@@ -267,6 +267,9 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+CHUNK = 900  # bound parameters per statement, below SQLite's historical limit of 999
+
+
 def batched(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
