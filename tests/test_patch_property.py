@@ -132,6 +132,17 @@ def _a_user(registry: Registry) -> tuple[str, dict, dict] | None:
     return name, block, registry.rng.choice(block["users"])
 
 
+def _settings(registry: Registry, name: str, code: str) -> dict:
+    """The block holding a quality's settings in the folder of file ``name`` (wherever renames and
+    merges moved it), or an empty one the edit changes to no effect."""
+    folder = name.split("/")[0]
+    for other, document in registry.files.items():
+        for block in document.get("qualities", []) if other.startswith(folder + "/") else []:
+            if block["code"] == code and "notification_email" in block:
+                return block
+    return {}
+
+
 def edit(registry: Registry) -> str:
     """One random edit; returns what it was, for the message of a failing round."""
     rng = registry.rng
@@ -168,7 +179,8 @@ def edit(registry: Registry) -> str:
         if blocks:
             rng.choice(blocks).setdefault("users", []).append(twin)
     elif kind == "until":
-        user["until"] = rng.choice(["2020-01-01", "2099-12-31", "2027-02-30"])
+        # A day long past (W001: the enterprise is read whole while it stays), far ahead, or no day at all (H023).
+        user["until"] = rng.choice(["2020-01-01", "2099-12-31", "2099-12-31", "2099-12-31", "2027-02-30"])
     elif kind == "github":
         user["github"] = f"gh{user['ssin'][-4:]}"
     elif kind == "profiles":
@@ -181,14 +193,32 @@ def edit(registry: Registry) -> str:
         header = registry.files[f"{name.split('/')[0]}/enterprise.yaml"]
         header["profiles"].pop("declarations", None)
     elif kind == "deactivate":  # H007 if the quality has users
-        settings = registry.files[f"{name.split('/')[0]}/{block['code']}.yaml"]["qualities"][0]
+        settings = _settings(registry, name, block["code"])
         if not settings.get("default"):
             settings["activated"] = False
             settings.pop("access_manager", None)
             settings["co_access_managers"] = []
     elif kind == "access_manager":
-        settings = registry.files[f"{name.split('/')[0]}/{block['code']}.yaml"]["qualities"][0]
+        settings = _settings(registry, name, block["code"])
         settings["access_manager"] = registry.person()
+    elif kind == "administrators_until":  # an end date for a co-access manager, sometimes past the manager's
+        settings = _settings(registry, name, block["code"])
+        for helper in settings.get("co_access_managers", []):
+            helper["until"] = rng.choice(["2030-06-30", "2099-12-31"])
+        if settings.get("access_manager") and rng.random() < 0.5:
+            settings["access_manager"]["until"] = "2031-01-01"
+    elif kind == "administrator_language":  # an administrator who is also a user left unread
+        settings = _settings(registry, name, block["code"])
+        if settings.get("access_manager"):
+            twin = dict(user, language=rng.choice(["nl", "fr", None]))
+            twin.pop("services", None)
+            twin.pop("profiles", None)
+            twin.pop("until", None)
+            twin.pop("protected", None)
+            settings["co_access_managers"] = [*settings.get("co_access_managers", []), twin]
+    elif kind == "enterprise_language":
+        header = registry.files[f"{name.split('/')[0]}/enterprise.yaml"]
+        header["enterprise"]["language"] = rng.choice(["nl", "fr", "de"])
     elif kind == "rename_file":
         registry.files[name.replace(".yaml", "-renamed.yaml")] = registry.files.pop(name)
     elif kind == "split_file":
@@ -231,6 +261,9 @@ EDITS = [
     "drop_profile",
     "deactivate",
     "access_manager",
+    "administrators_until",
+    "administrator_language",
+    "enterprise_language",
     "rename_file",
     "split_file",
     "merge_files",
