@@ -125,3 +125,21 @@ def tree(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES / "social-secretariat", root / "social-secretariat")
     shutil.copy(EXAMPLES / "small-employer.yaml", root / "small-employer.yaml")
     return root
+
+
+@pytest.fixture
+def patched_enterprises(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The enterprises planned from their changed files alone (``plan.patch``), in the order planned."""
+    import reconciler.plan.pipeline
+
+    found: list[str] = []
+    real = reconciler.plan.pipeline.patch_enterprise
+
+    def counting(number, *arguments, **keywords):
+        planned = real(number, *arguments, **keywords)
+        if planned is not None:
+            found.append(number)
+        return planned
+
+    monkeypatch.setattr(reconciler.plan.pipeline, "patch_enterprise", counting)
+    return found

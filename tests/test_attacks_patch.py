@@ -16,7 +16,6 @@ import pytest
 import yaml
 from conftest import outside_write
 
-import reconciler.plan.pipeline
 from reconciler.apply.execute import apply_plan
 from reconciler.declare.identifiers import nsso_check_digits
 from reconciler.plan.gates import OVERRIDES, Policy
@@ -108,7 +107,7 @@ def block(files: dict, name: str, code: str | None = None) -> dict:
 
 
 @pytest.fixture
-def world(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
+def world(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, patched_enterprises: list[str]):
     """A folder with enterprise A (and B beside it), applied with facts; counts the patched plans."""
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "reg"
@@ -118,17 +117,7 @@ def world(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
     first = plan_paths([root], store, Policy(), keep_facts=True)
     assert first.problems == []
     apply_plan(first.plan, store, overrides=frozenset(OVERRIDES))
-    patched: list[str] = []
-    real = reconciler.plan.pipeline.patch_enterprise
-
-    def counting(number, *arguments, **keywords):
-        found = real(number, *arguments, **keywords)
-        if found is not None:
-            patched.append(number)
-        return found
-
-    monkeypatch.setattr(reconciler.plan.pipeline, "patch_enterprise", counting)
-    yield World(root, files, store, store_url, patched)
+    yield World(root, files, store, store_url, patched_enterprises)
     store.close()
 
 

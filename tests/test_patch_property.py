@@ -291,21 +291,14 @@ def _compare(incremental, full, what: str) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_patched_plans_equal_full_plans(tmp_path: Path, store_url: str, seed: int, monkeypatch) -> None:
+def test_patched_plans_equal_full_plans(
+    tmp_path: Path, store_url: str, seed: int, monkeypatch, patched_enterprises: list[str]
+) -> None:
     rng = random.Random(seed)
     root = tmp_path / "registry"
     registry = build(root, rng)
     monkeypatch.chdir(tmp_path)
-    patched: list[str] = []
-    real = reconciler.plan.pipeline.patch_enterprise
-
-    def counting(number, *arguments, **keywords):
-        found = real(number, *arguments, **keywords)
-        if found is not None:
-            patched.append(number)
-        return found
-
-    monkeypatch.setattr(reconciler.plan.pipeline, "patch_enterprise", counting)
+    patched = patched_enterprises
     store = open_store(store_url)
     try:
         policy = Policy()
@@ -328,7 +321,6 @@ def test_patched_plans_equal_full_plans(tmp_path: Path, store_url: str, seed: in
             apply_plan(incremental.plan, store, overrides=frozenset(OVERRIDES))
             last_valid = copy.deepcopy(registry.files)
         assert valid_rounds >= ROUNDS // 4
-        print(f"seed {seed}: {valid_rounds} valid rounds, {len(patched)} patched")
         assert len(patched) >= ROUNDS // 4, f"only {len(patched)} enterprises were planned from their changed files"
     finally:
         store.close()
@@ -403,3 +395,27 @@ def test_forged_facts_in_an_unsigned_plan_file_are_not_kept(tmp_path: Path, stor
     out.write_text(json.dumps(document))
     assert run("apply", out, "--state", store_url, "--auto-approve", "--defer-codes").exit_code == 0
     assert _facts_kept(store_url, registry.root) == 0
+
+
+@pytest.mark.parametrize("kind", ["file", "link", "device"])
+def test_a_cache_folder_that_is_no_folder_of_ours_is_neither_read_nor_written(
+    tmp_path: Path, store_url: str, run, kind: str
+) -> None:
+    """plan --cache-dir at a file (refused as a usage error), a link to a folder, or /dev/null (the files
+    are hashed, nothing is written)."""
+    registry = build(tmp_path / "registry", random.Random(7))
+    assert run("apply", registry.root, "--state", store_url, "--auto-approve", "--defer-codes").exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    target = {"file": tmp_path / "a-file", "link": tmp_path / "a-link", "device": Path(os.devnull)}[kind]
+    if kind == "file":
+        target.write_text("not a cache\n")
+    elif kind == "link":
+        target.symlink_to(elsewhere)
+    result = run("plan", registry.root, "--state", store_url, "--cache-dir", target, "--detailed-exitcode")
+    if kind == "file":
+        assert result.exit_code == 2 and "is a file" in result.output
+        assert target.read_text() == "not a cache\n"
+    else:
+        assert result.exit_code == 0, result.output
+    assert list(elsewhere.iterdir()) == []

@@ -120,15 +120,15 @@ def select(
     owner, records = sync(list(hashed))
     skipped = skippable(hashed, records, window)
     # A file not applied before that names an enterprise which looks unchanged adds to it: plan it.
-    skipped -= {head_number(f) for f in files if reals[f] not in owner}
+    fresh = {f: head_number(f) for f in files if reals[f] not in owner}
+    skipped -= set(fresh.values())
     # So does a file given twice (a link beside it, two spellings): a full read reads it twice.
     counted = Counter(reals.values())
     skipped -= {owner.get(real) for real, times in counted.items() if times > 1}
     kept = [f for f in files if owner.get(reals[f]) not in skipped]
     named = {real: f for f, real in reals.items()}
-    planned = {owner[reals[f]] for f in kept if reals[f] in owner} | {
-        number for f in kept if reals[f] not in owner and (number := head_number(f)) is not None
-    }
+    planned = {owner[reals[f]] for f in kept if reals[f] in owner}
+    planned |= {number for f in kept if (number := fresh.get(f)) is not None}
     patch = {
         number: found
         for number in sorted(planned)
