@@ -305,7 +305,7 @@ def test_deep_nesting_is_one_clean_finding(tmp_path: Path) -> None:
 
 def test_the_trap_scan_takes_linear_time() -> None:
     """A line of many "[" made one of the scan's patterns quadratic: 20,000 took 6 s, a million hours."""
-    script = "from reconciler.declare.fastload import has_trap; has_trap('a: ' + '[' * 200_000 + ']' * 200_000)"
+    script = "from reconciler.declare.fastload import has_trap; has_trap(b'a: ' + b'[' * 200_000 + b']' * 200_000)"
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     assert time.monotonic() - started < 30

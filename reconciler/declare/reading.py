@@ -140,13 +140,14 @@ def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, li
     return load_text(text, shown, hashlib.sha256(raw).hexdigest())
 
 
-def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+def discover(paths: Iterable[str | Path]) -> tuple[list[str], list[Diagnostic]]:
     """Expand folders into their YAML files, in a stable order; report paths that are neither.
 
     Only regular files are returned: the callers hash and peek into them before reading, and a
-    named pipe would block them.
+    named pipe would block them.  Paths are text: a registry's tens of thousands of ``Path``
+    objects cost more to make and to hash than a plan that reads one file spends on all else.
     """
-    found: list[str] = []  # as text until the end: a registry's tens of thousands of Paths hash slowly
+    found: list[str] = []
     problems: list[Diagnostic] = []
     for given in paths:
         path = Path(given)
@@ -163,7 +164,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]
             problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, reason))
         else:
             found.append(str(path))
-    return [Path(text) for text in dict.fromkeys(found)], problems
+    return list(dict.fromkeys(found)), problems
 
 
 def _refused_path(path: str) -> str | None:
@@ -229,7 +230,7 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
 def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:
     """Load every YAML file under ``paths``; collect all problems instead of stopping."""
     files, problems = discover(paths)
-    documents, found = load_files(files, fast)
+    documents, found = load_files(map(Path, files), fast)
     return documents, problems + found
 
 

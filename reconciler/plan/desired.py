@@ -77,7 +77,7 @@ class Selection:
     records: dict[str, SyncRecord]
     problems: list[Diagnostic]
     only: frozenset[str] = frozenset()  # enterprises selected with --enterprise: no other is planned
-    named: dict[str, Path] = field(default_factory=dict)  # real path -> the file as found, for messages
+    named: dict[str, str] = field(default_factory=dict)  # real path -> the file as found, for messages
     # Enterprises that may be planned from their changed files alone (``plan.patch``): per number,
     # its files unchanged since its last apply and the others as they were then (real path -> SHA-256).
     patch: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
@@ -115,7 +115,7 @@ def select(
     whose size and times are unchanged (``plan.verdicts.Hashes``), so they are not read."""
     files, problems = discover(paths)
     if sync is None:
-        return Selection(files, {}, set(), {}, problems)
+        return Selection([Path(f) for f in files], {}, set(), {}, problems)
     reals, hashed = _hashed(files, hashes)
     owner, records = sync(list(hashed))
     skipped = skippable(hashed, records, window)
@@ -134,10 +134,10 @@ def select(
         for number in sorted(planned)
         if number in records and (found := _patchable(records[number], hashed, window)) is not None
     }
-    return Selection(kept, hashed, skipped, records, problems, named=named, patch=patch)
+    return Selection([Path(f) for f in kept], hashed, skipped, records, problems, named=named, patch=patch)
 
 
-def _hashed(files: list[Path], hashes: Hashes | None) -> tuple[dict[Path, str], dict[str, str]]:
+def _hashed(files: list[str], hashes: Hashes | None) -> tuple[dict[str, str], dict[str, str]]:
     """Each file's real path (``real_path``), and real path -> SHA-256 of every readable file (from
     ``hashes`` where its size and times are unchanged).
 
@@ -147,30 +147,30 @@ def _hashed(files: list[Path], hashes: Hashes | None) -> tuple[dict[Path, str], 
     both whether it is a link and, for a file that is not, the stamp the hash is remembered by.
     """
     folders: dict[str, str] = {}
-    reals: dict[Path, str] = {}
+    reals: dict[str, str] = {}
     found: dict[str, str] = {}
     now = time.time_ns()
-    for file in files:
-        text = os.fspath(file)
+    for text in files:
         try:
             info = os.lstat(text)
             if stat.S_ISLNK(info.st_mode):
-                reals[file] = os.path.realpath(text)
+                reals[text] = os.path.realpath(text)
                 info = os.stat(text)
             else:
                 folder, name = os.path.split(text)
-                reals[file] = os.path.join(_real_folder(folder, folders), name)
+                reals[text] = os.path.join(_real_folder(folder, folders), name)
         except OSError:
-            reals[file] = os.path.realpath(text)
+            reals[text] = os.path.realpath(text)
             continue
         known = hashes.get(text, stamp(info)) if hashes is not None else None
         if known is not None:
-            found[reals[file]] = known[0]
+            found[reals[text]] = known[0]
             continue
         if not os.access(text, os.R_OK):
             continue
-        raw = file.read_bytes()
-        found[reals[file]] = sha = hashlib.sha256(raw).hexdigest()
+        with open(text, "rb") as handle:
+            raw = handle.read()
+        found[reals[text]] = sha = hashlib.sha256(raw).hexdigest()
         if hashes is not None and (number := _head_of(raw[:4096])) is not None:
             hashes.put(text, sha, number, stamp(info), now)  # headless files are grouped by validate's own reading
     return reals, found
@@ -204,10 +204,10 @@ def _patchable(record: SyncRecord, hashed: dict[str, str], window: int) -> tuple
     return (unchanged, old) if unchanged else None
 
 
-def head_number(path: Path) -> str | None:
+def head_number(path: str | Path) -> str | None:
     """The enterprise a file's head names (``_HEAD``), or None when its head does not say."""
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             return _head_of(handle.read(4096))
     except OSError:
         return None
@@ -253,7 +253,7 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
             known = {real_path(d.path) for d in documents}
             more, found = load_files(
                 [
-                    selection.named.get(p, Path(p))
+                    Path(selection.named.get(p, p))
                     for n in sorted(revived)
                     for p in selection.records[n].files
                     if p not in known and Path(p).exists()

@@ -53,7 +53,7 @@ def patch_enterprise(
     unchanged: Mapping[str, str],
     old: Mapping[str, str],
     changed: list[Path],
-    named: Mapping[str, Path],
+    named: Mapping[str, str],
     store: Store,
     policy: Policy,
     catalogue: Catalogue,

@@ -241,7 +241,7 @@ def _to_read(selection: Selection) -> int:
     if not unchanged:
         return len(selection.files)
     reals = {path: real for real, path in selection.named.items()}
-    return sum(1 for path in selection.files if reals.get(path) not in unchanged)
+    return sum(1 for path in selection.files if reals.get(os.fspath(path)) not in unchanged)
 
 
 def _may_declare(path: Path, only: frozenset[str]) -> bool:

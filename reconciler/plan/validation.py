@@ -118,7 +118,7 @@ def validate_paths(paths: Iterable[str | Path], cache: Path | None = None, worke
     )
 
 
-def _groups(files: list[Path], hashes: Hashes | None, by_content: bool = False) -> list[Group]:
+def _groups(files: list[str], hashes: Hashes | None, by_content: bool = False) -> list[Group]:
     """Files by the enterprise they declare (by their heads, or ``by_content``), largest first.
 
     A file is read and hashed unless ``hashes`` remembers it with the same size and times.
@@ -127,15 +127,14 @@ def _groups(files: list[Path], hashes: Hashes | None, by_content: bool = False) 
     sizes: dict[str, int] = {}
     alone: list[Group] = []
     now = time.time_ns()
-    for path in files:
-        shown = str(path)
+    for shown in files:
         try:
             info = os.stat(shown)
             known = hashes.get(shown, stamp(info)) if hashes is not None else None
             if known is not None:
                 sha, number = known
             else:
-                sha, number = _hash_and_head(path, by_content)
+                sha, number = _hash_and_head(shown, by_content)
                 if hashes is not None:
                     hashes.put(shown, sha, number, stamp(info), now)
         except (OSError, NotReadable):  # reading it again says why, with the other problems
@@ -151,12 +150,12 @@ def _groups(files: list[Path], hashes: Hashes | None, by_content: bool = False) 
     return sorted(groups + alone, key=lambda group: -group.size)
 
 
-def _hash_and_head(path: Path, by_content: bool) -> tuple[str, str | None]:
+def _hash_and_head(path: str, by_content: bool) -> tuple[str, str | None]:
     """A file's SHA-256, and the enterprise it declares: by its head, else by parsing it."""
-    raw = read_bytes(str(path))
+    raw = read_bytes(path)
     number = None if by_content else head_number(path)
     if number is None:  # the head does not say: parse it to know (it is parsed again when checked)
-        document, _ = load_file(path, fast=True)
+        document, _ = load_file(Path(path), fast=True)
         number = enterprise_key(document.data) if document is not None else None
     return hashlib.sha256(raw).hexdigest(), number
 

@@ -46,6 +46,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pydantic
@@ -249,9 +250,14 @@ def stamp(info: os.stat_result) -> Stamp:
 
 
 class Hashes:
-    """Each file's SHA-256 and the enterprise its head names, as long as its stamp is unchanged."""
+    """Each file's SHA-256 and the enterprise its head names, as long as its stamp is unchanged.
 
-    def __init__(self, folder: Path, entries: dict[str, tuple[str, str | None, Stamp]], usable: bool) -> None:
+    Entries are kept as read and checked one by one when asked for: a plan that reads one file
+    asks for every file of the registry, and building tens of thousands of checked tuples up front
+    cost more than the rest of such a plan.  An entry not as written is no entry.
+    """
+
+    def __init__(self, folder: Path, entries: dict[str, Any], usable: bool) -> None:
         self.folder = folder
         self.kept = entries
         self.usable = usable
@@ -263,12 +269,15 @@ class Hashes:
         if not _folder_usable(folder):
             return cls(folder, {}, usable=False)
         body = _read_sealed(folder / HASHES_FILE, HASHES_GENERATION)
-        return cls(folder, _hashes(body) if body is not None else {}, usable=True)
+        return cls(folder, _json_object(body) if body is not None else {}, usable=True)
 
     def get(self, path: str, found: Stamp) -> tuple[str, str | None] | None:
         """The SHA-256 and head of ``path`` when its stamp is the one recorded with them."""
-        entry = self.kept.get(path) if self.usable else None
-        if entry is None or entry[2] != found:
+        raw = self.kept.get(path) if self.usable else None
+        if type(raw) is not list or raw[2:] != list(found):  # the stamp first: cheap, and it rules out most
+            return None
+        entry = _hash_entry(raw)
+        if entry is None:
             return None
         self.seen[path] = entry
         return entry[0], entry[1]
@@ -284,10 +293,11 @@ class Hashes:
         if not self.usable or not self.changed:
             return
         entries = dict(self.seen)
-        for path, entry in self.kept.items():
+        for path, raw in self.kept.items():
             if len(entries) >= MAX_ENTRIES * 10:
                 break
-            entries.setdefault(path, entry)
+            if path not in entries and (entry := _hash_entry(raw)) is not None:
+                entries[path] = entry
         try:
             body = orjson.dumps({path: [sha, number, *found] for path, (sha, number, found) in entries.items()})
         except TypeError:  # a path that is not text (undecodable bytes in its name): remember nothing
@@ -295,18 +305,16 @@ class Hashes:
         _write_sealed(self.folder, HASHES_FILE, HASHES_GENERATION, body)
 
 
-def _hashes(body: bytes) -> dict[str, tuple[str, str | None, Stamp]]:
-    """The remembered hashes of a sealed body; none at all if a single entry is not as written."""
-    data = _json_object(body)
-    entries: dict[str, tuple[str, str | None, Stamp]] = {}
-    for path, entry in data.items():
-        if not (isinstance(entry, list) and len(entry) == 7 and isinstance(entry[0], str) and _SHA.fullmatch(entry[0])):
-            return {}
-        number, found = entry[1], entry[2:]
-        if not (number is None or isinstance(number, str)) or not all(type(n) is int and n >= 0 for n in found):
-            return {}
-        entries[path] = (entry[0], number, (found[0], found[1], found[2], found[3], found[4]))
-    return entries
+def _hash_entry(raw: object) -> tuple[str, str | None, Stamp] | None:
+    """A remembered hash as written (SHA-256, head, five counts), or None."""
+    if not (type(raw) is list and len(raw) == 7):
+        return None
+    sha, number, *found = raw
+    if not (type(sha) is str and _SHA.fullmatch(sha) and (number is None or type(number) is str)):
+        return None
+    if set(map(type, found)) != {int} or min(found) < 0:
+        return None
+    return sha, number, (found[0], found[1], found[2], found[3], found[4])
 
 
 def _json_object(body: bytes) -> dict:

@@ -39,20 +39,37 @@ class SyncedFiles(ABC):
         return found
 
     def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
-        """For the files given: which enterprise each was last applied to, and those enterprises' records."""
+        """For the files given: which enterprise each was last applied to, and those enterprises' records.
+
+        When the files given are a good part of all those remembered (a registry's root was given),
+        every file is read in one pass over the index that holds path, enterprise and hash: looking
+        each up would read the table's rows, facts and all.
+        """
         owner: dict[str, str] = {}
+        files: dict[str, dict[str, str]] = {}
         with self._snapshot():
-            for chunk in batched(sorted(paths), CHUNK):
-                marks = ", ".join("?" * len(chunk))
-                owner.update(self._rows(f"SELECT path, enterprise FROM declared_files WHERE path IN ({marks})", chunk))
-            records: dict[str, SyncRecord] = {}
-            for chunk in batched(sorted(set(owner.values())), CHUNK):
-                marks = ", ".join("?" * len(chunk))
-                files: dict[str, dict[str, str]] = {}
-                for path, enterprise, sha in self._rows(
-                    f"SELECT path, enterprise, sha256 FROM declared_files WHERE enterprise IN ({marks})", chunk
-                ):
+            if 4 * len(paths) >= self._rows("SELECT count(*) FROM declared_files")[0][0]:
+                given = set(paths)
+                for enterprise, path, sha in self._rows("SELECT enterprise, path, sha256 FROM declared_files"):
                     files.setdefault(enterprise, {})[path] = sha
+                    if path in given:
+                        owner[path] = enterprise
+                files = {number: files[number] for number in set(owner.values())}
+            else:
+                for chunk in batched(sorted(paths), CHUNK):
+                    marks = ", ".join("?" * len(chunk))
+                    owner.update(
+                        self._rows(f"SELECT path, enterprise FROM declared_files WHERE path IN ({marks})", chunk)
+                    )
+                for chunk in batched(sorted(set(owner.values())), CHUNK):
+                    marks = ", ".join("?" * len(chunk))
+                    for enterprise, path, sha in self._rows(
+                        f"SELECT enterprise, path, sha256 FROM declared_files WHERE enterprise IN ({marks})", chunk
+                    ):
+                        files.setdefault(enterprise, {})[path] = sha
+            records: dict[str, SyncRecord] = {}
+            for chunk in batched(sorted(files), CHUNK):
+                marks = ", ".join("?" * len(chunk))
                 for number, digest, synced, version, expiry in self._rows(
                     "SELECT number, synced_digest, synced_version, version, next_expiry FROM enterprises "
                     f"WHERE number IN ({marks})",
