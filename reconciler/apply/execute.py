@@ -103,7 +103,9 @@ def apply_plan(
     enterprises = [number for number, _ in plan.versions]
     # Records written outside reconciler that the declaration agrees with are adopted: recorded in
     # the trail as they are, so that the trail says what the store holds.
-    adopted = adopted_events(plan.drift, {str(change.address) for change in plan.changes})
+    # Only drift needs the changed addresses as text: a first apply has none and millions of changes.
+    changed_addresses = {str(change.address) for change in plan.changes} if plan.drift else set()
+    adopted = adopted_events(plan.drift, changed_addresses)
     locked = sorted(set(enterprises) | set(adopted)) or [n for n, *_ in plan.sync]
     with store.transaction(now, locked, run) as transaction:
         current = transaction.versions(enterprises)
@@ -123,7 +125,7 @@ def apply_plan(
             transaction.execute(list(batch))
         read_at = {number: version for number, version, *_ in plan.sync}
         still = transaction.versions(adopted)
-        people = adopted_people(plan.drift, {str(change.address) for change in plan.changes})
+        people = adopted_people(plan.drift, changed_addresses)
         for number, events in sorted(adopted.items()):  # only where the store is still as the plan read it
             if still.get(number) == read_at.get(number):
                 transaction.record_events(shared, number, events)

@@ -14,6 +14,7 @@ or a bidirectional override prints as ``\x1b`` or ``\u202e``, never as itself.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import groupby
 
@@ -189,15 +190,17 @@ def summary_chunks(plan: Plan) -> Iterator[str]:
     if plan.is_empty:
         yield from plan_chunks(plan)
         return
-    counts: dict[tuple[str, str], dict[Action, int]] = {}
-    for change in plan.changes:
-        row = counts.setdefault((change.address.enterprise, change.address.quality), dict.fromkeys(Action, 0))
-        row[change.action] += 1
-    places = {key: f"{enterprise_label(key[0])}  {text(key[1]) or '(enterprise)'}" for key in counts}
+    # One counter over the changes: a first apply's plan holds millions of them.
+    counts = Counter((change.address.enterprise, change.address.quality, change.action) for change in plan.changes)
+    places = {
+        (enterprise, quality): f"{enterprise_label(enterprise)}  {text(quality) or '(enterprise)'}"
+        for enterprise, quality, _ in counts
+    }  # in the order first met, as the changes are ordered
     width = max(len(place) for place in places.values())
     lines = ["reconciler will perform these changes (counts; the full plan lists each one):", ""]
-    for key, row in counts.items():
-        lines.append(f"  {places[key]:<{width}}  +{row[Action.CREATE]} ~{row[Action.UPDATE]} -{row[Action.DELETE]}")
+    for (enterprise, quality), place in places.items():
+        create, update, delete = (counts[(enterprise, quality, action)] for action in Action)
+        lines.append(f"  {place:<{width}}  +{create} ~{update} -{delete}")
     tail = [
         *refusal_lines(plan),
         *drift_lines(plan),
