@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
@@ -116,6 +115,8 @@ def read_catalogue(path: Path, base: Catalogue | None = None) -> Catalogue:
     if document is None or problems:
         raise ReconcilerError(problems)
     data = document.data
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - only a run with a catalogue file needs it
+
     problems = schema_diagnostics(document, Draft202012Validator(catalogue_schema()).iter_errors(data))
     covered = {problem.position for problem in problems}
     problems += [problem for problem in yaml11_booleans(document) if problem.position not in covered]

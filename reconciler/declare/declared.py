@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
@@ -26,9 +26,12 @@ from reconciler.declare.source import JsonPath, SourceDocument
 M = TypeVar("M")
 
 
-@dataclass(frozen=True)
-class Site:
-    """A JSON path inside one source document."""
+class Site(NamedTuple):
+    """A JSON path inside one source document.
+
+    A named tuple rather than a dataclass: every declared person and user has one, and a plan of
+    a million users makes a million of them.
+    """
 
     document: SourceDocument
     path: JsonPath
@@ -56,24 +59,26 @@ class Role(Enum):
     USER = "user"
 
 
-@dataclass(frozen=True)
-class Appointment:
-    """One person in one role, as declared; ``ssin`` is compact when valid, as written otherwise."""
+class Appointment(NamedTuple):
+    """One person in one role, as declared; ``ssin`` is compact when valid, as written otherwise.
+
+    Made by ``appoint``, which checks the SSIN once (rule H014 words the error).  A named tuple,
+    as ``Site``: one per declared person and user.
+    """
 
     role: Role
     quality: str | None
     person: Person
     site: Site
-    ssin: str = field(init=False)
-    ssin_valid: bool = field(init=False)  # checked once here; rule H014 words the error
+    ssin: str
+    ssin_valid: bool
 
-    def __post_init__(self) -> None:
-        try:
-            compact, valid = identifiers.ssin(self.person.ssin), True
-        except identifiers.InvalidIdentifier:
-            compact, valid = self.person.ssin.strip(), False
-        object.__setattr__(self, "ssin", compact)
-        object.__setattr__(self, "ssin_valid", valid)
+
+def appoint(role: Role, quality: str | None, person: Person, site: Site) -> Appointment:
+    try:
+        return Appointment(role, quality, person, site, identifiers.ssin(person.ssin), True)
+    except identifiers.InvalidIdentifier:
+        return Appointment(role, quality, person, site, person.ssin.strip(), False)
 
 
 def compact_ssin(text: str) -> str:
@@ -116,13 +121,11 @@ class DeclaredEnterprise:
         for file in self.files:
             document, site = file.model, file.site
             if document.main_access_manager is not None:
-                yield Appointment(
+                yield appoint(
                     Role.MAIN_ACCESS_MANAGER, None, document.main_access_manager, site.child("main_access_manager")
                 )
             for index, person in enumerate(document.co_main_access_managers):
-                yield Appointment(
-                    Role.CO_MAIN_ACCESS_MANAGER, None, person, site.child("co_main_access_managers", index)
-                )
+                yield appoint(Role.CO_MAIN_ACCESS_MANAGER, None, person, site.child("co_main_access_managers", index))
         for code, blocks in self.qualities().items():
             for block in blocks:
                 yield from quality_appointments(code, block)
@@ -152,11 +155,11 @@ class DeclaredEnterprise:
 def quality_appointments(code: str, block: Block[Quality]) -> Iterator[Appointment]:
     quality, site = block.model, block.site
     if quality.access_manager is not None:
-        yield Appointment(Role.ACCESS_MANAGER, code, quality.access_manager, site.child("access_manager"))
+        yield appoint(Role.ACCESS_MANAGER, code, quality.access_manager, site.child("access_manager"))
     for index, person in enumerate(quality.co_access_managers):
-        yield Appointment(Role.CO_ACCESS_MANAGER, code, person, site.child("co_access_managers", index))
+        yield appoint(Role.CO_ACCESS_MANAGER, code, person, site.child("co_access_managers", index))
     for index, user in enumerate(quality.users):
-        yield Appointment(Role.USER, code, user, site.child("users", index))
+        yield appoint(Role.USER, code, user, site.child("users", index))
 
 
 def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, DeclaredEnterprise], list[Diagnostic]]:

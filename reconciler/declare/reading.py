@@ -15,6 +15,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterable
+from operator import attrgetter
 from pathlib import Path
 
 from reconciler.declare.characters import REFUSED, describe, shown
@@ -178,9 +179,9 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
 
     Hidden folders (``.github``, ``.gitlab-ci``, ``.reconciler``, ...) are left out, so that
     a repository's root can be given without its CI workflows being read as declarations.
-    ``os.scandir`` rather than ``Path.rglob`` or ``os.walk`` and a ``stat`` per file, and sorting
-    paths as text split at their separators rather than as ``Path``: registries hold tens of
-    thousands of files, and every plan and every validate lists them.  A YAML name that is not
+    ``os.scandir`` rather than ``Path.rglob`` or ``os.walk`` and a ``stat`` per file, and paths
+    as text rather than ``Path``: registries hold tens of thousands of files, and every plan and
+    every validate lists them.  A YAML name that is not
     a regular file (a dangling or looping link, a pipe) and a folder that cannot be listed
     are reported, not skipped: a declaration that silently goes missing plans its removal.
     So is a path holding a control character: paths are written into CODEOWNERS, one per
@@ -189,42 +190,51 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
     found: list[str] = []
     problems: list[Diagnostic] = []
     inside = len(os.path.join(str(folder), ""))  # every path found starts with the folder: no relpath
-    pending = [str(folder)]
+    # Depth first, each folder's entries in name order: the files come out as paths sort (part by
+    # part), with no sort of the whole list and no splitting of every path.  A stack of listings
+    # rather than recursion: a hostile tree may nest folders deeper than Python's call stack.
+    pending = [iter(_listing(str(folder), problems))]
     while pending:  # os.scandir's entries know their type: no stat per file, as os.walk plus a stat would
-        root = pending.pop()
-        try:
-            with os.scandir(root) as listing:
-                entries = list(listing)
-        except OSError as error:
-            where = str(error.filename) if error.filename else root
-            problems.append(Diagnostic(Position(where), Y_UNREADABLE, f"cannot read folder: {error.strerror}"))
+        entry = next(pending[-1], None)
+        if entry is None:
+            pending.pop()
             continue
-        for entry in entries:
-            try:
-                is_folder = entry.is_dir()
-            except OSError:
-                is_folder = False
-            if is_folder:
-                if not entry.name.startswith(".") and not entry.is_symlink():  # linked folders are not followed
-                    pending.append(entry.path)
-                continue
-            if os.path.splitext(entry.name)[1] not in YAML_SUFFIXES:
-                continue
-            full = entry.path
-            if (refused := _refused_path(full[inside:])) is not None:
-                problems.append(Diagnostic(Position(full), Y_UNREADABLE, refused))
-                continue
-            try:
-                regular = entry.is_file()  # follows a link, as reading the file will
-                mode = 0 if regular else os.stat(full).st_mode
-            except OSError as error:
-                problems.append(Diagnostic(Position(full), Y_UNREADABLE, _missing(full, error)))
-                continue
-            if not regular and (reason := _not_regular(mode)) is not None:
-                problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
-            else:
-                found.append(full)
-    return sorted(found, key=lambda full: full.split(os.sep)), sorted(problems)
+        try:
+            is_folder = entry.is_dir()
+        except OSError:
+            is_folder = False
+        if is_folder:
+            if not entry.name.startswith(".") and not entry.is_symlink():  # linked folders are not followed
+                pending.append(iter(_listing(entry.path, problems)))
+            continue
+        if os.path.splitext(entry.name)[1] not in YAML_SUFFIXES:
+            continue
+        full = entry.path
+        if (refused := _refused_path(full[inside:])) is not None:
+            problems.append(Diagnostic(Position(full), Y_UNREADABLE, refused))
+            continue
+        try:
+            regular = entry.is_file()  # follows a link, as reading the file will
+            mode = 0 if regular else os.stat(full).st_mode
+        except OSError as error:
+            problems.append(Diagnostic(Position(full), Y_UNREADABLE, _missing(full, error)))
+            continue
+        if not regular and (reason := _not_regular(mode)) is not None:
+            problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
+        else:
+            found.append(full)
+    return found, sorted(problems)
+
+
+def _listing(folder: str, problems: list[Diagnostic]) -> list[os.DirEntry[str]]:
+    """A folder's entries in name order; none, and a problem, when it cannot be listed."""
+    try:
+        with os.scandir(folder) as listing:
+            return sorted(listing, key=attrgetter("name"))
+    except OSError as error:
+        where = str(error.filename) if error.filename else folder
+        problems.append(Diagnostic(Position(where), Y_UNREADABLE, f"cannot read folder: {error.strerror}"))
+        return []
 
 
 def load_paths(paths: Iterable[str | Path], fast: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:

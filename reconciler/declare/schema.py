@@ -17,12 +17,10 @@ import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 from pydantic.json_schema import GenerateJsonSchema
 
 from reconciler.declare.catalogue import Catalogue, load_catalogue
@@ -31,6 +29,10 @@ from reconciler.declare.constraints import CHANNEL, QUALITY, RULE, with_catalogu
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.declare.model import EnterpriseDocument
 from reconciler.declare.source import SourceDocument
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_ID = "https://reconciler.example/schemas/enterprise.schema.json"
 
@@ -63,8 +65,14 @@ class Generator(GenerateJsonSchema):
 @dataclass(frozen=True)
 class _Compiled:
     schema: dict[str, Any]
-    slow: Draft202012Validator  # explains: every error, with its path
     fast: jsonschema_rs.Validator  # decides: the common case of a valid file
+
+    @cached_property
+    def slow(self) -> Draft202012Validator:
+        """Explains every error, with its path: built when a document first fails the fast validator."""
+        from jsonschema import Draft202012Validator  # noqa: PLC0415 - most runs never need its imports
+
+        return Draft202012Validator(self.schema)
 
 
 _COMPILED: dict[str, _Compiled] = {}  # by catalogue digest: built once per effective catalogue
@@ -81,7 +89,7 @@ def _compiled(catalogue: Catalogue | None) -> _Compiled:
     if found is None:
         body = with_catalogue(_model_schema(), catalogue)
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **body}
-        found = _Compiled(schema, Draft202012Validator(schema), jsonschema_rs.Draft202012Validator(schema))
+        found = _Compiled(schema, jsonschema_rs.Draft202012Validator(schema))
         _COMPILED[catalogue.digest] = found
     return found
 

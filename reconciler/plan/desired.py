@@ -147,6 +147,7 @@ def _hashed(files: list[str], hashes: Hashes | None) -> tuple[dict[str, str], di
     both whether it is a link and, for a file that is not, the stamp the hash is remembered by.
     """
     folders: dict[str, str] = {}
+    bases: dict[str, str] = {}  # a path up to its last separator -> its folder's real path, with one
     reals: dict[str, str] = {}
     found: dict[str, str] = {}
     now = time.time_ns()
@@ -156,9 +157,12 @@ def _hashed(files: list[str], hashes: Hashes | None) -> tuple[dict[str, str], di
             if stat.S_ISLNK(info.st_mode):
                 reals[text] = os.path.realpath(text)
                 info = os.stat(text)
-            else:
-                folder, name = os.path.split(text)
-                reals[text] = os.path.join(_real_folder(folder, folders), name)
+            else:  # files come folder by folder: the real folder is looked up once per folder
+                cut = text.rfind(os.sep) + 1
+                base = bases.get(text[:cut])
+                if base is None:
+                    base = bases[text[:cut]] = os.path.join(_real_folder(os.path.split(text)[0], folders), "")
+                reals[text] = base + text[cut:]
         except OSError:
             reals[text] = os.path.realpath(text)
             continue

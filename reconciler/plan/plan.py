@@ -87,9 +87,18 @@ def diff_enterprise(desired: EnterpriseState, stored: EnterpriseState | None) ->
     """Changes that turn ``stored`` into ``desired`` for one enterprise, unordered."""
     before = stored.records if stored is not None else {}
     after = offboarded(desired.number, before) if desired.offboard else desired.records
-    changes = [Change(Action.CREATE, a, None, f) for a, f in after.items() if a not in before]
-    changes += [Change(Action.UPDATE, a, before[a], f) for a, f in after.items() if a in before and before[a] != f]
-    changes += [Change(Action.DELETE, a, f, None) for a, f in before.items() if a not in after]
+    changes = []
+    kept = 0  # records of ``before`` still declared: when that is all of them, nothing is deleted
+    for address, now in after.items():  # one lookup per record: enterprises hold a million of them
+        was = before.get(address)
+        if was is None:
+            changes.append(Change(Action.CREATE, address, None, now))
+            continue
+        kept += 1
+        if was != now:
+            changes.append(Change(Action.UPDATE, address, was, now))
+    if kept < len(before):
+        changes += [Change(Action.DELETE, a, f, None) for a, f in before.items() if a not in after]
     return changes
 
 

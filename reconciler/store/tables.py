@@ -51,16 +51,32 @@ class Table:
     def fields(self, row: tuple) -> Fields:
         start = len(self.key_columns)
         if self.kind is Kind.USER:  # most rows by far: converted without the general loop
-            return (
-                shared("services", tuple(sorted(set(row[start].split())))),
-                shared("protected", bool(row[start + 1])),
-                shared("until", row[start + 2]),
-                shared("profiles", tuple(sorted(set(row[start + 3].split()))) if row[start + 3] else ()),
-            )
+            return _user_fields(row[start : start + 4])
         if self.kind is Kind.PERSON:
             return (("name", row[start]), ("email", row[start + 1]), shared("language", row[start + 2]))
         values = row[start:]
         return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values, strict=True))
+
+
+# A user's stored columns (services, protected, until, profiles) take few distinct values in a
+# registry: each combination is converted once and its fields shared by every row that has it.
+_USER_FIELDS: dict[tuple, Fields] = {}
+_USER_FIELDS_KEPT = 100_000  # past this many combinations (a hostile store), convert each row anew
+
+
+def _user_fields(columns: tuple) -> Fields:
+    found = _USER_FIELDS.get(columns)
+    if found is None:
+        services, protected, until, profiles = columns
+        found = (
+            shared("services", tuple(sorted(set(services.split())))),
+            shared("protected", bool(protected)),
+            shared("until", until),
+            shared("profiles", tuple(sorted(set(profiles.split()))) if profiles else ()),
+        )
+        if len(_USER_FIELDS) < _USER_FIELDS_KEPT:
+            _USER_FIELDS[columns] = found
+    return found
 
 
 TABLES: dict[Kind, Table] = {
