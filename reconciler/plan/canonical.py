@@ -47,6 +47,9 @@ def declared_state(
         return EnterpriseState(number, MappingProxyType(records), offboard=True), origins
     header: dict[str, str | None] = {"name": None, "main_access_manager": None, "default_quality": None}
     bundles = enterprise.profile_services()
+    # Users share a few combinations of services, profiles, flag and end date: each is turned into
+    # fields once, and its users share them (in this process and in the plan sent to the next).
+    users: dict[tuple, Fields] = {}
     for name, services in bundles.items():
         records[Address(number, Kind.PROFILE, key=name)] = (("services", tuple(sorted(set(services)))),)
     for file in enterprise.files:
@@ -87,16 +90,21 @@ def declared_state(
         elif appointment.role is Role.USER:
             assert isinstance(appointment.person, User) and appointment.quality is not None
             address = Address(number, Kind.USER, appointment.quality, ssin)
-            # The services in effect: the user's own and those of each of their profiles.
-            granted = set(appointment.person.services)
-            for profile in appointment.person.profiles:
-                granted.update(bundles[profile])
-            records[address] = (
-                shared("services", tuple(sorted(granted))),
-                shared("protected", bool(appointment.person.protected)),
-                shared("until", appointment.person.until),
-                shared("profiles", tuple(sorted(appointment.person.profiles))),
-            )
+            user = appointment.person
+            kept = (tuple(user.services), tuple(user.profiles), bool(user.protected), user.until)
+            found = users.get(kept)
+            if found is None:
+                # The services in effect: the user's own and those of each of their profiles.
+                granted = set(user.services)
+                for profile in user.profiles:
+                    granted.update(bundles[profile])
+                found = users[kept] = (
+                    shared("services", tuple(sorted(granted))),
+                    shared("protected", kept[2]),
+                    shared("until", user.until),
+                    shared("profiles", tuple(sorted(user.profiles))),
+                )
+            records[address] = found
         if appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
             origins[address] = appointment.site
     for code, blocks in enterprise.qualities().items():

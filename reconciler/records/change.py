@@ -17,6 +17,10 @@ class Action(Enum):
     UPDATE = "update"
     DELETE = "delete"
 
+    # As for ``Kind``: members are singletons, so identity is a correct hash, and a first apply
+    # hashes the action of each of its millions of changes several times (ordering, counting).
+    __hash__ = object.__hash__
+
 
 # The order in which changes are executed: edges are removed before the nodes they hang
 # from, nodes are created before the edges that point at them, and people outlive every

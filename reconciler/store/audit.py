@@ -29,6 +29,7 @@ from typing import NamedTuple
 import orjson
 
 from reconciler.records.change import Change
+from reconciler.records.state import Fields
 
 COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
 GENESIS = ""
@@ -118,8 +119,24 @@ def _json(fields) -> str | None:
 
 
 def change_events(changes: Iterable[Change]) -> list[tuple[str, str, str | None, str | None]]:
-    """The audit events of a plan's changes: (action, address, before JSON, after JSON)."""
-    return [(change.action.value, str(change.address), _json(change.before), _json(change.after)) for change in changes]
+    """The audit events of a plan's changes: (action, address, before JSON, after JSON).
+
+    Users share their fields (``records.state.shared``), so each fields object is written as JSON
+    once, keyed by identity: sound while ``changes`` holds every object written.
+    """
+    changes = list(changes)  # held, so that no object written is freed and its identity reused
+    written: dict[int, str | None] = {}
+
+    def text(fields: Fields | None) -> str | None:
+        found = written.get(id(fields), _UNSEEN)
+        if found is _UNSEEN:
+            found = written[id(fields)] = _json(fields)
+        return found  # type: ignore[return-value]
+
+    return [(change.action.value, str(change.address), text(change.before), text(change.after)) for change in changes]
+
+
+_UNSEEN = object()
 
 
 def event_json(values: dict | None) -> str | None:

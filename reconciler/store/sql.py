@@ -319,6 +319,19 @@ def _after(change: Change) -> Fields:
     return change.after
 
 
+def _columns(values: Fields, converted: dict[int, tuple[object, ...]]) -> tuple[object, ...]:
+    """Fields as column values, converted once per fields object of a batch.
+
+    Users share their fields (``records.state.shared``): a batch of a hundred thousand users
+    holds a few hundred distinct ones.  Keyed by identity, which is sound while the batch holds
+    every object it converted.
+    """
+    found = converted.get(id(values))
+    if found is None:
+        found = converted[id(values)] = tuple(to_column(name, value) for name, value in values)
+    return found
+
+
 class SqlTransaction(ChainWriter):
     """One apply's unit of work: versions, change statements, and the final version bump."""
 
@@ -371,6 +384,7 @@ class SqlTransaction(ChainWriter):
         table = TABLES[first.address.kind]
         where = " AND ".join(f"{c} = ?" for c in table.key_columns)
         rows: list[tuple[object, ...]]
+        converted: dict[int, tuple[object, ...]] = {}
         if first.action is Action.DELETE:
             statement = f"DELETE FROM {table.name} WHERE {where}"
             rows = [table.key_values(c.address) for c in changes]
@@ -379,10 +393,10 @@ class SqlTransaction(ChainWriter):
                 return
             assignments = ", ".join(f"{c} = ?" for c in table.field_columns)
             statement = f"UPDATE {table.name} SET {assignments} WHERE {where}"
-            rows = [tuple(to_column(n, v) for n, v in _after(c)) + table.key_values(c.address) for c in changes]
+            rows = [_columns(_after(c), converted) + table.key_values(c.address) for c in changes]
         else:
             columns = table.key_columns + table.field_columns
-            rows = [table.key_values(c.address) + tuple(to_column(n, v) for n, v in _after(c)) for c in changes]
+            rows = [table.key_values(c.address) + _columns(_after(c), converted) for c in changes]
             statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         self.store.connection.cursor().executemany(self.store.q(statement), rows)
         if first.address.kind is Kind.PERSON and first.action is not Action.UPDATE:
