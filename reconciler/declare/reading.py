@@ -190,6 +190,9 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
     found: list[str] = []
     problems: list[Diagnostic] = []
     inside = len(os.path.join(str(folder), ""))  # every path found starts with the folder: no relpath
+    # The working folder's files are named as ``Path`` names them ("a/b.yaml", not "./a/b.yaml"),
+    # as they were when every path found became a ``Path``: the stages compare paths as text.
+    dot = inside if str(folder) == "." else 0
     # Depth first, each folder's entries in name order: the files come out as paths sort (part by
     # part), with no sort of the whole list and no splitting of every path.  A stack of listings
     # rather than recursion: a hostile tree may nest folders deeper than Python's call stack.
@@ -222,7 +225,7 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
         if not regular and (reason := _not_regular(mode)) is not None:
             problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
         else:
-            found.append(full)
+            found.append(full[dot:])
     return found, sorted(problems)
 
 

@@ -1,5 +1,0 @@
--- An index that holds everything a plan asks of the files it was given (the enterprise each was
--- applied to, and its hash), so that finding them never reads the table's rows, whose kept facts
--- run to megabytes per enterprise.
-DROP INDEX declared_files_enterprise;
-CREATE INDEX declared_files_enterprise ON declared_files (enterprise, path, sha256);
