@@ -148,13 +148,13 @@ def agree(text: str) -> None:
     assert has_trap(text.encode("utf-8")) == reference_has_trap(text), repr(text)
 
 
-@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(PIECES), max_size=24).map("".join))
 def test_generated_texts(text: str) -> None:
     agree(text)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(FILES),
     st.floats(min_value=0, max_value=1),
