@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, outside_write
 from jsonschema import Draft202012Validator
 
 from reconciler.accounts.lifecycle import WAITING_LISTED, with_waiting_accounts
@@ -262,3 +262,28 @@ def test_waiting_accounts_listed_ten_then_counted(store, two_enterprises: Path) 
     assert document["waiting_accounts"]["counts"] == [{"enterprise": OTHER_E, "status": "awaiting codes", "count": 14}]
     schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
     assert list(Draft202012Validator(schema).iter_errors(document)) == []
+
+
+def test_waiting_accounts_counted_and_listed_as_each_account_says(store, store_url: str, two_enterprises: Path) -> None:
+    """The counts and the first accounts listed agree with each account's own status: codes not
+    issued, issued with a deadline passed, with one to come, and with none recorded (pending)."""
+    names = sorted(a.username for a in store.accounts(OTHER_E))
+    deadlines = ["2026-10-01T00:00:00+00:00", "2026-12-31T00:00:00+00:00", None]
+    for index, username in enumerate(names[:9]):
+        deadline = deadlines[index % 3]
+        outside_write(
+            store_url,
+            f"UPDATE accounts SET codes_issued_at = '2026-10-01T00:00:00+00:00', activation_deadline = "
+            f"{'NULL' if deadline is None else repr(deadline)} WHERE username = '{username}'",
+        )
+    notices = store.activation_notices([OTHER_E, E], NOW, WAITING_LISTED)
+    accounts = store.accounts(OTHER_E)
+    statuses = [a.effective_status(NOW) for a in accounts]
+    assert notices.counts == {
+        OTHER_E: {status: statuses.count(status) for status in ("awaiting codes", "expired", "pending")},
+        E: {"awaiting codes": 3},
+    }
+    assert notices.counts[OTHER_E] == {"awaiting codes": 5, "expired": 3, "pending": 6}
+    first = sorted(accounts, key=lambda a: (a.activation_deadline or "", a.username))[:WAITING_LISTED]
+    assert [a.username for a in notices.first if a.enterprise == OTHER_E] == [a.username for a in first]
+    assert all(a.name for a in notices.first)  # joined to their people after the limit

@@ -147,7 +147,7 @@ def _hashed(files: list[str], hashes: Hashes | None) -> tuple[dict[str, str], di
     both whether it is a link and, for a file that is not, the stamp the hash is remembered by.
     """
     folders: dict[str, str] = {}
-    bases: dict[str, str] = {}  # a path up to its last separator -> its folder's real path, with one
+    bases: dict[str, str] = {}  # a path up to its last separator -> its folder's real path, ending in one
     reals: dict[str, str] = {}
     found: dict[str, str] = {}
     now = time.time_ns()
