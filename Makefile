@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q reconciler  # as a wheel's install does, also where bytecode is not written
 	touch $@
 
 ## Plan and apply the examples into a fresh SQLite store (access codes as letters), then show

@@ -27,9 +27,9 @@ from reconciler.apply.execute import apply_plan
 from reconciler.declare.declared import Role, appoint, group_documents
 from reconciler.declare.fastload import has_trap, load_fast
 from reconciler.declare.model import Person
-from reconciler.declare.reading import _yaml_files, discover, load_file
+from reconciler.declare.reading import discover, listing, load_file
 from reconciler.plan import verdicts
-from reconciler.plan.desired import select
+from reconciler.plan.desired import _hashed, select
 from reconciler.plan.facts import COLUMNS, FORMAT, facts_from
 from reconciler.plan.gates import OVERRIDES, Policy
 from reconciler.plan.pipeline import _to_read, plan_paths
@@ -258,10 +258,11 @@ def test_folders_are_listed_in_the_order_paths_sort_part_by_part(tmp_path: Path)
             expected.add(str(folder / name))
     (root / ".hidden").mkdir()
     (root / ".hidden" / "x.yaml").write_text("a: b\n", encoding="utf-8")
-    found, problems = _yaml_files(root)
+    found, problems, real = listing([root])
     assert problems == []
     assert set(found) == expected
     assert found == sorted(found, key=lambda full: full.split(os.sep))
+    assert real == {full: os.path.realpath(full) for full in found}  # no link among them: each known
 
 
 def test_problems_of_a_listing_are_sorted_and_complete(tmp_path: Path) -> None:
@@ -273,7 +274,7 @@ def test_problems_of_a_listing_are_sorted_and_complete(tmp_path: Path) -> None:
     (root / "b" / "escape\x1bname.yaml").write_text("a: b\n", encoding="utf-8")
     (root / "b" / "ok.yaml").write_text("a: b\n", encoding="utf-8")
     (root / "loop").symlink_to(root, target_is_directory=True)  # a linked folder is not followed
-    found, problems = _yaml_files(root)
+    found, problems, _ = listing([root])
     assert found == [str(root / "b" / "ok.yaml")]
     assert [p.position.path for p in problems] == sorted(
         [
@@ -297,7 +298,7 @@ def test_a_folder_nested_deeper_than_the_call_stack(tmp_path: Path) -> None:
             os.mkdir(folders[-1])
         (folders[-1] / "deep.yaml").write_text("a: b\n", encoding="utf-8")
         (root / "top.yaml").write_text("a: b\n", encoding="utf-8")
-        found, problems = _yaml_files(root)
+        found, problems, _ = listing([root])
         assert problems == []
         assert found == [str(folders[-1] / "deep.yaml"), str(root / "top.yaml")]
     finally:  # removed here, from the bottom up: a recursive removal of it would exhaust the call stack
@@ -339,8 +340,8 @@ def test_a_forged_hash_entry_is_no_entry(tmp_path: Path, forged) -> None:
     found = list(verdicts.stamp(os.stat(victim)))
     _seal(cache, {str(victim): forged(sha, found), str(other): [sha, "0900000048", *verdicts.stamp(os.stat(other))]})
     hashes = verdicts.Hashes.open(cache)
-    assert hashes.get(str(victim), verdicts.stamp(os.stat(victim))) is None
-    assert hashes.get(str(other), verdicts.stamp(os.stat(other))) == (sha, "0900000048")
+    assert hashes.get(str(victim), os.stat(victim)) is None
+    assert hashes.get(str(other), os.stat(other)) == (sha, "0900000048")
     hashes.put(str(tmp_path / "new.yaml"), sha, None, (1, 0, 0, 1, 1), 10**19)
     hashes.save()
     body = verdicts._read_sealed(cache / verdicts.HASHES_FILE, verdicts.HASHES_GENERATION)
@@ -359,7 +360,7 @@ def test_a_hash_remembered_under_another_stamp_is_not_used(tmp_path: Path) -> No
         stamp = list(found)
         stamp[changed] += 1
         _seal(cache, {str(victim): ["ab" * 32, None, *stamp]})
-        assert verdicts.Hashes.open(cache).get(str(victim), tuple(found)) is None
+        assert verdicts.Hashes.open(cache).get(str(victim), os.stat(victim)) is None
 
 
 # --- sync records read in one pass ---------------------------------------------------------------
@@ -667,3 +668,26 @@ def test_the_examples_still_plan_the_same_from_both_readers(tmp_path: Path) -> N
         )
 
     assert summary(fast_declared) == summary(exact_declared)
+
+
+def test_real_paths_from_the_listing_are_the_systems(tmp_path: Path) -> None:
+    """The real path the listing gives each file it walked to, and the one the hashing looks up for
+    the others, are ``os.path.realpath``'s: through a root given as a link, ``..`` in the path
+    given, a file that is a link into another folder, and a file given by name through a link."""
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "t.yaml").write_text("a: b\n", encoding="utf-8")
+    root = tmp_path / "reg"
+    (root / "x" / "y").mkdir(parents=True)
+    (root / "x" / "y" / "a.yaml").write_text("a: b\n", encoding="utf-8")
+    (root / "x" / "linked.yaml").symlink_to(target / "t.yaml")
+    (tmp_path / "door").symlink_to(root, target_is_directory=True)
+    given = [tmp_path / "door", root / "x" / ".." / "x", tmp_path / "door" / "x" / "linked.yaml"]
+    found, problems, walked = listing(given)
+    assert problems == []
+    assert str(tmp_path / "door" / "x" / "linked.yaml") in found
+    reals, hashed = _hashed(found, None, walked)
+    assert reals == {path: os.path.realpath(path) for path in found}
+    assert set(hashed) == {os.path.realpath(path) for path in found}
+    assert all(walked[path] == os.path.realpath(path) for path in walked)
+    assert not any(path.endswith("linked.yaml") for path in walked)  # a link: its real path is asked for

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterable
 from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from reconciler.declare.characters import REFUSED, describe, shown
 from reconciler.declare.diagnostics import Diagnostic, Position
@@ -141,6 +142,15 @@ def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, li
     return load_text(text, shown, hashlib.sha256(raw).hexdigest())
 
 
+class Listing(NamedTuple):
+    """The YAML files under the paths given, the problems met finding them, and the real path of
+    each file found inside a folder that is itself no link (``real``)."""
+
+    files: list[str]
+    problems: list[Diagnostic]
+    real: dict[str, str]
+
+
 def discover(paths: Iterable[str | Path]) -> tuple[list[str], list[Diagnostic]]:
     """Expand folders into their YAML files, in a stable order; report paths that are neither.
 
@@ -148,8 +158,20 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[str], list[Diagnostic]]:
     named pipe would block them.  Paths are text: a registry's tens of thousands of ``Path``
     objects cost more to make and to hash than a plan that reads one file spends on all else.
     """
+    found = listing(paths)
+    return found.files, found.problems
+
+
+def listing(paths: Iterable[str | Path]) -> Listing:
+    """``discover``, with the real path of each file found by walking a folder.
+
+    Linked folders are not walked, so such a file's real path is its folder's real path and the
+    path below it: one ``realpath`` per folder given, where a lookup per file or per folder found
+    would ask the system about every one of a registry's thousands of folders again.
+    """
     found: list[str] = []
     problems: list[Diagnostic] = []
+    real: dict[str, str] = {}
     for given in paths:
         path = Path(given)
         try:
@@ -158,14 +180,14 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[str], list[Diagnostic]]:
             problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, _missing(str(path), error)))
             continue
         if stat.S_ISDIR(mode):
-            files, trouble = _yaml_files(path)
+            files, trouble = _yaml_files(path, real)
             found.extend(files)
             problems.extend(trouble)
         elif (reason := _not_regular(mode) or _refused_path(str(path))) is not None:
             problems.append(Diagnostic(Position(str(path)), Y_UNREADABLE, reason))
         else:
             found.append(str(path))
-    return list(dict.fromkeys(found)), problems
+    return Listing(list(dict.fromkeys(found)), problems, real)
 
 
 def _refused_path(path: str) -> str | None:
@@ -174,7 +196,7 @@ def _refused_path(path: str) -> str | None:
     return f"the path holds {describe(found.group())}; rename it" if found else None
 
 
-def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
+def _yaml_files(folder: Path, real: dict[str, str]) -> tuple[list[str], list[Diagnostic]]:
     """YAML files under a folder (not following linked folders), sorted as paths sort.
 
     Hidden folders (``.github``, ``.gitlab-ci``, ``.reconciler``, ...) are left out, so that
@@ -193,6 +215,7 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
     # The working folder's files are named as ``Path`` names them ("a/b.yaml", not "./a/b.yaml"),
     # as they were when every path found became a ``Path``: the stages compare paths as text.
     dot = inside if str(folder) == "." else 0
+    root = os.path.join(os.path.realpath(folder), "")  # no folder walked below it is a link
     # Depth first, each folder's entries in name order: the files come out as paths sort (part by
     # part), with no sort of the whole list and no splitting of every path.  A stack of listings
     # rather than recursion: a hostile tree may nest folders deeper than Python's call stack.
@@ -210,8 +233,8 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
             if not entry.name.startswith(".") and not entry.is_symlink():  # linked folders are not followed
                 pending.append(iter(_listing(entry.path, problems)))
             continue
-        if os.path.splitext(entry.name)[1] not in YAML_SUFFIXES:
-            continue
+        if not entry.name.endswith(YAML_SUFFIXES) or "." not in entry.name.lstrip("."):
+            continue  # as ``os.path.splitext`` says: leading dots start no suffix (".yaml" has none)
         full = entry.path
         if (refused := _refused_path(full[inside:])) is not None:
             problems.append(Diagnostic(Position(full), Y_UNREADABLE, refused))
@@ -224,8 +247,10 @@ def _yaml_files(folder: Path) -> tuple[list[str], list[Diagnostic]]:
             continue
         if not regular and (reason := _not_regular(mode)) is not None:
             problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
-        else:
-            found.append(full[dot:])
+            continue
+        found.append(full[dot:])
+        if not entry.is_symlink():  # a linked file's real path is where its link leads: asked of it
+            real[full[dot:]] = root + full[inside:]
     return found, sorted(problems)
 
 

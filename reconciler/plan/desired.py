@@ -27,7 +27,7 @@ from reconciler.declare.declared import (
 )
 from reconciler.declare.diagnostics import Diagnostic, Position
 from reconciler.declare.load import Y_EMPTY
-from reconciler.declare.reading import discover, load_file, load_files
+from reconciler.declare.reading import listing, load_file, load_files
 from reconciler.declare.rules import check_enterprise, warnings_of
 from reconciler.declare.source import SourceDocument
 from reconciler.plan.canonical import declared_state
@@ -113,10 +113,10 @@ def select(
     """Find the files, and leave out those of enterprises unchanged since their last apply (and
     with no grant ending within ``window`` days).  ``hashes`` remembers the SHA-256 of files
     whose size and times are unchanged (``plan.verdicts.Hashes``), so they are not read."""
-    files, problems = discover(paths)
+    files, problems, walked = listing(paths)
     if sync is None:
         return Selection([Path(f) for f in files], {}, set(), {}, problems)
-    reals, hashed = _hashed(files, hashes)
+    reals, hashed = _hashed(files, hashes, walked)
     owner, records = sync(list(hashed))
     skipped = skippable(hashed, records, window)
     # A file not applied before that names an enterprise which looks unchanged adds to it: plan it.
@@ -137,17 +137,14 @@ def select(
     return Selection([Path(f) for f in kept], hashed, skipped, records, problems, named=named, patch=patch)
 
 
-def _hashed(files: list[str], hashes: Hashes | None) -> tuple[dict[str, str], dict[str, str]]:
+def _hashed(files: list[str], hashes: Hashes | None, walked: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """Each file's real path (``real_path``), and real path -> SHA-256 of every readable file (from
     ``hashes`` where its size and times are unchanged).
 
-    A file's real path is its folder's, resolved once per folder, and its own name, unless the
-    file itself is a link: registries hold tens of thousands of files in a few hundred folders,
-    and ``os.path.realpath`` walks every component of every path.  One ``lstat`` per file says
-    both whether it is a link and, for a file that is not, the stamp the hash is remembered by.
+    The listing knows the real path of the files it found by walking folders (``walked``); a file
+    given by name, or that is a link now, is looked up.  One ``lstat`` per file says whether it
+    is a link and, for a file that is not, the stamp the hash is remembered by.
     """
-    folders: dict[str, str] = {}
-    bases: dict[str, str] = {}  # a path up to its last separator -> its folder's real path, ending in one
     reals: dict[str, str] = {}
     found: dict[str, str] = {}
     now = time.time_ns()
@@ -155,42 +152,25 @@ def _hashed(files: list[str], hashes: Hashes | None) -> tuple[dict[str, str], di
         try:
             info = os.lstat(text)
             if stat.S_ISLNK(info.st_mode):
-                reals[text] = os.path.realpath(text)
+                real = reals[text] = os.path.realpath(text)
                 info = os.stat(text)
-            else:  # files come folder by folder: the real folder is looked up once per folder
-                cut = text.rfind(os.sep) + 1
-                base = bases.get(text[:cut])
-                if base is None:
-                    base = bases[text[:cut]] = os.path.join(_real_folder(os.path.split(text)[0], folders), "")
-                reals[text] = base + text[cut:]
+            else:
+                real = reals[text] = walked.get(text) or os.path.realpath(text)
         except OSError:
             reals[text] = os.path.realpath(text)
             continue
-        known = hashes.get(text, stamp(info)) if hashes is not None else None
+        known = hashes.get(text, info) if hashes is not None else None
         if known is not None:
-            found[reals[text]] = known[0]
+            found[real] = known[0]
             continue
         if not os.access(text, os.R_OK):
             continue
         with open(text, "rb") as handle:
             raw = handle.read()
-        found[reals[text]] = sha = hashlib.sha256(raw).hexdigest()
+        found[real] = sha = hashlib.sha256(raw).hexdigest()
         if hashes is not None and (number := _head_of(raw[:4096])) is not None:
             hashes.put(text, sha, number, stamp(info), now)  # headless files are grouped by validate's own reading
     return reals, found
-
-
-def _real_folder(folder: str, known: dict[str, str]) -> str:
-    """A folder's real path, from its parent's when the folder is no link (one ``lstat`` per folder)."""
-    real = known.get(folder)
-    if real is None:
-        parent, name = os.path.split(folder)
-        if not name or name in (".", "..") or parent == folder or os.path.islink(folder):
-            real = os.path.realpath(folder or ".")
-        else:
-            real = os.path.join(_real_folder(parent, known), name)
-        known[folder] = real
-    return real
 
 
 def _patchable(record: SyncRecord, hashed: dict[str, str], window: int) -> tuple[dict[str, str], dict[str, str]] | None:

@@ -104,14 +104,14 @@ class Users:
         pairs = zip(self.columns["quality"], self.columns["profiles"], strict=True)
         return {(quality, name) for quality, names in pairs if names for name in names}
 
-    def of(self, ssins: set[str]) -> list[UserFact]:
-        """The users whose SSIN is among ``ssins``."""
-        rows = zip(*(self.columns[name] for name in COLUMNS), strict=True)
-        return [UserFact._make(row) for row in rows if row[1] in ssins]
+    def of(self, ssins: set[str] | frozenset[str]) -> list[UserFact]:
+        """The users whose SSIN is among ``ssins`` (found in the SSIN column: few rows are made)."""
+        rows = [index for index, ssin in enumerate(self.columns["ssin"]) if ssin in ssins]
+        return [UserFact._make(self.columns[name][index] for name in COLUMNS) for index in rows]
 
     @classmethod
     def joined(cls, parts: list[Users]) -> Users:
-        return cls({name: [value for part in parts for value in part.columns[name]] for name in COLUMNS})
+        return cls({name: list(chain.from_iterable(part.columns[name] for part in parts)) for name in COLUMNS})
 
 
 @dataclass(frozen=True)

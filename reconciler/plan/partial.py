@@ -120,12 +120,12 @@ def _warnings_explained(declaration: DeclaredEnterprise, catalogue: Catalogue, u
 def _agrees(partial: Partial, catalogue: Catalogue) -> bool:
     """The rules that span files hold between what was read and the users left out."""
     declaration, unread = partial.declaration, partial.unread
-    pairs = unread.pairs()
+    read = {(a.quality, a.ssin) for a in declaration.appointments() if a.role is Role.USER}
+    if not read.isdisjoint(zip(unread.columns["quality"], unread.columns["ssin"], strict=True)):
+        return False  # H006: a user declared both in a file read and in one left out
     by_ssin = meeting(partial)
     languages: dict[str, set[str]] = {}
     for appointment in declaration.appointments():
-        if appointment.role is Role.USER and (appointment.quality, appointment.ssin) in pairs:
-            return False  # H006: a user declared both in a file read and in one left out
         others = by_ssin.get(appointment.ssin)
         if not others:
             continue

@@ -130,7 +130,7 @@ def _groups(files: list[str], hashes: Hashes | None, by_content: bool = False) -
     for shown in files:
         try:
             info = os.stat(shown)
-            known = hashes.get(shown, stamp(info)) if hashes is not None else None
+            known = hashes.get(shown, info) if hashes is not None else None
             if known is not None:
                 sha, number = known
             else:

@@ -243,6 +243,7 @@ def _verdicts(body: bytes) -> dict[str, Verdict]:
 Stamp = tuple[int, int, int, int, int]  # size, modification and change times (ns), inode, device
 HASHES_GENERATION = "hashes 1"
 _SHA = re.compile(r"[0-9a-f]{64}")
+_INTEGERS = {int}
 
 
 def stamp(info: os.stat_result) -> Stamp:
@@ -271,16 +272,22 @@ class Hashes:
         body = _read_sealed(folder / HASHES_FILE, HASHES_GENERATION)
         return cls(folder, _json_object(body) if body is not None else {}, usable=True)
 
-    def get(self, path: str, found: Stamp) -> tuple[str, str | None] | None:
-        """The SHA-256 and head of ``path`` when its stamp is the one recorded with them."""
+    def get(self, path: str, info: os.stat_result) -> tuple[str, str | None] | None:
+        """The SHA-256 and head of ``path`` when its stamp (``stamp(info)``) is the one recorded with them."""
         raw = self.kept.get(path) if self.usable else None
-        if type(raw) is not list or raw[2:] != list(found):  # the stamp first: cheap, and it rules out most
+        if type(raw) is not list:
             return None
-        entry = _hash_entry(raw)
-        if entry is None:
+        found = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+        if raw[2:] != [*found]:  # the stamp first: cheap, and it rules out most
             return None
-        self.seen[path] = entry
-        return entry[0], entry[1]
+        # The stamp recorded equals the one found: it must also be written as integers (not 1.0, not true).
+        sha, number = raw[0], raw[1]
+        if set(map(type, raw[2:])) != _INTEGERS:
+            return None
+        if not (type(sha) is str and _SHA.fullmatch(sha) and (number is None or type(number) is str)):
+            return None
+        self.seen[path] = (sha, number, found)
+        return sha, number
 
     def put(self, path: str, sha: str, number: str | None, found: Stamp, now_ns: int) -> None:
         """Remember a file hashed now, unless it changed so recently that it may change unseen."""
