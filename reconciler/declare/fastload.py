@@ -97,13 +97,17 @@ def has_trap(raw: bytes) -> bool:
     return _SCAN.search(b"\n" + raw) is not None
 
 
+_NULL_DEVICE: list[int] = []  # opened once per process: a registry's every file passes here
+
+
 @contextmanager
 def _quiet_stderr() -> Iterator[None]:
     sys.stderr.flush()
+    if not _NULL_DEVICE:
+        _NULL_DEVICE.append(os.open(os.devnull, os.O_WRONLY))
     saved = os.dup(2)
     try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
+        os.dup2(_NULL_DEVICE[0], 2)
         yield
     finally:
         os.dup2(saved, 2)

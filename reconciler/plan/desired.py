@@ -81,6 +81,19 @@ class Selection:
     # Enterprises that may be planned from their changed files alone (``plan.patch``): per number,
     # its files unchanged since its last apply and the others as they were then (real path -> SHA-256).
     patch: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
+    reals: dict[str, str] = field(default_factory=dict)  # the file as found -> its real path, where known
+    heads: dict[str, str | None] = field(default_factory=dict)  # the file as found -> ``head_number``, once read
+
+    def real(self, path: str | Path) -> str:
+        """A file's real path (``real_path``): as the listing or the hashing found it, else looked up."""
+        return self.reals.get(os.fspath(path)) or real_path(path)
+
+    def head(self, path: str | Path) -> str | None:
+        """``head_number`` of a file, read once however many stages group files by it."""
+        text = os.fspath(path)
+        if text not in self.heads:
+            self.heads[text] = head_number(text)
+        return self.heads[text]
 
 
 @dataclass
@@ -115,7 +128,7 @@ def select(
     whose size and times are unchanged (``plan.verdicts.Hashes``), so they are not read."""
     files, problems, walked = listing(paths)
     if sync is None:
-        return Selection([Path(f) for f in files], {}, set(), {}, problems)
+        return Selection([Path(f) for f in files], {}, set(), {}, problems, reals=walked)
     reals, hashed = _hashed(files, hashes, walked)
     owner, records = sync(list(hashed))
     skipped = skippable(hashed, records, window)
@@ -134,7 +147,7 @@ def select(
         for number in sorted(planned)
         if number in records and (found := _patchable(records[number], hashed, window)) is not None
     }
-    return Selection([Path(f) for f in kept], hashed, skipped, records, problems, named=named, patch=patch)
+    return Selection([Path(f) for f in kept], hashed, skipped, records, problems, named=named, patch=patch, reals=reals)
 
 
 def _hashed(files: list[str], hashes: Hashes | None, walked: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -216,7 +229,7 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
     """
     groups: dict[str | None, list[Path]] = {}
     for path in selection.files:
-        groups.setdefault(head_number(path) if stream else None, []).append(path)
+        groups.setdefault(selection.head(path) if stream else None, []).append(path)
     early: dict[str | None, list[SourceDocument]] = {}
     if stream and None in groups:  # files whose head does not say: parse them to know
         documents, found = load_files(groups.pop(None), fast)
@@ -234,7 +247,7 @@ def iter_enterprises(selection: Selection, fast: bool = True, stream: bool = Tru
         revived = selection.skipped & {enterprise_key(d.data) for d in documents}
         if revived:
             selection.skipped -= revived
-            known = {real_path(d.path) for d in documents}
+            known = {selection.real(d.path) for d in documents}
             more, found = load_files(
                 [
                     Path(selection.named.get(p, p))

@@ -27,7 +27,6 @@ from reconciler.plan.desired import (
     SyncLookup,
     digest,
     exactly,
-    head_number,
     iter_enterprises,
     no_files,
     real_path,
@@ -118,12 +117,12 @@ def _plan(
     hashes: Hashes | None,
 ) -> Planned:
     selection = select(paths, sync, policy.expiry_window, hashes)
-    found = set(selection.hashed) or {real_path(path) for path in selection.files}
+    found = set(selection.hashed) or {selection.real(path) for path in selection.files}
     if only:  # the other enterprises' files are not read at all
         selection.only = only
-        selection.files = [path for path in selection.files if _may_declare(path, only)]
+        selection.files = [path for path in selection.files if _may_declare(selection.head(path), only)]
         selection.skipped &= only
-    groups = _groups(selection.files) if stream else None
+    groups = _groups(selection) if stream else None
     count = _worker_count(workers, _to_read(selection))
     if groups is not None and count > 1:
         shards = _in_processes(selection, groups, store.url, policy, count, progress, keep_facts)
@@ -174,13 +173,13 @@ def _plan_shard(
         shard.warnings.extend(outcome.warnings)
         shard.documents += outcome.documents
         if outcome.number is not None:
-            shard.given[outcome.number] = [real_path(path) for path in outcome.files]
+            shard.given[outcome.number] = [selection.real(path) for path in outcome.files]
         if progress is not None:
             progress(shard.documents, total or len(selection.files))
         if outcome.state is None or outcome.problems:
             continue
         assert outcome.number is not None  # a state is always some enterprise's
-        files = {real_path(path): sha for path, sha in outcome.files.items()}  # as the store remembers them
+        files = {selection.real(path): sha for path, sha in outcome.files.items()}  # as the store remembers them
         shard.files.update(files)
         stored = store.read([outcome.number]).get(outcome.number)
         drift = drift_of(store, stored) if stored else ()
@@ -188,7 +187,7 @@ def _plan_shard(
         if keep_facts:
             assert outcome.declaration is not None  # a state is always some declaration's
             kept = facts_of(outcome.declaration)
-            part = replace(part, facts=tuple(sorted((real_path(path), text) for path, text in kept.items())))
+            part = replace(part, facts=tuple(sorted((selection.real(path), text) for path, text in kept.items())))
         if policy.actor and part.changes:
             assert outcome.declaration is not None
             shard.problems.extend(_authority(outcome.declaration, outcome.origins, part, stored, policy.actor))
@@ -200,14 +199,14 @@ def _plan_shard(
 def _patch(selection: Selection, store: Store, policy: Policy, keep_facts: bool, shard: Shard) -> Selection:
     """Plan the enterprises of ``selection.patch`` from their changed files alone; the selection of
     what is left to read whole (those planned are left out of it)."""
-    heads = {path: head_number(path) for path in selection.files}
+    heads = {path: selection.head(path) for path in selection.files}
     if None in heads.values():
         return selection  # a file whose head does not say whose it is: group by reading, as before
     catalogue, today = load_catalogue(), clock.today()
     done: set[str] = set()
     for number, (unchanged, old) in sorted(selection.patch.items()):
         mine = [path for path in selection.files if heads[path] == number]
-        reals = {path: real_path(path) for path in mine}
+        reals = {path: selection.real(path) for path in mine}
         if not mine or not set(unchanged) <= set(reals.values()) or len(set(reals.values())) != len(reals):
             continue  # a file given twice (a link, two spellings) is read twice by a full read: do that
         changed = [path for path in mine if reals[path] not in unchanged]
@@ -244,10 +243,10 @@ def _to_read(selection: Selection) -> int:
     return sum(1 for path in selection.files if reals.get(os.fspath(path)) not in unchanged)
 
 
-def _may_declare(path: Path, only: frozenset[str]) -> bool:
-    """Whether a file may declare one of the enterprises selected: its head names one, or names
-    none that is surely another (a head that is no valid number is no proof: the file is read)."""
-    number = head_number(path)
+def _may_declare(number: str | None, only: frozenset[str]) -> bool:
+    """Whether a file whose head names ``number`` may declare one of the enterprises selected: its
+    head names one, or names none that is surely another (a head that is no valid number is no
+    proof: the file is read)."""
     return number is None or number in only or not identifiers.is_enterprise_number(number)
 
 
@@ -259,11 +258,11 @@ def _worker_count(asked: int | None, files: int) -> int:
     return (os.cpu_count() or 1) if files >= PARALLEL_FILES else 1
 
 
-def _groups(files: list[Path]) -> list[list[Path]] | None:
+def _groups(selection: Selection) -> list[list[Path]] | None:
     """The files of each enterprise (by their heads), largest first; None if a head does not say."""
     by_number: dict[str, list[Path]] = {}
-    for path in files:
-        number = head_number(path)
+    for path in selection.files:
+        number = selection.head(path)
         if number is None:
             return None
         by_number.setdefault(number, []).append(path)
@@ -290,15 +289,21 @@ def _in_processes(
     progress: Progress | None,
     keep_facts: bool,
 ) -> list[Shard]:
-    """Plan groups of enterprises in forked processes, largest first so that none is left for last."""
-    _inherited.update(selection=selection, url=url, policy=policy, keep_facts=keep_facts)
+    """Plan groups of enterprises in forked processes, largest first so that none is left for last.
+
+    The tasks are inherited with the rest, and each is sent as its index: a registry's long tail
+    of small enterprises would otherwise cost the parent more in sending paths and receiving
+    results than the workers spend planning them.
+    """
+    tasks = _batches(groups)
+    _inherited.update(selection=selection, url=url, policy=policy, keep_facts=keep_facts, tasks=tasks)
     shards = []
     gc.collect()
     gc.freeze()  # what the workers inherit stays shared: the collector never writes to those pages
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for shard in pool.map(_plan_group, groups, chunksize=1):
+            for shard in pool.map(_plan_task, range(len(tasks)), chunksize=1):
                 shards.append(shard)
                 if progress is not None:
                     progress(sum(s.documents for s in shards), len(selection.files))
@@ -308,21 +313,30 @@ def _in_processes(
     return shards
 
 
-def _plan_group(files: list[Path]) -> Shard:
-    """In a worker: plan one enterprise's files, with the worker's own connection to the store."""
+BATCH_FILES = 64  # enterprises smaller than this go to a worker together, up to this many files a task
+
+
+def _batches(groups: list[list[Path]]) -> list[list[Path]]:
+    """The files of each task: one large enterprise, or several small ones, in the order given."""
+    tasks: list[list[Path]] = []
+    current: list[Path] = []
+    for group in groups:
+        current.extend(group)
+        if len(current) >= BATCH_FILES:
+            tasks.append(current)
+            current = []
+    if current:
+        tasks.append(current)
+    return tasks
+
+
+def _plan_task(index: int) -> Shard:
+    """In a worker: plan the enterprises of one task, with the worker's own connection to the store."""
     if "store" not in _inherited:
         _inherited["store"] = open_store(_inherited["url"])
     selection: Selection = _inherited["selection"]
-    mine = Selection(
-        files,
-        selection.hashed,
-        set(selection.skipped),
-        selection.records,
-        [],
-        selection.only,
-        selection.named,
-        selection.patch,
-    )
+    files = _inherited["tasks"][index]
+    mine = replace(selection, files=files, skipped=set(selection.skipped), problems=[])
     return _plan_shard(mine, _inherited["store"], _inherited["policy"], True, _inherited["keep_facts"])
 
 
