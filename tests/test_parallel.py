@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ from reconciler.plan import pipeline
 from reconciler.plan.document import plan_document
 from reconciler.plan.gates import Policy
 from reconciler.plan.pipeline import plan_paths
+from reconciler.plan.plan import PlanPart
+from reconciler.records.change import Action, Change
+from reconciler.records.state import Address, Kind
 from tests.conftest import ROOT, outside_write
 
 
@@ -85,3 +89,31 @@ def test_parallel_problems_equal_serial_ones(registry: Path, store, tmp_path: Pa
     one, two = both([broken], store)
     same(one, two)
     assert len(one.problems) > len(files) // 5
+
+
+def test_tasks_hold_every_file_once_and_pack_only_small_enterprises() -> None:
+    groups = [[Path(f"big/{i}.yaml") for i in range(100)]] + [
+        [Path(f"e{n}/{i}.yaml") for i in range(n % 3 + 1)] for n in range(200)
+    ]
+    tasks = pipeline._batches(groups)
+    assert [path for task in tasks for path in task] == [path for group in groups for path in group]
+    assert tasks[0] == groups[0]  # a large enterprise is a task of its own
+    assert all(len(task) < pipeline.BATCH_FILES + 3 for task in tasks[1:])
+    assert all(len(task) >= pipeline.BATCH_FILES for task in tasks[1:-1])
+    assert pipeline._batches([]) == []
+
+
+def test_a_part_sent_between_processes_comes_back_equal() -> None:
+    """Parts travel with their changes as plain values: every action and kind, with and without
+    fields on either side, comes back as the same change of the same types."""
+    shared = (("services", ("a", "b")), ("protected", False))
+    changes = tuple(
+        Change(action, Address("0403170701", kind, "EMPLOYER" if n % 2 else "", f"k{n}"), before, after)
+        for n, (action, kind) in enumerate((a, k) for a in Action for k in Kind)
+        for before, after in ((None, shared), (shared, None), (shared, shared))
+    )
+    part = PlanPart("0403170701", changes, 3, (), ("0403170701", 3, "d", (("p", "s"),), None), facts=(("p", "{}"),))
+    back = pickle.loads(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == part
+    assert [type(c.address) for c in back.changes] == [Address] * len(changes)
+    assert [(c.action, c.address.kind) for c in back.changes] == [(c.action, c.address.kind) for c in changes]

@@ -8,15 +8,16 @@ keeps the hierarchy valid.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.plan.drift import Drift
 from reconciler.plan.ending import Ending, end_dates, ending_grants
 from reconciler.plan.gates import Policy, Refusal, check_gates
 from reconciler.plan.incremental import sync_digest
 from reconciler.records import clock
-from reconciler.records.change import Action, Change
+from reconciler.records.change import Action, Change, Packed, packed, unpacked
 from reconciler.records.state import Address, EnterpriseState, Fields, Kind, StoredEnterprise, as_codes, fields
 
 Sync = tuple[str, int | None, str, tuple[tuple[str, str], ...], str | None]
@@ -127,6 +128,16 @@ class PlanPart:
     ending: tuple[Ending, ...] = ()
     bundles: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     facts: tuple[tuple[str, str], ...] = ()  # (path, ``plan.facts`` text) of its files, for apply to keep
+
+    def __reduce__(self) -> tuple[Callable[..., PlanPart], tuple]:
+        """Pickled with its changes as plain values (``records.change.packed``): parts come back from
+        the worker processes that planned them."""
+        rest = (self.version, self.refusals, self.sync, self.drift, self.ending, self.bundles, self.facts)
+        return _unpacked_part, (self.number, packed(self.changes), *rest)
+
+
+def _unpacked_part(number: str, changes: list[Packed], *rest: Any) -> PlanPart:
+    return PlanPart(number, unpacked(changes), *rest)
 
 
 def plan_enterprise(
