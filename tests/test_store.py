@@ -131,3 +131,17 @@ def test_store_rejects_impossible_rows_written_by_hand(store_url: str, statement
 def test_unsupported_url() -> None:
     with pytest.raises(StoreError, match="unsupported state URL"):
         open_store("mysql://localhost/db")
+
+
+def test_a_sqlite_transaction_writes_with_a_larger_cache_and_gives_it_back(tmp_path: Path) -> None:
+    """A first apply writes millions of rows in one transaction: SQLite's page cache is larger while
+    it does, and back to SQLite's default after, whether it commits or fails."""
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    cache = lambda: store.connection.execute("PRAGMA cache_size").fetchone()[0]  # noqa: E731
+    assert cache() == -2000
+    with store.transaction(datetime.now(UTC), [], "r"):
+        assert cache() == -64 * 1024
+    assert cache() == -2000
+    with pytest.raises(RuntimeError), store.transaction(datetime.now(UTC), [], "r"):
+        raise RuntimeError("failed half way")
+    assert cache() == -2000

@@ -22,6 +22,9 @@ from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
 from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, migrations
 from reconciler.store.urls import redact_url
 
+DEFAULT_CACHE_KIB = 2000  # SQLite's own default page cache
+APPLY_CACHE_KIB = 64 * 1024  # while a transaction writes
+
 
 class SqliteStore(SqlStore):
     connection: sqlite3.Connection
@@ -103,6 +106,9 @@ class SqliteStore(SqlStore):
     @contextmanager
     def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> Iterator[SqlTransaction]:
         db = self.connection
+        # A first apply writes millions of rows and their indexes in one transaction: with SQLite's
+        # default 2 MB of cache, pages are written out and read back many times before it commits.
+        db.execute(f"PRAGMA cache_size = -{APPLY_CACHE_KIB}")
         try:
             db.execute("BEGIN IMMEDIATE")  # the file's write lock: waits up to the lock timeout
         except sqlite3.OperationalError as error:
@@ -122,6 +128,7 @@ class SqliteStore(SqlStore):
             raise
         finally:
             self.holder_file.unlink(missing_ok=True)
+            db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")  # the memory is given back
 
     def _write_holder(self, enterprises: list[str], run: str, now: datetime) -> None:
         record = {
