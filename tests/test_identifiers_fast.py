@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from stdnum.be import ssn
+from stdnum.be import ssn, vat
+from stdnum.exceptions import ValidationError
 
 from reconciler.declare import identifiers
 
@@ -39,3 +40,52 @@ def plausible(draw) -> str:
 @example("85073003328")
 def test_fast_check_agrees_with_stdnum(number: str) -> None:
     assert ours_accepts(number) == stdnum_accepts(number)
+
+
+# Digits of other scripts: ``str.isdigit`` accepts them, stdnum does not (or reads full-width
+# digits as ASCII ones), so a fast path must never let them through as they are.
+DIGITS = "0123456789" + "".join(chr(0x660 + n) for n in range(10)) + "".join(chr(0xFF10 + n) for n in range(10))
+
+
+def outcome(check, number: str) -> str | None:
+    try:
+        return check(number)
+    except (identifiers.InvalidIdentifier, ValidationError):
+        return None
+
+
+def spelled_in(draw, number: str) -> str:
+    """The number with some of its digits written in another script."""
+    scripts = [0x30, 0x660, 0xFF10]
+    return "".join(chr(draw(st.sampled_from(scripts)) + int(d)) if draw(st.booleans()) else d for d in number)
+
+
+@st.composite
+def enterprise_numbers(draw) -> str:
+    """Ten digits whose check digits are right, starting with any digit, or in another script."""
+    first, body = draw(st.integers(0, 9)), draw(st.integers(0, 9_999_999))
+    base = first * 10_000_000 + body
+    number = f"{base:08d}{97 - base % 97:02d}"
+    return spelled_in(draw, number) if draw(st.booleans()) else number
+
+
+@st.composite
+def foreign_ssins(draw) -> str:
+    return spelled_in(draw, draw(plausible()))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(plausible(), foreign_ssins(), st.text(DIGITS, min_size=11, max_size=11)))
+@example("٨٥٠٧٣٠٠٣٣٢٨")  # Arabic-Indic digits: the fast path once took them as a compact SSIN
+def test_an_ssin_is_stdnums_compact_form_or_refused(number: str) -> None:
+    assert outcome(identifiers.ssin, number) == outcome(ssn.validate, number)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(enterprise_numbers(), st.text(DIGITS, min_size=10, max_size=10)))
+@example("0000000000")
+@example("0403019261")
+@example("2403019237")
+@example("０４０３０１９２６１")  # full-width: stdnum reads it as 0403019261
+def test_an_enterprise_number_is_stdnums_compact_form_or_refused(number: str) -> None:
+    assert outcome(identifiers.enterprise_number, number) == outcome(vat.validate, number)

@@ -106,9 +106,6 @@ class SqliteStore(SqlStore):
     @contextmanager
     def transaction(self, now: datetime, enterprises: Iterable[str], run: str) -> Iterator[SqlTransaction]:
         db = self.connection
-        # A first apply writes millions of rows and their indexes in one transaction: with SQLite's
-        # default 2 MB of cache, pages are written out and read back many times before it commits.
-        db.execute(f"PRAGMA cache_size = -{APPLY_CACHE_KIB}")
         try:
             db.execute("BEGIN IMMEDIATE")  # the file's write lock: waits up to the lock timeout
         except sqlite3.OperationalError as error:
@@ -118,6 +115,9 @@ class SqliteStore(SqlStore):
             by = f" held by {holders[0].holder} (run {holders[0].run}) since {holders[0].since}" if holders else ""
             raise LockTimeout(f"timed out waiting for the lock of {self.url}{by}") from None
         try:
+            # A first apply writes millions of rows and their indexes in one transaction: with SQLite's
+            # default 2 MB of cache, pages are written out and read back many times before it commits.
+            db.execute(f"PRAGMA cache_size = -{APPLY_CACHE_KIB}")
             self._write_holder(sorted(set(enterprises)), run, now)
             db.execute("INSERT INTO apply_in_progress VALUES (1)")
             yield SqlTransaction(self, now)
