@@ -76,9 +76,14 @@ class Appointment(NamedTuple):
 
 def appoint(role: Role, quality: str | None, person: Person, site: Site) -> Appointment:
     try:
-        return Appointment(role, quality, person, site, identifiers.ssin(person.ssin), True)
+        return _make(Appointment, (role, quality, person, site, identifiers.ssin(person.ssin), True))
     except identifiers.InvalidIdentifier:
         return Appointment(role, quality, person, site, person.ssin.strip(), False)
+
+
+# Named tuples made from their values as their constructors would make them, without the Python
+# code those run: a registry makes one appointment and one site per declared person and user.
+_make = tuple.__new__
 
 
 def compact_ssin(text: str) -> str:
@@ -158,8 +163,9 @@ def quality_appointments(code: str, block: Block[Quality]) -> Iterator[Appointme
         yield appoint(Role.ACCESS_MANAGER, code, quality.access_manager, site.child("access_manager"))
     for index, person in enumerate(quality.co_access_managers):
         yield appoint(Role.CO_ACCESS_MANAGER, code, person, site.child("co_access_managers", index))
+    document, users = site.document, (*site.path, "users")
     for index, user in enumerate(quality.users):
-        yield appoint(Role.USER, code, user, site.child("users", index))
+        yield appoint(Role.USER, code, user, _make(Site, (document, (*users, index))))
 
 
 def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, DeclaredEnterprise], list[Diagnostic]]:

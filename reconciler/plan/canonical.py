@@ -55,11 +55,13 @@ def declared_state(
     for file in enterprise.files:
         header["name"] = header["name"] or file.model.enterprise.name
         header["language"] = header.get("language") or file.model.enterprise.language
+    make = tuple.__new__  # addresses made from their values, as their constructor would: one per record
     for appointment in enterprise.appointments():
-        if ended(getattr(appointment.person, "until", None), today):
+        until = getattr(appointment.person, "until", None)
+        if until is not None and ended(until, today):
             continue
         ssin = appointment.ssin
-        person = Address(number, Kind.PERSON, key=ssin)
+        person = make(Address, (number, Kind.PERSON, "", ssin))
         # A language declared in one role holds for all of them (H017 refuses two different ones).
         known = records.get(person)
         language = appointment.person.language or (known[2][1] if known else None)
@@ -89,7 +91,7 @@ def declared_state(
             )
         elif appointment.role is Role.USER:
             assert isinstance(appointment.person, User) and appointment.quality is not None
-            address = Address(number, Kind.USER, appointment.quality, ssin)
+            address = make(Address, (number, Kind.USER, appointment.quality, ssin))
             user = appointment.person
             kept = (tuple(user.services), tuple(user.profiles), bool(user.protected), user.until)
             found = users.get(kept)

@@ -133,11 +133,16 @@ class SqlStore(LoginStore, SyncedFiles, ABC):
             for table in TABLES.values():
                 columns = ", ".join(table.key_columns + table.field_columns)
                 extra = ", version, applied_version" if table.kind is Kind.ENTERPRISE else ""
-                for row in self._select(f"SELECT {columns}{extra} FROM {table.name}", table.key_columns[0], wanted):
-                    if table.kind is Kind.ENTERPRISE:
-                        versions[row[0]] = (row[-2], row[-1])
-                        row = row[:-2]
-                    records.setdefault(row[0], {})[table.address(row)] = table.fields(row)
+                rows = self._select(f"SELECT {columns}{extra} FROM {table.name}", table.key_columns[0], wanted)
+                if table.kind is Kind.ENTERPRISE:
+                    found = list(rows)
+                    versions.update((row[0], (row[-2], row[-1])) for row in found)
+                    rows = iter([row[:-2] for row in found])
+                last, own = None, {}
+                for address, fields in table.records(rows):
+                    if address.enterprise != last:  # rows mostly come enterprise by enterprise
+                        last, own = address.enterprise, records.setdefault(address.enterprise, {})
+                    own[address] = fields
         return {
             number: StoredEnterprise(
                 EnterpriseState(number, records.get(number, {})), version, drifted=0 <= applied < version

@@ -8,6 +8,7 @@ the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -47,6 +48,23 @@ class Table:
         if self.key_column:
             key = row[index]
         return Address(row[0], self.kind, quality, key)
+
+    def records(self, rows: Iterable[tuple]) -> Iterator[tuple[Address, Fields]]:
+        """``address`` and ``fields`` of each row: users and people, most rows of a registry, are
+        taken apart in one step and their addresses made as their constructor would make them."""
+        make = tuple.__new__
+        if self.kind is Kind.USER:
+            for enterprise, quality, ssin, services, protected, until, profiles in rows:
+                yield make(Address, (enterprise, Kind.USER, quality, ssin)), _user_fields(
+                    (services, protected, until, profiles)
+                )
+        elif self.kind is Kind.PERSON:
+            for enterprise, ssin, name, email, language in rows:
+                person = (("name", name), ("email", email), shared("language", language))
+                yield make(Address, (enterprise, Kind.PERSON, "", ssin)), person
+        else:
+            for row in rows:
+                yield self.address(row), self.fields(row)
 
     def fields(self, row: tuple) -> Fields:
         start = len(self.key_columns)
