@@ -12,7 +12,7 @@ import pytest
 from conftest import EXAMPLES, ROOT, outside_write
 from jsonschema import Draft202012Validator
 
-from reconciler.accounts.lifecycle import WAITING_LISTED, with_waiting_accounts
+from reconciler.accounts.waiting import WAITING_LISTED, with_waiting_accounts
 from reconciler.apply.execute import apply_plan
 from reconciler.plan.desired import load_desired
 from reconciler.plan.plan import Plan, make_plan

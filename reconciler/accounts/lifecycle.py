@@ -18,7 +18,6 @@ issue sends a new one) but never leaves an account with codes nobody received.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from reconciler.accounts.delivery import Delivery, Letter
@@ -30,7 +29,6 @@ from reconciler.plan.authority import (
     may_issue_codes,
     roles_by_person,
 )
-from reconciler.plan.plan import Plan, Waiting
 from reconciler.records import clock
 from reconciler.store import audit
 from reconciler.store.port import ACTIVATION_DAYS, Account, Store, batched, now_text
@@ -181,31 +179,6 @@ def reissue_codes(
             ],
         )
     return store.account_of(enterprise, account.ssin) or account
-
-
-WAITING_LISTED = 10  # accounts listed per enterprise; the rest are counted
-
-
-def with_waiting_accounts(plan: Plan, store: Store, now: datetime, first: int = WAITING_LISTED) -> Plan:
-    """The plan, with the accounts that still wait for a first login in the enterprises it changes:
-    counted in full, the ``first`` of each listed by deadline.
-
-    Decided here, not in the renderers, so that text, Markdown and JSON carry the same accounts.
-    Only enterprises with changes: a reviewer chases the accounts of what they review, and a
-    pull request's plan stays the size of what it changes, not of the enterprises it read
-    (``reconciler show NUMBER`` lists any enterprise's accounts).
-    """
-    numbers = {number for number, _ in plan.versions}  # the enterprises the plan has changes for
-    notices = store.activation_notices(numbers, now, first)
-    waiting = tuple(
-        Waiting(a.enterprise, a.username, a.name, a.effective_status(now), a.activation_deadline) for a in notices.first
-    )
-    counts = tuple(
-        (number, status, count)
-        for number, found in sorted(notices.counts.items())
-        for status, count in sorted(found.items())
-    )
-    return replace(plan, waiting=waiting, waiting_counts=counts)
 
 
 def letter_for(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NoReturn
 
 import click
 
@@ -14,8 +13,8 @@ from reconciler.accounts.delivery import DeliveryError, open_delivery
 from reconciler.accounts.delivery import login_url as resolve_login_url
 from reconciler.accounts.lifecycle import NotAllowed, issue_codes, reissue_codes
 from reconciler.cli.common import (
-    EXIT_AUDIT,
     EXIT_LOCK,
+    chain_broken,
     delivery_options,
     enterprise_or_exit,
     fail,
@@ -260,17 +259,6 @@ audit_override_option = click.option(
     is_flag=True,
     help="Write even though an enterprise's audit trail does not verify; recorded in the trail.",
 )
-
-
-def chain_broken(error: ChainBroken) -> NoReturn:
-    """Nothing is written to a trail that does not verify: say why, and how to lift it."""
-    for problem in error.problems:
-        click.echo(problem, err=True)
-    fail(
-        "the audit trail above does not verify, so nothing was changed; find out why (`reconciler audit verify`), "
-        f"or lift this with {OVERRIDE}, which is recorded in the trail",
-        EXIT_AUDIT,
-    )
 
 
 def _progress(done: int, total: int) -> None:

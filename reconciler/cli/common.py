@@ -23,6 +23,7 @@ from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.plan.verdicts import DEFAULT_FOLDER as DEFAULT_CACHE
 from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
+from reconciler.store.audit import OVERRIDE, ChainBroken
 from reconciler.store.backends import open_store
 from reconciler.store.port import DEFAULT_LOCK_TIMEOUT, DEFAULT_URL, Store, StoreError
 
@@ -237,3 +238,14 @@ def open_or_exit(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Store:
         return open_store(url, lock_timeout)
     except StoreError as error:
         fail(str(error))
+
+
+def chain_broken(error: ChainBroken) -> NoReturn:
+    """Nothing is written to a trail that does not verify: say why, and how to lift it."""
+    for problem in error.problems:
+        click.echo(problem, err=True)
+    fail(
+        "the audit trail above does not verify, so nothing was changed; find out why (`reconciler audit verify`), "
+        f"or lift this with {OVERRIDE}, which is recorded in the trail",
+        EXIT_AUDIT,
+    )

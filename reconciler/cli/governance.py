@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from reconciler.accounts.signing import NotAllowed, sign_review
-from reconciler.cli.accounts import audit_override_option, chain_broken
+from reconciler.cli.accounts import audit_override_option
 from reconciler.cli.common import (
+    chain_broken,
     enterprise_or_exit,
     expiry_window_option,
     fail,

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.accounts.lifecycle import with_waiting_accounts
+from reconciler.accounts.waiting import with_waiting_accounts
 from reconciler.apply.execute import NotAuthorised, Refused, WrongStore, apply_plan, check_saved_plan
-from reconciler.cli.accounts import chain_broken, send_codes
 from reconciler.cli.catalogue import catalogue_option
 from reconciler.cli.common import (
     EXIT_CHANGES,
@@ -21,6 +20,7 @@ from reconciler.cli.common import (
     EXIT_STALE,
     actor_option,
     cache_options,
+    chain_broken,
     delivery_options,
     enterprise_selection_option,
     expiry_window_option,
@@ -152,6 +152,9 @@ def send_new_codes(
 ) -> None:
     """After an apply: codes for the accounts it created (nothing is printed when there are none)."""
     if store.awaiting_codes(numbers, limit=1):
+        # Letters, e-mail and argon2 are imported only when codes are sent: every plan imports this module.
+        from reconciler.cli.accounts import send_codes  # noqa: PLC0415
+
         send_codes(
             store, delivery_url, login_url, numbers, actor, after_apply=True, allow_broken_audit=OVERRIDE in overrides
         )

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.accounts import chain_broken
 from reconciler.cli.catalogue import catalogue_option
 from reconciler.cli.common import (
     EXIT_CHANGES,
+    chain_broken,
     desired_or_exit,
     enterprise_or_exit,
     fail,

@@ -53,7 +53,7 @@ class Plan:
     sync: tuple[Sync, ...] = ()
     skipped: tuple[str, ...] = ()  # enterprises unchanged since their last apply, not parsed
     # Accounts not activated yet in the enterprises changed, for people to chase; informative
-    # only, apply ignores them.  ``accounts.lifecycle.with_waiting_accounts`` fills both.
+    # only, apply ignores them.  ``accounts.waiting.with_waiting_accounts`` fills both.
     waiting: tuple[Waiting, ...] = ()  # the first ten per enterprise, by deadline
     waiting_counts: tuple[tuple[str, str, int], ...] = ()  # (enterprise, status, number of accounts): all
     # Records of the planned enterprises written outside reconciler since their last apply

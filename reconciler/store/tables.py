@@ -55,8 +55,9 @@ class Table:
         make = tuple.__new__
         if self.kind is Kind.USER:
             for enterprise, quality, ssin, services, protected, until, profiles in rows:
-                yield make(Address, (enterprise, Kind.USER, quality, ssin)), _user_fields(
-                    (services, protected, until, profiles)
+                yield (
+                    make(Address, (enterprise, Kind.USER, quality, ssin)),
+                    _user_fields((services, protected, until, profiles)),
                 )
         elif self.kind is Kind.PERSON:
             for enterprise, ssin, name, email, language in rows:
