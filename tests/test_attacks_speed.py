@@ -262,7 +262,7 @@ def test_folders_are_listed_in_the_order_paths_sort_part_by_part(tmp_path: Path)
     assert problems == []
     assert set(found) == expected
     assert found == sorted(found, key=lambda full: full.split(os.sep))
-    assert real == {full: os.path.realpath(full) for full in found}  # no link among them: each known
+    assert real == {full: (os.path.realpath(full), os.lstat(full).st_ino) for full in found}  # no link: each known
 
 
 def test_problems_of_a_listing_are_sorted_and_complete(tmp_path: Path) -> None:
@@ -689,5 +689,5 @@ def test_real_paths_from_the_listing_are_the_systems(tmp_path: Path) -> None:
     reals, hashed = _hashed(found, None, walked)
     assert reals == {path: os.path.realpath(path) for path in found}
     assert set(hashed) == {os.path.realpath(path) for path in found}
-    assert all(walked[path] == os.path.realpath(path) for path in walked)
+    assert all(walked[path] == (os.path.realpath(path), os.lstat(path).st_ino) for path in walked)
     assert not any(path.endswith("linked.yaml") for path in walked)  # a link: its real path is asked for

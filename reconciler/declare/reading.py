@@ -143,12 +143,17 @@ def load_file(path: Path, fast: bool = False) -> tuple[SourceDocument | None, li
 
 
 class Listing(NamedTuple):
-    """The YAML files under the paths given, the problems met finding them, and the real path of
-    each file found inside a folder that is itself no link (``real``)."""
+    """The YAML files under the paths given, the problems met finding them, and, for each file found
+    by walking a folder, its real path and the inode it had when listed (``real``).
+
+    A real path found this way holds only while the folders above the file are what they were
+    when listed: a caller takes it for a file whose inode is still that one, and asks
+    ``os.path.realpath`` otherwise (a folder swapped for a link meanwhile leads elsewhere).
+    """
 
     files: list[str]
     problems: list[Diagnostic]
-    real: dict[str, str]
+    real: dict[str, tuple[str, int]]
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[str], list[Diagnostic]]:
@@ -171,7 +176,7 @@ def listing(paths: Iterable[str | Path]) -> Listing:
     """
     found: list[str] = []
     problems: list[Diagnostic] = []
-    real: dict[str, str] = {}
+    real: dict[str, tuple[str, int]] = {}
     for given in paths:
         path = Path(given)
         try:
@@ -196,7 +201,7 @@ def _refused_path(path: str) -> str | None:
     return f"the path holds {describe(found.group())}; rename it" if found else None
 
 
-def _yaml_files(folder: Path, real: dict[str, str]) -> tuple[list[str], list[Diagnostic]]:
+def _yaml_files(folder: Path, real: dict[str, tuple[str, int]]) -> tuple[list[str], list[Diagnostic]]:
     """YAML files under a folder (not following linked folders), sorted as paths sort.
 
     Hidden folders (``.github``, ``.gitlab-ci``, ``.reconciler``, ...) are left out, so that
@@ -215,7 +220,10 @@ def _yaml_files(folder: Path, real: dict[str, str]) -> tuple[list[str], list[Dia
     # The working folder's files are named as ``Path`` names them ("a/b.yaml", not "./a/b.yaml"),
     # as they were when every path found became a ``Path``: the stages compare paths as text.
     dot = inside if str(folder) == "." else 0
-    root = os.path.join(os.path.realpath(folder), "")  # no folder walked below it is a link
+    try:
+        root: str | None = os.path.join(os.path.realpath(folder), "")  # no folder walked below it is a link
+    except OSError:  # the working folder was removed: its files' real paths are asked for, one by one
+        root = None
     # Depth first, each folder's entries in name order: the files come out as paths sort (part by
     # part), with no sort of the whole list and no splitting of every path.  A stack of listings
     # rather than recursion: a hostile tree may nest folders deeper than Python's call stack.
@@ -249,8 +257,8 @@ def _yaml_files(folder: Path, real: dict[str, str]) -> tuple[list[str], list[Dia
             problems.append(Diagnostic(Position(full), Y_UNREADABLE, reason))
             continue
         found.append(full[dot:])
-        if not entry.is_symlink():  # a linked file's real path is where its link leads: asked of it
-            real[full[dot:]] = root + full[inside:]
+        if root is not None and not entry.is_symlink():  # a linked file's real path is where it leads
+            real[full[dot:]] = (root + full[inside:], entry.inode())
     return found, sorted(problems)
 
 

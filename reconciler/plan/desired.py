@@ -83,10 +83,16 @@ class Selection:
     patch: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
     reals: dict[str, str] = field(default_factory=dict)  # the file as found -> its real path, where known
     heads: dict[str, str | None] = field(default_factory=dict)  # the file as found -> ``head_number``, once read
+    walked: dict[str, tuple[str, int]] = field(default_factory=dict)  # ``reading.Listing.real``, for full plans
 
     def real(self, path: str | Path) -> str:
-        """A file's real path (``real_path``): as the listing or the hashing found it, else looked up."""
-        return self.reals.get(os.fspath(path)) or real_path(path)
+        """A file's real path (``real_path``): as the hashing found it, or as the listing did while the
+        file is still the one listed (same inode), else looked up."""
+        text = os.fspath(path)
+        found = self.reals.get(text)
+        if found is None:
+            found = self.reals[text] = _walked_real(text, self.walked.get(text)) or real_path(text)
+        return found
 
     def head(self, path: str | Path) -> str | None:
         """``head_number`` of a file, read once however many stages group files by it."""
@@ -128,7 +134,7 @@ def select(
     whose size and times are unchanged (``plan.verdicts.Hashes``), so they are not read."""
     files, problems, walked = listing(paths)
     if sync is None:
-        return Selection([Path(f) for f in files], {}, set(), {}, problems, reals=walked)
+        return Selection([Path(f) for f in files], {}, set(), {}, problems, walked=walked)
     reals, hashed = _hashed(files, hashes, walked)
     owner, records = sync(list(hashed))
     skipped = skippable(hashed, records, window)
@@ -150,13 +156,28 @@ def select(
     return Selection([Path(f) for f in kept], hashed, skipped, records, problems, named=named, patch=patch, reals=reals)
 
 
-def _hashed(files: list[str], hashes: Hashes | None, walked: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+def _walked_real(text: str, walked: tuple[str, int] | None, info: os.stat_result | None = None) -> str | None:
+    """The real path the listing found for a file, while the file there is the one listed (its inode,
+    from ``info`` or an ``lstat`` now, is the same); None otherwise."""
+    if walked is None:
+        return None
+    try:
+        inode = (info or os.lstat(text)).st_ino
+    except OSError:
+        return None
+    return walked[0] if inode == walked[1] else None
+
+
+def _hashed(
+    files: list[str], hashes: Hashes | None, walked: dict[str, tuple[str, int]]
+) -> tuple[dict[str, str], dict[str, str]]:
     """Each file's real path (``real_path``), and real path -> SHA-256 of every readable file (from
     ``hashes`` where its size and times are unchanged).
 
-    The listing knows the real path of the files it found by walking folders (``walked``); a file
-    given by name, or that is a link now, is looked up.  One ``lstat`` per file says whether it
-    is a link and, for a file that is not, the stamp the hash is remembered by.
+    The listing knows the real path of the files it found by walking folders (``walked``), while
+    they are the files it listed; a file given by name, one that is a link now, and one whose
+    inode changed since it was listed are looked up.  One ``lstat`` per file says all that and,
+    for a file that is not a link, the stamp the hash is remembered by.
     """
     reals: dict[str, str] = {}
     found: dict[str, str] = {}
@@ -168,7 +189,7 @@ def _hashed(files: list[str], hashes: Hashes | None, walked: dict[str, str]) -> 
                 real = reals[text] = os.path.realpath(text)
                 info = os.stat(text)
             else:
-                real = reals[text] = walked.get(text) or os.path.realpath(text)
+                real = reals[text] = _walked_real(text, walked.get(text), info) or os.path.realpath(text)
         except OSError:
             reals[text] = os.path.realpath(text)
             continue

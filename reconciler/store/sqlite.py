@@ -127,8 +127,10 @@ class SqliteStore(SqlStore):
             db.execute("ROLLBACK")
             raise
         finally:
-            self.holder_file.unlink(missing_ok=True)
-            db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")  # the memory is given back
+            try:
+                self.holder_file.unlink(missing_ok=True)
+            finally:
+                db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")  # the memory is given back
 
     def _write_holder(self, enterprises: list[str], run: str, now: datetime) -> None:
         record = {
