@@ -180,16 +180,27 @@ def test_real_paths_through_links_and_dots_are_the_systems(
 # was read.  Mended, keeping the speed: the listing remembers each walked file's inode
 # (``DirEntry.inode()`` costs no system call), and the walked real path is taken only when the
 # ``lstat`` ``_hashed`` makes anyway finds the same inode; else ``os.path.realpath`` is asked.
-def test_a_folder_swapped_for_a_link_after_the_listing(tmp_path: Path) -> None:
+def _swappable(tmp_path: Path) -> tuple[Path, Path]:
+    """A registry ``reg`` with ``x/a.yaml``, and another folder holding an ``a.yaml`` of its own."""
     root = tmp_path / "reg"
     (root / "x").mkdir(parents=True)
     (root / "x" / "a.yaml").write_text("a: b\n", encoding="utf-8")
     other = tmp_path / "other"
     other.mkdir()
     (other / "a.yaml").write_text("a: c\n", encoding="utf-8")
-    found, _, walked = listing([root])
-    (root / "x").rename(tmp_path / "moved")
+    return root, other
+
+
+def _swap(root: Path, other: Path) -> None:
+    """``reg/x`` moved away, and a link to the other folder put in its place."""
+    (root / "x").rename(root.parent / "moved")
     (root / "x").symlink_to(other, target_is_directory=True)
+
+
+def test_a_folder_swapped_for_a_link_after_the_listing(tmp_path: Path) -> None:
+    root, other = _swappable(tmp_path)
+    found, _, walked = listing([root])
+    _swap(root, other)
     reals, hashed = _hashed(found, None, walked)
     path = str(root / "x" / "a.yaml")
     assert hashed == {reals[path]: hashlib.sha256(b"a: c\n").hexdigest()}
@@ -203,15 +214,9 @@ def test_a_folder_swapped_for_a_link_after_the_listing(tmp_path: Path) -> None:
 # record, for apply to remember, the content read through the link under the real path the folder
 # had.  Mended the same way: ``Selection.real`` takes the walked real path only for the inode listed.
 def test_a_folder_swapped_for_a_link_while_a_full_plan_runs(tmp_path: Path) -> None:
-    root = tmp_path / "reg"
-    (root / "x").mkdir(parents=True)
-    (root / "x" / "a.yaml").write_text("a: b\n", encoding="utf-8")
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "a.yaml").write_text("a: c\n", encoding="utf-8")
+    root, other = _swappable(tmp_path)
     selection = select([root], None)
-    (root / "x").rename(tmp_path / "moved")
-    (root / "x").symlink_to(other, target_is_directory=True)
+    _swap(root, other)
     [path] = selection.files
     assert selection.real(path) == os.path.realpath(path) == str(other.resolve() / "a.yaml")
 
