@@ -467,9 +467,12 @@ def test_batches_keep_every_enterprise_whole_and_in_order(sizes: list[int]) -> N
     assert [p for task in tasks for p in task] == [p for group in groups for p in group]
     task_of = {p: index for index, task in enumerate(tasks) for p in task}
     assert all(len({task_of[p] for p in group}) == 1 for group in groups)  # no enterprise split over tasks
-    assert all(len(task) >= pipeline.BATCH_FILES for task in tasks[:-1])
-    last = {task_of[group[-1]]: len(group) for group in groups}  # the group that closed each task
-    assert all(len(task) - last[index] < pipeline.BATCH_FILES for index, task in enumerate(tasks))
+    groups_of = [[g for g in groups if task_of[g[0]] == index] for index in range(len(tasks))]
+    # A task is one enterprise, or small ones holding at most BATCH_FILES files together...
+    assert all(len(mine) == 1 or len(task) <= pipeline.BATCH_FILES for mine, task in zip(groups_of, tasks, strict=True))
+    # ...and the next enterprise went to a task of its own only because it would not fit.
+    for index in range(len(tasks) - 1):
+        assert len(tasks[index]) + len(groups_of[index + 1][0]) > pipeline.BATCH_FILES
 
 
 # --- parts pickled with their changes as plain values -----------------------------------------------

@@ -98,9 +98,10 @@ def test_tasks_hold_every_file_once_and_pack_only_small_enterprises() -> None:
     tasks = pipeline._batches(groups)
     assert [path for task in tasks for path in task] == [path for group in groups for path in group]
     assert tasks[0] == groups[0]  # a large enterprise is a task of its own
-    assert all(len(task) < pipeline.BATCH_FILES + 3 for task in tasks[1:])
-    assert all(len(task) >= pipeline.BATCH_FILES for task in tasks[1:-1])
+    assert all(pipeline.BATCH_FILES - 3 < len(task) <= pipeline.BATCH_FILES for task in tasks[1:-1])
     assert pipeline._batches([]) == []
+    two_large = [[Path(f"a/{i}.yaml") for i in range(50)], [Path(f"b/{i}.yaml") for i in range(50)]]
+    assert pipeline._batches(two_large) == two_large  # two large enterprises go to both workers
 
 
 def test_a_part_sent_between_processes_comes_back_equal() -> None:

@@ -84,16 +84,22 @@ def outside_changes(stored: StoredEnterprise, applied: Mapping[str, str | None])
     are both read and compared field by field.
     """
     drift = []
+    held = set()
+    # Stored users share their fields (``store.tables``): each fields object is written as JSON once,
+    # keyed by identity, which is sound while the enterprise read holds every one of them.
+    texts: dict[int, str] = {}
     for address, values in stored.state.records.items():
         name = str(address)
-        text = orjson.dumps(dict(values), option=orjson.OPT_SORT_KEYS).decode()
+        held.add(name)
+        text = texts.get(id(values))
+        if text is None:
+            text = texts[id(values)] = orjson.dumps(dict(values), option=orjson.OPT_SORT_KEYS).decode()
         before = applied.get(name)
         if before == text:
             continue
         now = orjson.loads(text)
         if before is None or not _same(orjson.loads(before), now):
             drift.append(Drift(stored.state.number, name, orjson.loads(before) if before else None, now))
-    held = {str(address) for address in stored.state.records}
     for name, before in applied.items():
         if before is not None and name not in held:  # written by an apply, removed by other means
             drift.append(Drift(stored.state.number, name, orjson.loads(before), None))

@@ -313,18 +313,20 @@ def _in_processes(
     return shards
 
 
-BATCH_FILES = 64  # enterprises smaller than this go to a worker together, up to this many files a task
+BATCH_FILES = 64  # small enterprises go to a worker together, up to this many files a task
 
 
 def _batches(groups: list[list[Path]]) -> list[list[Path]]:
-    """The files of each task: one large enterprise, or several small ones, in the order given."""
+    """The files of each task, in the order given: one enterprise, or several small ones that hold
+    at most ``BATCH_FILES`` files together (two large enterprises are never one task: the
+    workers would not share them)."""
     tasks: list[list[Path]] = []
     current: list[Path] = []
     for group in groups:
-        current.extend(group)
-        if len(current) >= BATCH_FILES:
+        if current and len(current) + len(group) > BATCH_FILES:
             tasks.append(current)
             current = []
+        current.extend(group)
     if current:
         tasks.append(current)
     return tasks

@@ -121,6 +121,10 @@ class SqlStore(LoginStore, SyncedFiles, ABC):
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         return list(self.connection.execute(self.q(sql), tuple(params)).fetchall())
 
+    def _each_row(self, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
+        """The rows one at a time, for a result too large to hold as tuples all at once."""
+        yield from self.connection.execute(self.q(sql), tuple(params))
+
     @abstractmethod
     def _snapshot(self) -> AbstractContextManager[None]:
         """A read-only transaction that sees one consistent state of every table."""
@@ -297,18 +301,19 @@ class SqlStore(LoginStore, SyncedFiles, ABC):
         return [AuditEntry(*row) for row in rows]
 
     def applied_records(self, enterprise: str, actions: Iterable[str]) -> dict[str, str | None]:
-        wanted = sorted(set(actions))
-        marks = ", ".join("?" * len(wanted))
-        # The newest entry per address, found by the index on (enterprise, address, seq).
-        sql = (
-            "SELECT a.address, a.after FROM audit_log a JOIN ("
-            f"SELECT address, max(seq) AS seq FROM audit_log WHERE enterprise = ? AND action IN ({marks}) "
-            "GROUP BY address) newest ON a.address = newest.address AND a.seq = newest.seq "
-            "WHERE a.enterprise = ?"
-        )
+        wanted = set(actions)
+        # The enterprise's entries in order, in one pass over its part of the table (its key is
+        # enterprise and seq): the newest entry of each address is the last one read.  Picking the
+        # newest per address through the index on (enterprise, address, seq) reads each entry's
+        # row anyway, for its action, then the newest again: twice the time.
+        newest: dict[str, str | None] = {}
         with self._snapshot():
-            rows = self._rows(sql, (enterprise, *wanted, enterprise))
-        return {address: after for address, after in rows if address.startswith("enterprise[")}
+            for address, action, after in self._each_row(
+                "SELECT address, action, after FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,)
+            ):
+                if action in wanted:
+                    newest[address] = after
+        return {address: after for address, after in newest.items() if address.startswith("enterprise[")}
 
     def audit_heads(self) -> dict[str, tuple[int, str]]:
         with self._snapshot():
