@@ -15,7 +15,8 @@ wall time and peak memory (PSS of the process and its workers, summed):
 - floor: parse every file with the fastest parser used (rapidyaml + orjson), read the
   stored users, and compare keyed tuples;
 - full plan: ``reconciler plan --full`` against the populated store, after 1% of the
-  stored users were changed by hand (so the plan has real work to show).
+  stored users were changed by hand (so the plan has real work to show); it and its floor
+  are medians of three runs (times of the same command vary by a tenth from run to run).
 
 Then, at the largest size (BENCH_GIANT=100k to choose another, ``none`` to leave it out), a
 registry of another shape: one enterprise holds 10 % of all users over a hundred files, the
@@ -25,7 +26,8 @@ one file of a small enterprise (medians of three; the second and third runs find
 hash in ``.reconciler/cache``, and the giant's once more with ``--no-cache``, as a fresh clone
 in CI hashes every file); ``validate`` cold (empty cache), warm with
 nothing changed, and warm with that one file changed (the cache as the previous run left it,
-restored before each of three runs); ``plan --full`` with nothing to change and its floor.
+restored before each of three runs); ``plan --full`` with nothing to change and its floor
+(medians of three).
 The peak memory of every command is reported beside its time.
 
 Results are printed as tables and written to bench/RESULTS.md.
@@ -160,12 +162,13 @@ def run_size(name: str, issue_codes: bool) -> dict:
         changed.write_text(original)
 
     measure([PYTHON, str(HERE / "floors.py"), "drift", str(work / "state.db")])
-    floor = measure([PYTHON, str(HERE / "floors.py"), "compare", str(data), str(work / "state.db")])
-    result["floor"] = floor[:2]
-    result["floor_differences"] = int(floor[2].split()[0])
-    seconds, peak, out = measure([*RECONCILER, "plan", str(data), "--state", store, "--full", "--format", "json"])
-    result["full_plan"] = (seconds, peak)
-    result["full_plan_changes"] = len(json.loads(out)["changes"])
+    compare = [PYTHON, str(HERE / "floors.py"), "compare", str(data), str(work / "state.db")]
+    floors = [measure(compare) for _ in range(3)]
+    result["floor"] = median(floors)
+    result["floor_differences"] = int(floors[0][2].split()[0])
+    full = [measure([*RECONCILER, "plan", str(data), "--state", store, "--full", "--format", "json"]) for _ in range(3)]
+    result["full_plan"] = median(full)
+    result["full_plan_changes"] = len(json.loads(full[0][2])["changes"])
     result["full_plan_one_process"] = measure(
         [*RECONCILER, "plan", str(data), "--state", store, "--full", "--format", "json"],
         env={"RECONCILER_WORKERS": "1"},
@@ -252,8 +255,10 @@ def run_giant(name: str) -> dict:
     result["validate_tiny"] = median(edited(tiny_file, warm_after_change))
     result["validate_giant"] = median(edited(giant_file, warm_after_change))
 
-    result["full_plan"] = measure([*RECONCILER, "plan", str(data), "--state", store, "--full"])[:2]
-    result["floor"] = measure([PYTHON, str(HERE / "floors.py"), "compare", str(data), str(work / "state.db")])[:2]
+    full = [*RECONCILER, "plan", str(data), "--state", store, "--full"]
+    result["full_plan"] = median([measure(full) for _ in range(3)])
+    floor = [PYTHON, str(HERE / "floors.py"), "compare", str(data), str(work / "state.db")]
+    result["floor"] = median([measure(floor) for _ in range(3)])
     shutil.rmtree(work, ignore_errors=True)
     return result
 
@@ -282,7 +287,8 @@ def giant_table(name: str, r: dict) -> str:
             f"Registry of {name} users with one giant enterprise: {r['files']:,} files ({r['megabytes']} MB) in "
             f"{r['enterprises']:,} enterprises; the giant holds {r['giant_users']:,} users in {r['giant_files']} "
             f"files, the small enterprise changed {r['tiny_users']} users in {r['tiny_files']} files. Medians of "
-            "three runs for the pull requests and warm runs; memory is the peak PSS of the command and its workers.",
+            "three runs for the pull requests, warm runs, plan --full and its floor; memory is the peak PSS of the "
+            "command and its workers (the largest of the runs).",
             "",
             "```",
             *lines,
@@ -357,7 +363,8 @@ def main() -> None:
         "# Benchmark results\n\n"
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {machine()}.\n"
         "Each step runs in a fresh process; times are wall clock; memory is the peak PSS of the process and its\n"
-        "worker processes, summed. Plans use one process per core unless the column says otherwise.\n"
+        "worker processes, summed. Plans use one process per core unless the column says otherwise. Pull requests,\n"
+        "full plans and their floors are medians of three runs.\n"
         "Ratios compare with the floors described in `bench/run.py`.\n\n" + text + "\n",
         encoding="utf-8",
     )
