@@ -26,9 +26,6 @@ from reconciler.records.state import (
     StoredEnterprise,
     as_text,
 )
-from reconciler.store.audit import (
-    AuditEntry,
-)
 from reconciler.store.chain import ChainWriter
 from reconciler.store.logins import LoginStore
 from reconciler.store.port import (
@@ -43,6 +40,7 @@ from reconciler.store.port import (
 )
 from reconciler.store.synced import SyncedFiles
 from reconciler.store.tables import TABLES, to_column
+from reconciler.store.trail import AuditReads
 from reconciler.store.usernames import UsernameAllocator
 
 REGISTRY_TABLES = (
@@ -102,7 +100,7 @@ def default_holder() -> str:
     return f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
 
 
-class SqlStore(LoginStore, SyncedFiles, ABC):
+class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
     """Reading and writing in terms of ``TABLES``; subclasses supply the connection."""
 
     placeholder = "?"
@@ -290,36 +288,6 @@ class SqlStore(LoginStore, SyncedFiles, ABC):
         """The registry's lineage: given when the store was created, kept when it is copied."""
         with self._snapshot():
             return str(self._rows("SELECT lineage FROM registry")[0][0])
-
-    def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]:
-        columns = ", ".join(AuditEntry._fields)
-        with self._snapshot():
-            if enterprise is None:
-                rows = self._rows(f"SELECT {columns} FROM audit_log ORDER BY enterprise, seq")
-            else:
-                rows = self._rows(f"SELECT {columns} FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,))
-        return [AuditEntry(*row) for row in rows]
-
-    def applied_records(self, enterprise: str, actions: Iterable[str]) -> dict[str, str | None]:
-        wanted = set(actions)
-        # The enterprise's entries in order, in one pass over its part of the table (its key is
-        # enterprise and seq): the newest entry of each address is the last one read.  Picking the
-        # newest per address through the index on (enterprise, address, seq) reads each entry's
-        # row anyway, for its action, then the newest again: twice the time.
-        newest: dict[str, str | None] = {}
-        with self._snapshot():
-            for address, action, after in self._each_row(
-                "SELECT address, action, after FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,)
-            ):
-                if action in wanted:
-                    newest[address] = after
-        return {address: after for address, after in newest.items() if address.startswith("enterprise[")}
-
-    def audit_heads(self) -> dict[str, tuple[int, str]]:
-        with self._snapshot():
-            return {
-                n: (seq, head) for n, seq, head in self._rows("SELECT number, audit_seq, audit_head FROM enterprises")
-            }
 
     def holder_of(self, enterprise: str) -> LockHolder | None:
         return next((h for h in self.lock_holders() if h.enterprise == enterprise), None)
