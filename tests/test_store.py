@@ -14,6 +14,8 @@ from reconciler.plan.desired import load_desired
 from reconciler.plan.plan import make_plan
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Address, Kind, fields
+from reconciler.store import chain
+from reconciler.store.audit import verify_chain
 from reconciler.store.backends import open_store
 from reconciler.store.port import StalePlan, StoreError
 from reconciler.store.sql import migrations
@@ -145,3 +147,24 @@ def test_a_sqlite_transaction_writes_with_a_larger_cache_and_gives_it_back(tmp_p
     with pytest.raises(RuntimeError), store.transaction(datetime.now(UTC), [], "r"):
         raise RuntimeError("failed half way")
     assert cache() == -2000
+
+
+def test_audit_entries_written_in_batches_chain_as_if_written_at_once(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enterprise's audit entries are made and written a batch at a time (``chain.AUDIT_BATCH``):
+    batches of three give exactly the entries, hashes and heads one batch gives, and the chain verifies."""
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    folder = EXAMPLES
+    whole = open_store(f"sqlite:///{tmp_path / 'whole.db'}")
+    desired, plan = planned(whole, folder)
+    heads = apply_plan(plan, whole, now=now, run="run-1")
+    monkeypatch.setattr(chain, "AUDIT_BATCH", 3)
+    batched = open_store(store_url)
+    assert make_plan(desired.enterprises, batched.read(desired.enterprises)) == plan
+    assert apply_plan(plan, batched, now=now, run="run-1") == heads
+    assert [tuple(e) for e in batched.audit_entries()] == [tuple(e) for e in whole.audit_entries()]
+    assert max(len(whole.audit_entries(n)) for n in desired.enterprises) > 3
+    for number in desired.enterprises:
+        log = batched.audit_entries(number)
+        assert verify_chain(number, log) == []
