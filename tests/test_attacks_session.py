@@ -20,7 +20,6 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -270,42 +269,6 @@ def test_a_file_given_twice_keeps_its_enterprise_from_being_skipped(tmp_path: Pa
 
 def _seal_body(cache: Path, body: bytes) -> None:
     verdicts._write_sealed(cache, verdicts.HASHES_FILE, verdicts.HASHES_GENERATION, body)
-
-
-@pytest.mark.parametrize(
-    "forged",
-    [
-        lambda sha, st_: [sha, None, *[str(n) for n in st_]],
-        lambda sha, st_: [sha, None, *[[n] for n in st_]],
-        lambda sha, st_: [sha, None, *st_[:4], float(st_[4])],
-        lambda sha, st_: [sha, None, False, *st_[1:]],
-        lambda sha, st_: [sha, True, *st_],
-        lambda sha, st_: [sha, 0, *st_],
-        lambda sha, st_: [sha, {"n": 1}, *st_],
-        lambda sha, st_: [[sha], None, *st_],
-        lambda sha, st_: [sha + "\n", None, *st_],
-        lambda sha, st_: [sha[:-1] + "G", None, *st_],
-        lambda sha, st_: [sha, *st_],
-        lambda sha, st_: [sha],
-        lambda sha, st_: [],
-        lambda sha, st_: None,
-        lambda sha, st_: "x",
-        lambda sha, st_: [sha, None, *st_, *st_],
-    ],
-)
-def test_more_forged_hash_entries_are_no_entries(tmp_path: Path, forged) -> None:
-    cache = tmp_path / "cache"
-    victim, other = tmp_path / "v.yaml", tmp_path / "o.yaml"
-    victim.write_bytes(b"")  # size 0: a stamp equal to False
-    other.write_text("a: b\n", encoding="utf-8")
-    sha = "ab" * 32
-    found = list(verdicts.stamp(os.stat(victim)))
-    entries = {str(victim): forged(sha, found), str(other): [sha, "0900000048", *verdicts.stamp(os.stat(other))]}
-    _seal_body(cache, orjson.dumps(entries))
-    hashes = verdicts.Hashes.open(cache)
-    assert hashes.get(str(victim), os.stat(victim)) is None
-    assert hashes.get(str(other), os.stat(other)) == (sha, "0900000048")
-    assert str(victim) not in hashes.seen
 
 
 @pytest.mark.parametrize("huge", [2**64, 2**64 + 5, -(2**63) - 1, 10**30])

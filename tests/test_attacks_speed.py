@@ -319,7 +319,7 @@ def _seal(cache: Path, entries: dict) -> None:
 @pytest.mark.parametrize(
     "forged",
     [
-        lambda sha, st_: [sha, None, *[True if n == 1 else n for n in st_]],
+        lambda sha, st_: [sha, None, bool(st_[0]), *st_[1:]],  # the size written as true or false
         lambda sha, st_: [sha, None, *[float(n) for n in st_]],
         lambda sha, st_: [sha.upper(), None, *st_],
         lambda sha, st_: [sha + "0", None, *st_],
@@ -329,12 +329,29 @@ def _seal(cache: Path, entries: dict) -> None:
         lambda sha, st_: [sha, None, *st_[:4]],
         lambda sha, st_: {"0": sha},
         lambda sha, st_: [None, None, *st_],
+        lambda sha, st_: [sha, None, *[str(n) for n in st_]],
+        lambda sha, st_: [sha, None, *[[n] for n in st_]],
+        lambda sha, st_: [sha, None, *st_[:4], float(st_[4])],
+        lambda sha, st_: [sha, None, False, *st_[1:]],
+        lambda sha, st_: [sha, True, *st_],
+        lambda sha, st_: [sha, 0, *st_],
+        lambda sha, st_: [sha, {"n": 1}, *st_],
+        lambda sha, st_: [[sha], None, *st_],
+        lambda sha, st_: [sha + "\n", None, *st_],
+        lambda sha, st_: [sha[:-1] + "G", None, *st_],
+        lambda sha, st_: [sha, *st_],
+        lambda sha, st_: [sha],
+        lambda sha, st_: [],
+        lambda sha, st_: None,
+        lambda sha, st_: "x",
+        lambda sha, st_: [sha, None, *st_, *st_],
     ],
 )
-def test_a_forged_hash_entry_is_no_entry(tmp_path: Path, forged) -> None:
+@pytest.mark.parametrize("content", [b"\x01", b""])  # size 1 and 0: stamps equal to true and false
+def test_a_forged_hash_entry_is_no_entry(tmp_path: Path, forged, content: bytes) -> None:
     cache = tmp_path / "cache"
     victim, other = tmp_path / "v.yaml", tmp_path / "o.yaml"
-    victim.write_bytes(b"\x01")  # size 1: a stamp equal to True
+    victim.write_bytes(content)
     other.write_text("a: b\n", encoding="utf-8")
     sha = "ab" * 32
     found = list(verdicts.stamp(os.stat(victim)))
@@ -342,6 +359,7 @@ def test_a_forged_hash_entry_is_no_entry(tmp_path: Path, forged) -> None:
     hashes = verdicts.Hashes.open(cache)
     assert hashes.get(str(victim), os.stat(victim)) is None
     assert hashes.get(str(other), os.stat(other)) == (sha, "0900000048")
+    assert str(victim) not in hashes.seen
     hashes.put(str(tmp_path / "new.yaml"), sha, None, (1, 0, 0, 1, 1), 10**19)
     hashes.save()
     body = verdicts._read_sealed(cache / verdicts.HASHES_FILE, verdicts.HASHES_GENERATION)

@@ -74,16 +74,16 @@ class Appointment(NamedTuple):
     ssin_valid: bool
 
 
+# Named tuples made from their values as their constructors would make them, without the Python
+# code those run: a registry makes one appointment and one site per declared person and user.
+_make = tuple.__new__
+
+
 def appoint(role: Role, quality: str | None, person: Person, site: Site) -> Appointment:
     try:
         return _make(Appointment, (role, quality, person, site, identifiers.ssin(person.ssin), True))
     except identifiers.InvalidIdentifier:
         return Appointment(role, quality, person, site, person.ssin.strip(), False)
-
-
-# Named tuples made from their values as their constructors would make them, without the Python
-# code those run: a registry makes one appointment and one site per declared person and user.
-_make = tuple.__new__
 
 
 def compact_ssin(text: str) -> str:

@@ -122,8 +122,7 @@ class SyncedFiles(ABC):
                     ]
                 else:
                     rows = self._rows(select, (number,))
-                for row in rows:
-                    records[table.address(row)] = table.fields(row)
+                records.update(table.records(rows))
             held = self._rows("SELECT count(*) FROM users WHERE enterprise = ?", (number,))[0][0]
         state = EnterpriseState(number, records)
         return StoredEnterprise(state, version, drifted=0 <= applied < version), int(held)

@@ -60,9 +60,8 @@ class Table:
                     _user_fields((services, protected, until, profiles)),
                 )
         elif self.kind is Kind.PERSON:
-            for enterprise, ssin, name, email, language in rows:
-                person = (("name", name), ("email", email), shared("language", language))
-                yield make(Address, (enterprise, Kind.PERSON, "", ssin)), person
+            for row in rows:
+                yield make(Address, (row[0], Kind.PERSON, "", row[1])), self.fields(row)
         else:
             for row in rows:
                 yield self.address(row), self.fields(row)
