@@ -74,10 +74,11 @@ def outside_write(url: str, statement: str) -> None:
 def bypass_append_only(url: str, statement: str) -> None:
     """What only someone with full control of the database could do."""
     if url.startswith("sqlite"):
-        outside_write(url, "DROP TRIGGER IF EXISTS audit_log_no_update")
-        outside_write(url, "DROP TRIGGER IF EXISTS audit_log_no_delete")
+        for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_runs_no_update", "audit_runs_no_delete"):
+            outside_write(url, f"DROP TRIGGER IF EXISTS {trigger}")
     else:
         outside_write(url, "ALTER TABLE audit_log DISABLE TRIGGER USER")
+        outside_write(url, "ALTER TABLE audit_runs DISABLE TRIGGER USER")
     outside_write(url, statement)
 
 

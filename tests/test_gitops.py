@@ -335,9 +335,13 @@ def test_audit_records_every_change(audited, run, monkeypatch: pytest.MonkeyPatc
 def test_audit_is_append_only(audited) -> None:
     url, _ = audited
     with pytest.raises(Exception, match="append-only"):
-        outside_write(url, "UPDATE audit_log SET actor = 'someone' WHERE seq = 1")
+        outside_write(url, "UPDATE audit_log SET address = 'elsewhere' WHERE seq = 1")
     with pytest.raises(Exception, match="append-only"):
         outside_write(url, "DELETE FROM audit_log WHERE seq = 1")
+    with pytest.raises(Exception, match="append-only"):
+        outside_write(url, "UPDATE audit_runs SET actor = 'someone'")
+    with pytest.raises(Exception, match="append-only"):
+        outside_write(url, "DELETE FROM audit_runs")
 
 
 @BOTH
@@ -347,6 +351,11 @@ def test_audit_is_append_only(audited) -> None:
         ("UPDATE audit_log SET after = replace(after, 'hr@', 'it@') WHERE seq = 8", "entry 8 was altered"),
         ("DELETE FROM audit_log WHERE seq = 3", "entry 3 is missing (deleted)"),
         ("DELETE FROM audit_log WHERE seq = 8", "the trail ends at entry 7 but the enterprise recorded 8"),
+        # What every entry of an apply shares is kept once: editing it alters each of them.
+        ("UPDATE audit_runs SET actor = 'someone else'", "entry 1 was altered"),
+        ("UPDATE audit_runs SET at = '2020-01-01T00:00:00+00:00'", "entry 8 was altered"),
+        ("DELETE FROM audit_runs", "entry 1 was altered"),
+        ("UPDATE audit_log SET run_id = run_id + 1000 WHERE seq = 5", "entry 5 was altered"),
     ],
 )
 def test_audit_verify_detects_tampering(audited, run, statement: str, expected: str) -> None:

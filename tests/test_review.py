@@ -204,7 +204,7 @@ def test_sign_needs_one_enterprise_and_an_actor(run, reviewed, store_url: str) -
 
 
 def test_a_broken_chain_stops_the_signature(run, reviewed, store, store_url: str) -> None:
-    bypass_append_only(store_url, f"UPDATE audit_log SET actor = 'mallory' WHERE enterprise = '{SS}' AND seq = 2")
+    bypass_append_only(store_url, f"UPDATE audit_log SET address = 'mallory' WHERE enterprise = '{SS}' AND seq = 2")
     refused = review(run, store_url, SS, "--sign", "--actor", SOFIE)
     assert refused.exit_code == 7, refused.output
     assert "entry 2 was altered" in refused.stderr

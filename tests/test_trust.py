@@ -220,7 +220,7 @@ def test_redaction_covers_every_spelling() -> None:
 def tampered(run, store_url: str, tmp_path: Path):
     """An applied enterprise whose audit trail was edited by someone with full control of the database."""
     assert run("apply", SMALL, "--state", store_url, "--auto-approve", "--defer-codes").exit_code == 0
-    bypass_append_only(store_url, "UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
+    bypass_append_only(store_url, "UPDATE audit_log SET address = 'someone else' WHERE seq = 2")
     return store_url
 
 
@@ -307,10 +307,10 @@ def test_a_keyed_chain_cannot_be_rewritten_without_the_key(
     assert all(e.hash.startswith("hmac-sha256:") for e in entries)
     assert run("audit", "verify", "--state", store_url).exit_code == 0
     # Someone without the key rewrites the last entry and recomputes its hash as plain SHA-256.
-    last = entries[-1]._replace(actor="someone else")
+    last = entries[-1]._replace(address="elsewhere")
     plain = audit.entry_hash(last._replace(hash=""))
     bypass_append_only(
-        store_url, f"UPDATE audit_log SET actor = 'someone else', hash = '{plain}' WHERE seq = {last.seq}"
+        store_url, f"UPDATE audit_log SET address = 'elsewhere', hash = '{plain}' WHERE seq = {last.seq}"
     )
     from conftest import outside_write
 
@@ -492,20 +492,22 @@ def test_every_test_security_md_names_exists() -> None:
 
 
 def rewrite_plain(url: str, enterprise: str, actor: str) -> None:
-    """What someone without the key does: every entry rewritten as plain SHA-256, re-chained, head moved."""
+    """What someone without the key does: every entry rewritten as plain SHA-256, re-chained, head moved.
+
+    The actor is kept once per apply (audit_runs): it is rewritten there, and every entry's hash again.
+    """
     from conftest import outside_write
 
     store = open_store(url)
     entries = store.audit_entries(enterprise)
     store.close()
+    bypass_append_only(url, f"UPDATE audit_runs SET actor = '{actor}'")
     previous = audit.GENESIS
     for entry in entries:
         forged = entry._replace(actor=actor, prev_hash=previous, hash="")
         digest = audit.entry_hash(forged)
         bypass_append_only(
-            url,
-            f"UPDATE audit_log SET actor = '{actor}', prev_hash = '{previous}', hash = '{digest}' "
-            f"WHERE enterprise = '{enterprise}' AND seq = {entry.seq}",
+            url, f"UPDATE audit_log SET hash = '{digest}' WHERE enterprise = '{enterprise}' AND seq = {entry.seq}"
         )
         previous = digest
     outside_write(url, f"UPDATE enterprises SET audit_head = '{previous}' WHERE number = '{enterprise}'")
@@ -553,7 +555,7 @@ def test_a_process_that_verified_a_chain_notices_its_last_entry_rewritten(store_
         shared = audit.context(datetime.now(UTC), None, "r", "", ())
         with store.transaction(datetime.now(UTC), [E], "r") as transaction:
             transaction.check_audit(shared, [E])  # verified, and remembered by this process
-        bypass_append_only(store_url, "UPDATE audit_log SET actor = 'x', hash = 'forged' WHERE seq = 7")
+        bypass_append_only(store_url, "UPDATE audit_log SET action = 'x', hash = 'forged' WHERE seq = 7")
         outside_write(store_url, "UPDATE enterprises SET audit_head = 'forged'")
         with (
             pytest.raises(audit.ChainBroken, match="entry 7 was altered"),

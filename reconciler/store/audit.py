@@ -149,16 +149,51 @@ def chain_events(
     events: Iterable[tuple[str, str, str | None, str | None]],
     seq: int,
     head: str,
-) -> list[AuditEntry]:
-    """Entries for (action, subject, before JSON, after JSON) events, continuing the chain at ``seq``."""
+    run_id: int,
+) -> list[tuple[str, int, int, str, str, str | None, str | None, str]]:
+    """Entries for (action, subject, before JSON, after JSON) events, continuing the chain at ``seq``.
+
+    As stored (``STORED_COLUMNS``): the apply's own fields are the row ``run_id`` of audit_runs,
+    and the previous hash is the hash of the row before.  Each is hashed over all its fields
+    (``AuditEntry``), those two included.
+    """
     key = audit_key()
-    entries = []
+    rows = []
     common = (shared.at, shared.actor, shared.run, shared.plan_hash, shared.commit_sha, shared.overrides)
     for action, subject, before, after in events:
         seq += 1
-        body = (enterprise, seq, *common, action, subject, before, after, head)
-        head = _digest(body, key)
-        entries.append(AuditEntry(*body, head))
+        previous = head
+        head = _digest((enterprise, seq, *common, action, subject, before, after, previous), key)
+        rows.append((enterprise, seq, run_id, action, subject, before, after, head))
+    return rows
+
+
+STORED_COLUMNS = ("enterprise", "seq", "run_id", "action", "address", "before", "after", "hash")
+RUN_COLUMNS = ("at", "actor", "run", "plan_hash", "commit_sha", "overrides")
+
+# Entries as ``stored_entries`` reads them, in (enterprise, seq) order once a WHERE and an ORDER BY
+# are added.  An entry whose apply's row is gone reads as an entry with none of its apply's
+# fields, and so does not verify.
+ENTRY_QUERY = (
+    "SELECT e.enterprise, e.seq, r.at, r.actor, r.run, r.plan_hash, r.commit_sha, r.overrides, "
+    "e.action, e.address, e.before, e.after, e.hash FROM audit_log e LEFT JOIN audit_runs r ON r.id = e.run_id"
+)
+
+
+def stored_entries(rows: Iterable[tuple], start: str = GENESIS) -> list[AuditEntry]:
+    """Entries from ``ENTRY_QUERY`` rows in (enterprise, seq) order.
+
+    Each entry follows the hash of the row read before it, an enterprise's first row read
+    follows ``start``: so an entry deleted, or one edited and hashed again, breaks the hash of
+    the entry after it, as it did when every entry kept its predecessor's hash.
+    """
+    entries = []
+    enterprise, previous = None, start
+    for row in rows:
+        if row[0] != enterprise:
+            enterprise, previous = row[0], start
+        entries.append(AuditEntry._make((*row[:-1], previous, row[-1])))
+        previous = row[-1]
     return entries
 
 

@@ -13,15 +13,18 @@ from typing import Any, Protocol
 
 from reconciler.records.change import Change
 from reconciler.store.audit import (
+    ENTRY_QUERY,
     GENESIS,
     KEYED,
-    AuditEntry,
+    RUN_COLUMNS,
+    STORED_COLUMNS,
     ChainBroken,
     Context,
     audit_key,
     chain_events,
     change_events,
     event_json,
+    stored_entries,
     verify_chain,
     verify_head,
 )
@@ -46,6 +49,7 @@ class ChainWriter:
     store: Statements
     allow_broken_audit: bool
     _checked: set[str]
+    _runs: dict[Context, int]  # the audit_runs row of each apply context written in this transaction
 
     def _run(self, sql: str, params: tuple = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))
@@ -107,13 +111,8 @@ class ChainWriter:
         if verified is not None and not self._still_there(enterprise, verified):
             verified = None  # the entry this process verified last was changed since: read it all again
         start = verified if verified is not None and verified[0] <= recorded[0] else (0, GENESIS)
-        columns = ", ".join(AuditEntry._fields)
-        log = [
-            AuditEntry(*row)
-            for row in self.store._rows(
-                f"SELECT {columns} FROM audit_log WHERE enterprise = ? AND seq > ? ORDER BY seq", (enterprise, start[0])
-            )
-        ]
+        query = f"{ENTRY_QUERY} WHERE e.enterprise = ? AND e.seq > ? ORDER BY e.seq"
+        log = stored_entries(self.store._rows(query, (enterprise, start[0])), start[1])
         key = audit_key()
         problems = verify_chain(enterprise, log, start, key) + verify_head(enterprise, log, recorded, start[0], key)
         if sealing:  # the one problem `audit seal` is there to mend
@@ -149,16 +148,22 @@ class ChainWriter:
 
     def _insert(self, shared: Context, enterprise: str, events: list[tuple[str, str, str | None, str | None]]) -> None:
         seq, head = self.audit_head(enterprise)
-        entries = chain_events(shared, enterprise, events, seq, head)
-        columns = list(AuditEntry._fields)
+        rows = chain_events(shared, enterprise, events, seq, head, self._run_id(shared))
         statement = self.store.q(
-            f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f"INSERT INTO audit_log ({', '.join(STORED_COLUMNS)}) VALUES ({', '.join('?' * len(STORED_COLUMNS))})"
         )
-        self.store.connection.cursor().executemany(statement, entries)
-        self._run(
-            "UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?",
-            (entries[-1].seq, entries[-1].hash, enterprise),
-        )
+        self.store.connection.cursor().executemany(statement, rows)
+        last = (rows[-1][1], rows[-1][-1])
+        self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?", (*last, enterprise))
         if self.store.verified_chains.get(enterprise) == (seq, head):
             # Appended by this process to a chain it verified: the new head needs no reading again.
-            self.store.verified_chains[enterprise] = (entries[-1].seq, entries[-1].hash)
+            self.store.verified_chains[enterprise] = last
+
+    def _run_id(self, shared: Context) -> int:
+        """The row of audit_runs that holds what every entry of this apply shares, written on first use."""
+        found = self._runs.get(shared)
+        if found is None:
+            values = tuple(getattr(shared, name) for name in RUN_COLUMNS)
+            statement = f"INSERT INTO audit_runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(values))})"
+            found = self._runs[shared] = int(self.store._rows(f"{statement} RETURNING id", values)[0][0])
+        return found

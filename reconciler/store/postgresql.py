@@ -223,6 +223,12 @@ class PostgresStore(SqlStore):
         )
         return holder
 
+    def _loaded(self) -> None:
+        # The runs were loaded with their ids: the next one the identity gives must come after them.
+        self.connection.execute(
+            "SELECT setval(pg_get_serial_sequence('audit_runs', 'id'), COALESCE(max(id), 0) + 1, false) FROM audit_runs"
+        )
+
     def close(self) -> None:
         self.connection.close()
         if self._side is not None:

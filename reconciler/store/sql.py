@@ -26,6 +26,7 @@ from reconciler.records.state import (
     StoredEnterprise,
     as_text,
 )
+from reconciler.store.audit import Context
 from reconciler.store.chain import ChainWriter
 from reconciler.store.logins import LoginStore
 from reconciler.store.port import (
@@ -54,6 +55,7 @@ REGISTRY_TABLES = (
     "senders",
     "routes",
     "profiles",
+    "audit_runs",
     "audit_log",
     "declared_files",
     "accounts",
@@ -283,6 +285,10 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
                 statement = self.q(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})")
                 for chunk in batched(values, 10_000):
                     self.connection.cursor().executemany(statement, chunk)
+            self._loaded()
+
+    def _loaded(self) -> None:
+        """After a load: what the store must do so that new rows follow the rows loaded with their ids."""
 
     def identity(self) -> str:
         """The registry's lineage: given when the store was created, kept when it is copied."""
@@ -329,6 +335,7 @@ class SqlTransaction(ChainWriter):
         self._usernames: UsernameAllocator | None = None
         self.allow_broken_audit = False  # set by a command given --allow-broken-audit-trail
         self._checked: set[str] = set()  # enterprises whose chain this transaction verified
+        self._runs: dict[Context, int] = {}
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from reconciler.store.audit import AuditEntry
+from reconciler.store.audit import ENTRY_QUERY, AuditEntry, stored_entries
 
 
 class AuditReads(ABC):
@@ -27,13 +27,12 @@ class AuditReads(ABC):
     def _snapshot(self) -> AbstractContextManager[None]: ...
 
     def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]:
-        columns = ", ".join(AuditEntry._fields)
         with self._snapshot():
             if enterprise is None:
-                rows = self._rows(f"SELECT {columns} FROM audit_log ORDER BY enterprise, seq")
+                rows = self._rows(f"{ENTRY_QUERY} ORDER BY e.enterprise, e.seq")
             else:
-                rows = self._rows(f"SELECT {columns} FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,))
-        return [AuditEntry(*row) for row in rows]
+                rows = self._rows(f"{ENTRY_QUERY} WHERE e.enterprise = ? ORDER BY e.seq", (enterprise,))
+        return stored_entries(rows)
 
     def applied_records(self, enterprise: str, actions: Iterable[str]) -> dict[str, str | None]:
         wanted = set(actions)

@@ -1,0 +1,132 @@
+"""What an apply's entries share is kept once (audit_runs), and each entry's previous hash is read
+from the entry before it: the chain, its hashes and what `audit verify` finds stay as they were.
+
+Migration 0016 moves a trail written the old way (every field on every entry) into that layout,
+on both stores; copies keep the runs, and the next apply after a copy gets a run of its own.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from conftest import drop_store, new_store_url, outside_write
+
+from reconciler.apply.execute import apply_plan
+from reconciler.store import audit
+from reconciler.store.backends import open_store
+from reconciler.store.copy import copy_registry
+from tests.test_gitops import SMALL, edited, plan_for
+
+E = "0999055557"
+
+OLD_TABLE = """CREATE TABLE audit_log (
+    enterprise TEXT NOT NULL, seq BIGINT NOT NULL, at TEXT NOT NULL, actor TEXT, run TEXT NOT NULL,
+    plan_hash TEXT NOT NULL, commit_sha TEXT, overrides TEXT NOT NULL, action TEXT NOT NULL,
+    address TEXT NOT NULL, before TEXT, after TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (enterprise, seq))"""
+
+
+def rows(store, query: str) -> list[tuple]:
+    with store._snapshot():
+        return store._rows(query)
+
+
+def two_applies(url: str, tmp_path: Path) -> list[audit.AuditEntry]:
+    store = open_store(url)
+    try:
+        apply_plan(plan_for(SMALL, store, actor=None), store)
+        apply_plan(plan_for(edited(tmp_path, "x.yaml", ("administratie@", "hr@")), store), store)
+        return store.audit_entries(E)
+    finally:
+        store.close()
+
+
+def as_before_0016(url: str, entries: list[audit.AuditEntry]) -> None:
+    """The trail as a store made before migration 0016 held it: every field on every entry."""
+    outside_write(url, "DROP TABLE audit_log")
+    outside_write(url, "DROP TABLE audit_runs")
+    outside_write(url, OLD_TABLE)
+    for entry in entries:
+        values = ", ".join("NULL" if v is None else f"'{v}'" if isinstance(v, str) else str(v) for v in entry)
+        outside_write(url, f"INSERT INTO audit_log VALUES ({values})")
+    outside_write(url, "DELETE FROM schema_migrations WHERE version = 16")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_trail_written_before_0016_moves_over_and_still_verifies(kind: str, tmp_path: Path) -> None:
+    url = new_store_url(kind, tmp_path)
+    try:
+        entries = two_applies(url, tmp_path)
+        assert len({(e.at, e.run, e.plan_hash) for e in entries}) == 2
+        as_before_0016(url, entries)
+        store = open_store(url)  # migrates
+        try:
+            assert store.audit_entries(E) == entries
+            assert audit.verify(store.audit_entries(), store.audit_heads()) == []
+            assert len(rows(store, "SELECT id FROM audit_runs")) == 2
+            apply_plan(plan_for(SMALL, store), store)  # the chain goes on from the migrated head
+            after = store.audit_entries(E)
+            assert after[: len(entries)] == entries and len(after) > len(entries)
+            assert audit.verify(store.audit_entries(), store.audit_heads()) == []
+        finally:
+            store.close()
+    finally:
+        drop_store(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_apply_keeps_what_its_entries_share_once(kind: str, tmp_path: Path) -> None:
+    url = new_store_url(kind, tmp_path)
+    try:
+        entries = two_applies(url, tmp_path)
+        store = open_store(url)
+        try:
+            runs = rows(store, "SELECT id, run, plan_hash FROM audit_runs ORDER BY id")
+            assert len(runs) == 2
+            used = rows(store, "SELECT run_id, count(*) FROM audit_log GROUP BY run_id ORDER BY run_id")
+            assert [run_id for run_id, _ in used] == [run_id for run_id, *_ in runs]
+            assert sum(count for _, count in used) == len(entries)
+            columns = {name for (name,) in rows(store, _columns_query(kind, "audit_log"))}
+            assert columns == set(audit.STORED_COLUMNS)  # no per-apply field, no previous hash, on any entry
+            first = [e for e in entries if e.run == runs[0][1]]
+            assert {e.plan_hash for e in first} == {runs[0][2]}
+            assert all(entry.prev_hash == before.hash for before, entry in pairwise(entries))
+        finally:
+            store.close()
+    finally:
+        drop_store(url)
+
+
+def _columns_query(kind: str, table: str) -> str:
+    if kind == "sqlite":
+        return f"SELECT name FROM pragma_table_info('{table}')"
+    return (
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_name = '{table}' AND table_schema = current_schema()"
+    )
+
+
+@pytest.mark.parametrize(("source_kind", "target_kind"), [("sqlite", "postgresql"), ("postgresql", "sqlite")])
+def test_a_copy_keeps_the_runs_and_the_next_apply_gets_its_own(
+    source_kind: str, target_kind: str, tmp_path: Path
+) -> None:
+    source_url, target_url = new_store_url(source_kind, tmp_path), new_store_url(target_kind, tmp_path)
+    try:
+        entries = two_applies(source_url, tmp_path)
+        source, target = open_store(source_url), open_store(target_url)
+        try:
+            copy_registry(source, target)
+            assert target.audit_entries(E) == entries
+            apply_plan(plan_for(SMALL, target), target)  # a new run: its id must not collide with a copied one
+            ids = [run_id for (run_id,) in rows(target, "SELECT id FROM audit_runs ORDER BY id")]
+            assert len(ids) == 3 and len(set(ids)) == 3
+            assert audit.verify(target.audit_entries(), target.audit_heads()) == []
+            assert target.audit_entries(E)[: len(entries)] == entries
+        finally:
+            source.close()
+            target.close()
+    finally:
+        drop_store(source_url)
+        drop_store(target_url)
