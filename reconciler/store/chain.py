@@ -8,7 +8,7 @@ appended since, as long as the entry it verified last is still there unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from reconciler.records.change import Change
@@ -41,6 +41,8 @@ class Statements(Protocol):
     def q(self, sql: str) -> str: ...
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]: ...
+
+    def insert_rows(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str = "") -> None: ...
 
 
 class ChainWriter:
@@ -149,10 +151,7 @@ class ChainWriter:
     def _insert(self, shared: Context, enterprise: str, events: list[tuple[str, str, str | None, str | None]]) -> None:
         seq, head = self.audit_head(enterprise)
         rows = chain_events(shared, enterprise, events, seq, head, self._run_id(shared))
-        statement = self.store.q(
-            f"INSERT INTO audit_log ({', '.join(STORED_COLUMNS)}) VALUES ({', '.join('?' * len(STORED_COLUMNS))})"
-        )
-        self.store.connection.cursor().executemany(statement, rows)
+        self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
         last = (rows[-1][1], rows[-1][-1])
         self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?", (*last, enterprise))
         if self.store.verified_chains.get(enterprise) == (seq, head):
