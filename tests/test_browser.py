@@ -450,11 +450,11 @@ def test_an_account_is_activated_with_the_keyboard_alone(site, page: Page) -> No
     assert style != "none"  # where the focus is can be seen
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{base}/first-login/identity")
-    assert focused(page) == "ssin"
+    expect(page.locator("#ssin")).to_be_focused()  # waits: the address changes before the page has loaded
     page.keyboard.type("60.09.14-061.66")
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{base}/first-login/password")
-    assert focused(page) == "password"
+    expect(page.locator("#password")).to_be_focused()
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Tab")
     assert focused(page) == "confirmation"

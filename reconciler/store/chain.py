@@ -44,6 +44,8 @@ class Statements(Protocol):
 
     def insert_rows(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str = "") -> None: ...
 
+    def later(self, sql: str, params: Iterable[Any] = ()) -> None: ...
+
 
 class ChainWriter:
     """The audit side of a transaction; ``SqlTransaction`` supplies the store and the statements."""
@@ -52,6 +54,7 @@ class ChainWriter:
     allow_broken_audit: bool
     _checked: set[str]
     _runs: dict[Context, int]  # the audit_runs row of each apply context written in this transaction
+    _heads: dict[str, tuple[int, str]]  # each chain's (seq, head) as this transaction read or left it
 
     def _run(self, sql: str, params: tuple = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))
@@ -100,15 +103,23 @@ class ChainWriter:
                 )
 
     def audit_head(self, enterprise: str) -> tuple[int, str]:
-        seq, head = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))[0]
-        return int(seq), str(head)
+        """The chain's (seq, head): kept once read or written, as only this transaction writes it (it holds
+        the enterprise's lock), so that writing a chain never waits for the write-behind thread."""
+        found = self._heads.get(enterprise)
+        if found is None:
+            seq, head = self.store._rows(
+                "SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,)
+            )[0]
+            found = self._heads[enterprise] = (int(seq), str(head))
+        return found
 
     def _chain_problems(self, enterprise: str, sealing: bool = False) -> list[str]:
         """What is wrong with an enterprise's chain; what this process verified before is not read again."""
         found = self.store._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))
         if not found:
+            self._heads[enterprise] = (0, GENESIS)  # as the enterprise's row will be created
             return []  # not stored yet: nothing to verify
-        recorded = (int(found[0][0]), str(found[0][1]))
+        recorded = self._heads[enterprise] = (int(found[0][0]), str(found[0][1]))
         verified = self.store.verified_chains.get(enterprise)
         if verified is not None and not self._still_there(enterprise, verified):
             verified = None  # the entry this process verified last was changed since: read it all again
@@ -152,8 +163,8 @@ class ChainWriter:
         seq, head = self.audit_head(enterprise)
         rows = chain_events(shared, enterprise, events, seq, head, self._run_id(shared))
         self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
-        last = (rows[-1][1], rows[-1][-1])
-        self._run("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?", (*last, enterprise))
+        last = self._heads[enterprise] = (rows[-1][1], rows[-1][-1])
+        self.store.later("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?", (*last, enterprise))
         if self.store.verified_chains.get(enterprise) == (seq, head):
             # Appended by this process to a chain it verified: the new head needs no reading again.
             self.store.verified_chains[enterprise] = last

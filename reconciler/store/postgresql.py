@@ -50,7 +50,7 @@ def split_url(url: str) -> tuple[str, str]:
 
 class PostgresStore(SqlStore):
     placeholder = "%s"
-    connection: psycopg.Connection
+    _connection: psycopg.Connection
 
     def __init__(self, url: str, lock_timeout: float):
         self.url = redact_url(url)
@@ -156,7 +156,8 @@ class PostgresStore(SqlStore):
                     except errors.LockNotAvailable:
                         raise LockTimeout(self._timeout_message(enterprise)) from None
                 self._record_holders(wanted, run, now)
-                yield SqlTransaction(self, now)
+                with self._writing_behind():
+                    yield SqlTransaction(self, now)
         except errors.InsufficientPrivilege:
             raise StoreError(
                 f"the role of {self.url} may not write to the registry (is it the read-only role of a plan "

@@ -12,7 +12,7 @@ import signal
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from importlib import resources
 from itertools import chain
@@ -28,6 +28,7 @@ from reconciler.records.state import (
     as_text,
 )
 from reconciler.store.audit import Context
+from reconciler.store.behind import WriteBehind
 from reconciler.store.chain import ChainWriter
 from reconciler.store.logins import LoginStore
 from reconciler.store.port import (
@@ -111,12 +112,36 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
     placeholder = "?"
     url: str
     namespace: str
-    # The backend's connection (sqlite3 or psycopg), opened by the subclass, which types it;
-    # the statements here use only what both drivers offer.
-    connection: Any
+    # The backend's connection (sqlite3 or psycopg), opened by the subclass; the statements here
+    # use only what both drivers offer.  Given out through ``connection``.
+    _connection: Any
+    # While a transaction writes: the thread its bulk inserts run on (``behind``).
+    _behind: WriteBehind | None = None
     # Per enterprise, the (seq, head) of an audit chain this process verified in full: later
     # commands of the same process read only the entries appended since.
     verified_chains: dict[str, tuple[int, str]]
+
+    @property
+    def connection(self) -> Any:
+        """The connection, once every statement handed to the write-behind thread has run."""
+        if self._behind is not None:
+            self._behind.settle()
+        return self._connection
+
+    @connection.setter
+    def connection(self, opened: Any) -> None:
+        self._connection = opened
+
+    @contextmanager
+    def _writing_behind(self) -> Iterator[None]:
+        """Inside a transaction: its bulk inserts run on a thread of their own (``behind``)."""
+        self._behind = WriteBehind()
+        try:
+            yield
+            self._behind.settle()
+        finally:
+            behind, self._behind = self._behind, None
+            behind.stop()
 
     def q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
@@ -132,22 +157,36 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
         """``INSERT INTO into (columns) VALUES ... then``, ``ROWS_PER_STATEMENT`` rows to a statement.
 
         A statement per row costs the driver and the database about as much again as inserting
-        the row: a first apply inserts millions (persons, users, accounts, audit entries).
+        the row: a first apply inserts millions (persons, users, accounts, audit entries).  In a
+        transaction, the rows are inserted on the write-behind thread while the next are made.
         """
-        one = f"({', '.join('?' * len(columns))})"
+        if self._behind is not None:
+            self._behind.put(lambda: self._insert_now(into, columns, rows, then))
+        else:
+            self._insert_now(into, columns, rows, then)
+
+    def later(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """A statement whose effect nothing reads before the write-behind thread has run it."""
+        values = tuple(params)
+        if self._behind is not None:
+            self._behind.put(lambda: self._connection.execute(self.q(sql), values))
+        else:
+            self._connection.execute(self.q(sql), values)
+
+    def _insert_now(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str) -> None:
+        """Whole statements of ``ROWS_PER_STATEMENT`` rows, then of ten, then single rows: a few
+        statement texts, each prepared once."""
+        cursor = self._connection.cursor()
         head = f"INSERT INTO {into} ({', '.join(columns)}) VALUES "
-        cursor = self.connection.cursor()
-        whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
-        if whole:
-            statement = self.q(head + ", ".join([one] * ROWS_PER_STATEMENT) + then)
-            flat = chain.from_iterable
-            cursor.executemany(
-                statement,
-                (tuple(flat(rows[i : i + ROWS_PER_STATEMENT])) for i in range(0, whole, ROWS_PER_STATEMENT)),
-            )
-        if whole < len(rows):
-            rest = rows[whole:]
-            cursor.execute(self.q(head + ", ".join([one] * len(rest)) + then), tuple(chain.from_iterable(rest)))
+        one = f"({', '.join('?' * len(columns))})"
+        flat = chain.from_iterable
+        start = 0
+        for size in (ROWS_PER_STATEMENT, 10, 1):
+            whole = start + (len(rows) - start) // size * size
+            if whole > start:
+                statement = self.q(head + ", ".join([one] * size) + then)
+                cursor.executemany(statement, (tuple(flat(rows[i : i + size])) for i in range(start, whole, size)))
+            start = whole
 
     @abstractmethod
     def _snapshot(self) -> AbstractContextManager[None]:
@@ -360,6 +399,7 @@ class SqlTransaction(ChainWriter):
         self.allow_broken_audit = False  # set by a command given --allow-broken-audit-trail
         self._checked: set[str] = set()  # enterprises whose chain this transaction verified
         self._runs: dict[Context, int] = {}
+        self._heads: dict[str, tuple[int, str]] = {}
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))
@@ -424,9 +464,8 @@ class SqlTransaction(ChainWriter):
         codes still to be issued.
         """
         at = now_text(self.now)
-        cursor = self.store.connection.cursor()
         if changes[0].action is Action.DELETE:
-            cursor.executemany(
+            self.store.connection.cursor().executemany(
                 self.store.q(
                     "UPDATE accounts SET status = 'deactivated', deactivated_at = ?, temporary_hash = NULL, "
                     "password_hash = NULL, session_epoch = session_epoch + 1 WHERE enterprise = ? AND ssin = ?"

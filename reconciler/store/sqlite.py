@@ -27,7 +27,7 @@ APPLY_CACHE_KIB = 64 * 1024  # while a transaction writes
 
 
 class SqliteStore(SqlStore):
-    connection: sqlite3.Connection
+    _connection: sqlite3.Connection
 
     def __init__(self, url: str, path: str, lock_timeout: float):
         self.url = redact_url(url)
@@ -41,7 +41,9 @@ class SqliteStore(SqlStore):
                 create_private(Path(path))
                 for own in (path, f"{path}-wal", f"{path}-shm"):
                     tighten(Path(own))
-            self.connection = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout)
+            # Used by one thread at a time: a transaction's write-behind thread while the
+            # transaction waits for it (``SqlStore.connection``).
+            self.connection = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout, check_same_thread=False)
             self.connection.execute("PRAGMA foreign_keys = ON")
             self.connection.execute("PRAGMA journal_mode = WAL")
             self._migrate()
@@ -120,7 +122,8 @@ class SqliteStore(SqlStore):
             db.execute(f"PRAGMA cache_size = -{APPLY_CACHE_KIB}")
             self._write_holder(sorted(set(enterprises)), run, now)
             db.execute("INSERT INTO apply_in_progress VALUES (1)")
-            yield SqlTransaction(self, now)
+            with self._writing_behind():
+                yield SqlTransaction(self, now)
             db.execute("DELETE FROM apply_in_progress")
             db.execute("COMMIT")
         except BaseException:

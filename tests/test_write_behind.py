@@ -1,0 +1,91 @@
+"""A transaction's bulk inserts run on a thread of their own (``store.behind``): in order, seen by
+every later read of the transaction, and a failure among them rolls the whole transaction back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from reconciler.store.behind import WriteBehind
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+E = "0999055557"
+RUN = ("id", "at", "run", "plan_hash", "overrides")  # a table without parents: rows stand alone
+
+
+def test_jobs_run_in_order_on_another_thread() -> None:
+    ran: list[tuple[int, str]] = []
+    behind = WriteBehind()
+    for n in range(50):
+        behind.put(lambda n=n: ran.append((n, threading.current_thread().name)))
+    behind.settle()
+    behind.stop()
+    assert [n for n, _ in ran] == list(range(50))
+    assert {name for _, name in ran} == {"reconciler-write-behind"}
+
+
+def test_a_failure_is_raised_once_and_what_follows_it_is_dropped() -> None:
+    ran: list[int] = []
+    behind = WriteBehind()
+    behind.put(lambda: ran.append(1))
+    behind.put(lambda: 1 / 0)
+    behind.put(lambda: ran.append(3))
+    with pytest.raises(ZeroDivisionError):
+        behind.settle()
+    behind.put(lambda: ran.append(4))  # the transaction is failing: nothing more runs
+    behind.settle()
+    behind.stop()
+    assert ran == [1]
+
+
+def test_stop_drops_what_was_not_run_yet() -> None:
+    started, release = threading.Event(), threading.Event()
+    ran: list[int] = []
+    behind = WriteBehind()
+    behind.put(lambda: (started.set(), release.wait(5)))
+    behind.put(lambda: ran.append(2))
+    started.wait(5)
+    stopping = threading.Thread(target=behind.stop)
+    stopping.start()
+    time.sleep(0.05)
+    release.set()
+    stopping.join(5)
+    assert ran == [] and not stopping.is_alive()
+
+
+def test_what_a_transaction_hands_over_is_read_back_in_it(store) -> None:
+    with store.transaction(NOW, [E], "r"):
+        store.insert_rows("audit_runs", RUN, [(7, "t", "r", "p", "")])
+        assert store._behind is not None  # handed over, not run yet necessarily
+        assert store._rows("SELECT id FROM audit_runs") == [(7,)]  # the read waits for it
+    with store._snapshot():
+        assert store._rows("SELECT id FROM audit_runs") == [(7,)]
+
+
+def test_a_failing_insert_rolls_the_whole_transaction_back(store) -> None:
+    rows = [(n, "t", "r", "p", "") for n in range(1, 251)]
+    with pytest.raises(Exception, match="UNIQUE|unique|duplicate"), store.transaction(NOW, [E], "r"):
+        store.insert_rows("audit_runs", RUN, rows)
+        store.insert_rows("audit_runs", RUN, rows[-1:])  # the same key
+        store.later("INSERT INTO registry (lineage) VALUES ('second')")
+    assert store._behind is None
+    with store._snapshot():
+        assert store._rows("SELECT count(*) FROM audit_runs") == [(0,)]
+        assert store._rows("SELECT count(*) FROM registry") == [(1,)]
+    with store.transaction(NOW, [E], "r"):  # the store is usable again
+        store.insert_rows("audit_runs", RUN, rows[:3])
+    with store._snapshot():
+        assert store._rows("SELECT count(*) FROM audit_runs") == [(3,)]
+
+
+@pytest.mark.parametrize("count", [0, 1, 9, 10, 11, 99, 100, 101, 250, 1234])
+def test_rows_are_inserted_whatever_their_count(store, count: int) -> None:
+    rows = [(n, f"at {n}", "r", "p", "") for n in range(1, count + 1)]
+    with store.transaction(NOW, [E], "r"):
+        store.insert_rows("audit_runs", RUN, rows)
+    with store._snapshot():
+        found = store._rows("SELECT id, at FROM audit_runs ORDER BY id")
+    assert found == [(n, at) for n, at, *_ in rows]
