@@ -67,7 +67,7 @@ def test_what_a_transaction_hands_over_is_read_back_in_it(store) -> None:
 
 def test_a_failing_insert_rolls_the_whole_transaction_back(store) -> None:
     rows = [(n, "t", "r", "p", "") for n in range(1, 251)]
-    with pytest.raises(Exception, match="UNIQUE|unique|duplicate"), store.transaction(NOW, [E], "r"):
+    with pytest.raises(Exception, match=r"UNIQUE|unique|duplicate"), store.transaction(NOW, [E], "r"):
         store.insert_rows("audit_runs", RUN, rows)
         store.insert_rows("audit_runs", RUN, rows[-1:])  # the same key
         store.later("INSERT INTO registry (lineage) VALUES ('second')")
