@@ -130,3 +130,43 @@ def test_a_copy_keeps_the_runs_and_the_next_apply_gets_its_own(
     finally:
         drop_store(source_url)
         drop_store(target_url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_entry_numbered_out_of_sequence_stops_the_next_apply(kind: str, tmp_path: Path, run) -> None:
+    """An insert needs no trigger to be lifted: an entry numbered 0 sits before the chain, where a
+    check reading only the entries after the last one verified would never look."""
+    url = new_store_url(kind, tmp_path)
+    try:
+        two_applies(url, tmp_path)
+        outside_write(
+            url,
+            "INSERT INTO audit_log (enterprise, seq, run_id, action, address, before, after, hash) "
+            f"SELECT enterprise, 0, run_id, action, address, before, after, hash FROM audit_log "
+            f"WHERE enterprise = '{E}' AND seq = 1",
+        )
+        refused = run("apply", str(SMALL), "--state", url, "--auto-approve", "--defer-codes")
+        assert refused.exit_code == 7, refused.output
+        assert f"{E}: entry 0 is numbered out of sequence" in refused.stderr
+        assert f"{E}: entry 1 was altered" in refused.stderr  # it now follows the forged entry
+        verified = run("audit", "verify", "--state", url)
+        assert verified.exit_code == 1 and "entry 0 is numbered out of sequence" in verified.stderr
+    finally:
+        drop_store(url)
+
+
+def test_an_entry_numbered_between_two_is_named_as_such(tmp_path: Path, run) -> None:
+    url = new_store_url("sqlite", tmp_path)  # SQLite stores 7.5 in an INTEGER column as it is
+    try:
+        two_applies(url, tmp_path)
+        outside_write(
+            url,
+            "INSERT INTO audit_log SELECT enterprise, 7.5, run_id, action, address, before, after, hash "
+            f"FROM audit_log WHERE enterprise = '{E}' AND seq = 7",
+        )
+        verified = run("audit", "verify", "--state", url)
+        assert verified.exit_code == 1
+        assert f"{E}: entry 7.5 is numbered out of sequence" in verified.stderr
+        assert "missing" not in verified.stderr  # named for what it is, not as a gap
+    finally:
+        drop_store(url)

@@ -205,6 +205,12 @@ def verify_chain(
     expected_seq, previous = start[0] + 1, start[1]
     keyed_seen = start[1].startswith(KEYED)
     for entry in log:
+        if type(entry.seq) is not int or entry.seq < expected_seq:
+            # Numbered where no entry of this chain can be (0, before the last one verified, 7.5):
+            # written by hand.  It is read as the entry before the next one, whose hash then breaks.
+            problems.append(f"{enterprise}: entry {entry.seq!r} is numbered out of sequence (written by hand)")
+            previous = entry.hash
+            continue
         if entry.seq != expected_seq:
             missing = f"{expected_seq}" if entry.seq == expected_seq + 1 else f"{expected_seq}-{entry.seq - 1}"
             problems.append(f"{enterprise}: entry {missing} is missing (deleted)")
