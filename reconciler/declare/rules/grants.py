@@ -60,7 +60,10 @@ def ended_grants(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterat
     """A grant whose end date has come counts as not declared: its lines can be deleted."""
     today = clock.today()
     for appointment in enterprise.appointments():
-        until = _day(_until(appointment) or "")
+        text = _until(appointment)
+        if text is None:  # most grants: not parsed (an empty text raised and caught, once per user)
+            continue
+        until = _day(text)
         if until is not None and until <= today:
             yield (
                 appointment.site.at("until"),
