@@ -128,8 +128,12 @@ def mass_removal(number, changes, before, after, policy, unread) -> Iterator[str
     reads only the users those files declare or declared): they stay, and count among the held."""
     if offboards(number, before, after):
         return
-    if not any(c.action is Action.DELETE or c.address.kind is Kind.QUALITY for c in changes):
-        return  # nothing removed, no access manager replaced: nothing to count
+    if not any(
+        c.action is Action.DELETE or (c.address.kind is Kind.QUALITY and c.action is Action.UPDATE) for c in changes
+    ):
+        # Nothing removed, no access manager replaced (that is a quality's update): nothing to count,
+        # and a first apply of a million users builds no set of them.
+        return
     groups = {
         "users": ({a for a in before if a.kind is Kind.USER}, {a for a in after if a.kind is Kind.USER}),
         "administrators": (_administrators(before), _administrators(after)),
