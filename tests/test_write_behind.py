@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from reconciler.store.behind import WriteBehind
+from reconciler.store.port import StoreError
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 E = "0999055557"
@@ -27,7 +28,8 @@ def test_jobs_run_in_order_on_another_thread() -> None:
     assert {name for _, name in ran} == {"reconciler-write-behind"}
 
 
-def test_a_failure_is_raised_once_and_what_follows_it_is_dropped() -> None:
+def test_a_failure_is_raised_at_every_use_and_what_follows_it_is_dropped() -> None:
+    """Raised again even where the first raise was caught: the transaction ends in a rollback."""
     ran: list[int] = []
     behind = WriteBehind()
     behind.put(lambda: ran.append(1))
@@ -35,8 +37,10 @@ def test_a_failure_is_raised_once_and_what_follows_it_is_dropped() -> None:
     behind.put(lambda: ran.append(3))
     with pytest.raises(ZeroDivisionError):
         behind.settle()
-    behind.put(lambda: ran.append(4))  # the transaction is failing: nothing more runs
-    behind.settle()
+    with pytest.raises(ZeroDivisionError):
+        behind.put(lambda: ran.append(4))
+    with pytest.raises(ZeroDivisionError):
+        behind.settle()
     behind.stop()
     assert ran == [1]
 
@@ -89,3 +93,21 @@ def test_rows_are_inserted_whatever_their_count(store, count: int) -> None:
     with store._snapshot():
         found = store._rows("SELECT id, at FROM audit_runs ORDER BY id")
     assert found == [(n, at) for n, at, *_ in rows]
+
+
+def test_a_write_handed_over_outside_its_transaction_is_not_made(store) -> None:
+    """Outside a transaction either driver writes on its own and the write stays: a handed-over
+    write that finds no transaction open refuses to run."""
+    behind = WriteBehind()
+    store._behind = behind
+    try:
+        store.insert_rows("audit_runs", RUN, [(1, "t", "r", "p", "")])
+        store.later("INSERT INTO registry (lineage) VALUES ('second')")
+        with pytest.raises(StoreError, match="came after its end"):
+            behind.settle()
+    finally:
+        store._behind = None
+        behind.stop()
+    with store._snapshot():
+        assert store._rows("SELECT count(*) FROM audit_runs") == [(0,)]
+        assert store._rows("SELECT count(*) FROM registry") == [(1,)]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import errors, sql
+from psycopg import errors, pq, sql
 
 from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
 from reconciler.store.sql import (
@@ -223,6 +223,9 @@ class PostgresStore(SqlStore):
             sql.SQL("DELETE FROM {} WHERE enterprise = %s").format(self._table("lock_holders")), (enterprise,)
         )
         return holder
+
+    def _in_transaction(self) -> bool:
+        return self._connection.info.transaction_status == pq.TransactionStatus.INTRANS
 
     def _loaded(self) -> None:
         # The runs were loaded with their ids: the next one the identity gives must come after them.

@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from importlib import resources
@@ -161,7 +161,7 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
         transaction, the rows are inserted on the write-behind thread while the next are made.
         """
         if self._behind is not None:
-            self._behind.put(lambda: self._insert_now(into, columns, rows, then))
+            self._behind.put(self._inside(lambda: self._insert_now(into, columns, rows, then)))
         else:
             self._insert_now(into, columns, rows, then)
 
@@ -169,9 +169,24 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
         """A statement whose effect nothing reads before the write-behind thread has run it."""
         values = tuple(params)
         if self._behind is not None:
-            self._behind.put(lambda: self._connection.execute(self.q(sql), values))
+            self._behind.put(self._inside(lambda: self._connection.execute(self.q(sql), values)))
         else:
             self._connection.execute(self.q(sql), values)
+
+    def _inside(self, job: Callable[[], object]) -> Callable[[], None]:
+        """``job``, run only while the transaction that handed it over is still open: outside it,
+        either driver would write on its own, and that write would stay."""
+
+        def guarded() -> None:
+            if not self._in_transaction():
+                raise StoreError("a write handed over by a transaction came after its end; it was not made")
+            job()
+
+        return guarded
+
+    @abstractmethod
+    def _in_transaction(self) -> bool:
+        """Whether the connection is inside a transaction (not writing on its own)."""
 
     def _insert_now(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str) -> None:
         """Whole statements of ``ROWS_PER_STATEMENT`` rows, then of ten, then single rows: a few

@@ -139,6 +139,9 @@ class SqliteStore(SqlStore):
             finally:
                 db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")  # the memory is given back
 
+    def _in_transaction(self) -> bool:
+        return self._connection.in_transaction
+
     def _write_holder(self, enterprises: list[str], run: str, now: datetime) -> None:
         record = {
             "enterprises": enterprises,
