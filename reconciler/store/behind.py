@@ -20,9 +20,16 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import chain
+from typing import Any
+
+from reconciler.store.port import StoreError
 
 QUEUED = 4  # batches made and waiting: bounds the memory rows wait in
+ROWS_PER_STATEMENT = 100  # at most 1,400 values a statement: far below either database's limit
 
 
 class WriteBehind:
@@ -84,3 +91,90 @@ class WriteBehind:
     def _raise(self) -> None:
         if self._failure is not None:
             raise self._failure
+
+
+class WritesBehind(ABC):
+    """A SQL store's connection, given out only once the write-behind thread has run what it was
+    handed, and the bulk inserts a transaction hands it (``sql.SqlStore`` is one)."""
+
+    # The backend's connection (sqlite3 or psycopg), opened by the subclass; the statements here
+    # use only what both drivers offer.  Given out through ``connection``.
+    _connection: Any
+    # While a transaction writes: the thread its bulk inserts run on (``behind``).
+    _behind: WriteBehind | None = None
+
+    @property
+    def connection(self) -> Any:
+        """The connection, once every statement handed to the write-behind thread has run."""
+        if self._behind is not None:
+            self._behind.settle()
+        return self._connection
+
+    @connection.setter
+    def connection(self, opened: Any) -> None:
+        self._connection = opened
+
+    @contextmanager
+    def _writing_behind(self) -> Iterator[None]:
+        """Inside a transaction: its bulk inserts run on a thread of their own (``behind``)."""
+        self._behind = WriteBehind()
+        try:
+            yield
+            self._behind.settle()
+        finally:
+            behind, self._behind = self._behind, None
+            behind.stop()
+
+    @abstractmethod
+    def q(self, sql: str) -> str:
+        """``sql`` with the driver's placeholders."""
+
+    def insert_rows(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str = "") -> None:
+        """``INSERT INTO into (columns) VALUES ... then``, ``ROWS_PER_STATEMENT`` rows to a statement.
+
+        A statement per row costs the driver and the database about as much again as inserting
+        the row: a first apply inserts millions (persons, users, accounts, audit entries).  In a
+        transaction, the rows are inserted on the write-behind thread while the next are made.
+        """
+        if self._behind is not None:
+            self._behind.put(self._inside(lambda: self._insert_now(into, columns, rows, then)))
+        else:
+            self._insert_now(into, columns, rows, then)
+
+    def later(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """A statement whose effect nothing reads before the write-behind thread has run it."""
+        values = tuple(params)
+        if self._behind is not None:
+            self._behind.put(self._inside(lambda: self._connection.execute(self.q(sql), values)))
+        else:
+            self._connection.execute(self.q(sql), values)
+
+    def _inside(self, job: Callable[[], object]) -> Callable[[], None]:
+        """``job``, run only while the transaction that handed it over is still open: outside it,
+        either driver would write on its own, and that write would stay."""
+
+        def guarded() -> None:
+            if not self._in_transaction():
+                raise StoreError("a write handed over by a transaction came after its end; it was not made")
+            job()
+
+        return guarded
+
+    @abstractmethod
+    def _in_transaction(self) -> bool:
+        """Whether the connection is inside a transaction (not writing on its own)."""
+
+    def _insert_now(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str) -> None:
+        """Whole statements of ``ROWS_PER_STATEMENT`` rows, then of ten, then single rows: a few
+        statement texts, each prepared once."""
+        cursor = self._connection.cursor()
+        head = f"INSERT INTO {into} ({', '.join(columns)}) VALUES "
+        one = f"({', '.join('?' * len(columns))})"
+        flat = chain.from_iterable
+        start = 0
+        for size in (ROWS_PER_STATEMENT, 10, 1):
+            whole = start + (len(rows) - start) // size * size
+            if whole > start:
+                statement = self.q(head + ", ".join([one] * size) + then)
+                cursor.executemany(statement, (tuple(flat(rows[i : i + size])) for i in range(start, whole, size)))
+            start = whole

@@ -11,11 +11,10 @@ import os
 import signal
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from importlib import resources
-from itertools import chain
 from typing import Any
 
 from reconciler.records.change import Action, Change
@@ -28,7 +27,7 @@ from reconciler.records.state import (
     as_text,
 )
 from reconciler.store.audit import Context
-from reconciler.store.behind import WriteBehind
+from reconciler.store.behind import WritesBehind
 from reconciler.store.chain import ChainWriter
 from reconciler.store.logins import LoginStore
 from reconciler.store.port import (
@@ -45,8 +44,6 @@ from reconciler.store.synced import SyncedFiles
 from reconciler.store.tables import TABLES, to_column
 from reconciler.store.trail import AuditReads
 from reconciler.store.usernames import UsernameAllocator
-
-ROWS_PER_STATEMENT = 100  # at most 1,400 values a statement: far below either database's limit
 
 REGISTRY_TABLES = (
     "registry",
@@ -106,42 +103,15 @@ def default_holder() -> str:
     return f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
 
 
-class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
+class SqlStore(LoginStore, SyncedFiles, AuditReads, WritesBehind, ABC):
     """Reading and writing in terms of ``TABLES``; subclasses supply the connection."""
 
     placeholder = "?"
     url: str
     namespace: str
-    # The backend's connection (sqlite3 or psycopg), opened by the subclass; the statements here
-    # use only what both drivers offer.  Given out through ``connection``.
-    _connection: Any
-    # While a transaction writes: the thread its bulk inserts run on (``behind``).
-    _behind: WriteBehind | None = None
     # Per enterprise, the (seq, head) of an audit chain this process verified in full: later
     # commands of the same process read only the entries appended since.
     verified_chains: dict[str, tuple[int, str]]
-
-    @property
-    def connection(self) -> Any:
-        """The connection, once every statement handed to the write-behind thread has run."""
-        if self._behind is not None:
-            self._behind.settle()
-        return self._connection
-
-    @connection.setter
-    def connection(self, opened: Any) -> None:
-        self._connection = opened
-
-    @contextmanager
-    def _writing_behind(self) -> Iterator[None]:
-        """Inside a transaction: its bulk inserts run on a thread of their own (``behind``)."""
-        self._behind = WriteBehind()
-        try:
-            yield
-            self._behind.settle()
-        finally:
-            behind, self._behind = self._behind, None
-            behind.stop()
 
     def q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
@@ -152,56 +122,6 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, ABC):
     def _each_row(self, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
         """The rows one at a time, for a result too large to hold as tuples all at once."""
         yield from self.connection.execute(self.q(sql), tuple(params))
-
-    def insert_rows(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str = "") -> None:
-        """``INSERT INTO into (columns) VALUES ... then``, ``ROWS_PER_STATEMENT`` rows to a statement.
-
-        A statement per row costs the driver and the database about as much again as inserting
-        the row: a first apply inserts millions (persons, users, accounts, audit entries).  In a
-        transaction, the rows are inserted on the write-behind thread while the next are made.
-        """
-        if self._behind is not None:
-            self._behind.put(self._inside(lambda: self._insert_now(into, columns, rows, then)))
-        else:
-            self._insert_now(into, columns, rows, then)
-
-    def later(self, sql: str, params: Iterable[Any] = ()) -> None:
-        """A statement whose effect nothing reads before the write-behind thread has run it."""
-        values = tuple(params)
-        if self._behind is not None:
-            self._behind.put(self._inside(lambda: self._connection.execute(self.q(sql), values)))
-        else:
-            self._connection.execute(self.q(sql), values)
-
-    def _inside(self, job: Callable[[], object]) -> Callable[[], None]:
-        """``job``, run only while the transaction that handed it over is still open: outside it,
-        either driver would write on its own, and that write would stay."""
-
-        def guarded() -> None:
-            if not self._in_transaction():
-                raise StoreError("a write handed over by a transaction came after its end; it was not made")
-            job()
-
-        return guarded
-
-    @abstractmethod
-    def _in_transaction(self) -> bool:
-        """Whether the connection is inside a transaction (not writing on its own)."""
-
-    def _insert_now(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str) -> None:
-        """Whole statements of ``ROWS_PER_STATEMENT`` rows, then of ten, then single rows: a few
-        statement texts, each prepared once."""
-        cursor = self._connection.cursor()
-        head = f"INSERT INTO {into} ({', '.join(columns)}) VALUES "
-        one = f"({', '.join('?' * len(columns))})"
-        flat = chain.from_iterable
-        start = 0
-        for size in (ROWS_PER_STATEMENT, 10, 1):
-            whole = start + (len(rows) - start) // size * size
-            if whole > start:
-                statement = self.q(head + ", ".join([one] * size) + then)
-                cursor.executemany(statement, (tuple(flat(rows[i : i + size])) for i in range(start, whole, size)))
-            start = whole
 
     @abstractmethod
     def _snapshot(self) -> AbstractContextManager[None]:
