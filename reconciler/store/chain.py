@@ -126,8 +126,13 @@ class ChainWriter:
         start = verified if verified is not None and verified[0] <= recorded[0] else (0, GENESIS)
         # Read from the start, every row of the enterprise is read, whatever its number (an entry
         # numbered 0 by hand included); after a verified entry, only those numbered after it.
-        query = f"{ENTRY_QUERY} WHERE e.enterprise = ?{' AND e.seq > ?' if start[0] else ''} ORDER BY e.seq"
-        log = stored_entries(self.store._rows(query, (enterprise, start[0])[: 2 if start[0] else 1]), start[1])
+        if start[0]:
+            rows = self.store._rows(
+                f"{ENTRY_QUERY} WHERE e.enterprise = ? AND e.seq > ? ORDER BY e.seq", (enterprise, start[0])
+            )
+        else:
+            rows = self.store._rows(f"{ENTRY_QUERY} WHERE e.enterprise = ? ORDER BY e.seq", (enterprise,))
+        log = stored_entries(rows, start[1])
         key = audit_key()
         problems = verify_chain(enterprise, log, start, key) + verify_head(enterprise, log, recorded, start[0], key)
         if sealing:  # the one problem `audit seal` is there to mend
