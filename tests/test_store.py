@@ -18,7 +18,7 @@ from reconciler.records.state import Address, Kind, fields
 from reconciler.store import chain
 from reconciler.store.audit import verify_chain
 from reconciler.store.backends import open_store
-from reconciler.store.port import StalePlan, StoreError
+from reconciler.store.port import LockTimeout, StalePlan, StoreError
 from reconciler.store.sql import migrations
 
 SMALL = EXAMPLES / "small-employer.yaml"
@@ -148,6 +148,29 @@ def test_a_sqlite_transaction_writes_with_a_larger_cache_and_gives_it_back(tmp_p
     with pytest.raises(RuntimeError), store.transaction(datetime.now(UTC), [], "r"):
         raise RuntimeError("failed half way")
     assert cache() == -2000
+
+
+def test_a_sqlite_transaction_keeps_its_statement_journals_in_memory_and_only_it(tmp_path: Path) -> None:
+    """Inside an apply, what SQLite keeps to undo one statement stays in memory (faster, and nothing
+    of the store lands in the temporary folder); before and after, whether it commits or fails,
+    temporary storage is SQLite's default again."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store, other = open_store(url), open_store(url, lock_timeout=0.05)
+    temp = lambda opened: opened.connection.execute("PRAGMA temp_store").fetchone()[0]  # noqa: E731
+    try:
+        assert temp(store) == 0
+        with store.transaction(datetime.now(UTC), [], "r"):
+            assert temp(store) == 2  # MEMORY
+            with pytest.raises(LockTimeout), other.transaction(datetime.now(UTC), [], "waiting"):
+                pass
+            assert temp(other) == 0  # the one that timed out waiting is as it was
+        assert temp(store) == 0
+        with pytest.raises(RuntimeError), store.transaction(datetime.now(UTC), [], "r"):
+            raise RuntimeError("failed half way")
+        assert temp(store) == 0
+    finally:
+        store.close()
+        other.close()
 
 
 def test_audit_entries_written_in_batches_chain_as_if_written_at_once(

@@ -85,7 +85,7 @@ def test_a_failing_insert_rolls_the_whole_transaction_back(store) -> None:
         assert store._rows("SELECT count(*) FROM audit_runs") == [(3,)]
 
 
-@pytest.mark.parametrize("count", [0, 1, 9, 10, 11, 99, 100, 101, 250, 1234])
+@pytest.mark.parametrize("count", [0, 1, 9, 10, 11, 99, 100, 101, 250, 999, 1000, 1001, 1234, 2111])
 def test_rows_are_inserted_whatever_their_count(store, count: int) -> None:
     rows = [(n, f"at {n}", "r", "p", "") for n in range(1, count + 1)]
     with store.transaction(NOW, [E], "r"):
@@ -93,6 +93,29 @@ def test_rows_are_inserted_whatever_their_count(store, count: int) -> None:
     with store._snapshot():
         found = store._rows("SELECT id, at FROM audit_runs ORDER BY id")
     assert found == [(n, at) for n, at, *_ in rows]
+
+
+@pytest.mark.parametrize("limit", [5, 12, 999])
+def test_statements_carry_no_more_values_than_the_database_allows(store, monkeypatch, limit: int) -> None:
+    """Rows to a statement follow the values a statement may carry (999 in SQLite before 3.32):
+    a table of five columns under a limit of 12 values goes two rows at a time."""
+    monkeypatch.setattr(type(store), "_values_limit", lambda self: limit)
+    sizes: list[int] = []
+    real_q = store.q
+
+    def counting(sql: str) -> str:
+        if sql.startswith("INSERT INTO audit_runs"):
+            sizes.append(sql.count("("))
+        return real_q(sql)
+
+    monkeypatch.setattr(store, "q", counting)
+    rows = [(n, f"at {n}", "r", "p", "") for n in range(1, 1234)]
+    with store.transaction(NOW, [E], "r"):
+        store.insert_rows("audit_runs", RUN, rows)
+    monkeypatch.undo()
+    assert max(sizes) - 1 == max(1, limit // len(RUN))  # "(" of the column list, then one per row
+    with store._snapshot():
+        assert store._rows("SELECT id, at FROM audit_runs ORDER BY id") == [(n, at) for n, at, *_ in rows]
 
 
 def test_a_write_handed_over_outside_its_transaction_is_not_made(store) -> None:

@@ -29,7 +29,12 @@ from typing import Any
 from reconciler.store.port import StoreError
 
 QUEUED = 4  # batches made and waiting: bounds the memory rows wait in
-ROWS_PER_STATEMENT = 100  # at most 1,400 values a statement: far below either database's limit
+# Rows to a statement, at most: each statement is one hand-over of Python's lock between the
+# thread that makes rows and the one that inserts them, and a thread taking the lock back waits
+# for the other to let go of it (up to five milliseconds).  With a hundred rows to a statement
+# the inserting thread spent most of a first apply waiting; a thousand rows cost the driver no
+# more than a hundred, and are kept under the values a statement may carry (``_values_limit``).
+ROWS_PER_STATEMENT = 1_000
 
 
 class WriteBehind:
@@ -164,15 +169,21 @@ class WritesBehind(ABC):
     def _in_transaction(self) -> bool:
         """Whether the connection is inside a transaction (not writing on its own)."""
 
+    @abstractmethod
+    def _values_limit(self) -> int:
+        """How many values one statement may carry (the driver's or the database's limit)."""
+
     def _insert_now(self, into: str, columns: Sequence[str], rows: Sequence[tuple], then: str) -> None:
-        """Whole statements of ``ROWS_PER_STATEMENT`` rows, then of ten, then single rows: a few
-        statement texts, each prepared once."""
+        """Whole statements of ``ROWS_PER_STATEMENT`` rows (fewer where the values a statement may
+        carry run out first), then of a hundred, of ten, then single rows: a few statement texts,
+        each prepared once."""
         cursor = self._connection.cursor()
         head = f"INSERT INTO {into} ({', '.join(columns)}) VALUES "
         one = f"({', '.join('?' * len(columns))})"
         flat = chain.from_iterable
         start = 0
-        for size in (ROWS_PER_STATEMENT, 10, 1):
+        most = max(1, min(ROWS_PER_STATEMENT, self._values_limit() // len(columns)))
+        for size in sorted({most, min(most, 100), min(most, 10), 1}, reverse=True):
             whole = start + (len(rows) - start) // size * size
             if whole > start:
                 statement = self.q(head + ", ".join([one] * size) + then)

@@ -48,6 +48,9 @@ def split_url(url: str) -> tuple[str, str]:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)), schema
 
 
+POSTGRES_VALUES = 65_535
+
+
 class PostgresStore(SqlStore):
     placeholder = "%s"
     _connection: psycopg.Connection
@@ -226,6 +229,9 @@ class PostgresStore(SqlStore):
 
     def _in_transaction(self) -> bool:
         return self._connection.info.transaction_status == pq.TransactionStatus.INTRANS
+
+    def _values_limit(self) -> int:
+        return POSTGRES_VALUES  # the wire protocol counts a statement's parameters in 16 bits
 
     def _loaded(self) -> None:
         # The runs were loaded with their ids: the next one the identity gives must come after them.

@@ -6,11 +6,15 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 
+_WORD = re.compile(r"[a-z]+")
+
 
 def base_username(name: str) -> str:
     """``Els Van den Broeck`` becomes ``evandenbroeck``: first initial, then the other words, ASCII only."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    words = re.findall(r"[a-z]+", ascii_name)
+    # Most names are ASCII already, and decomposing them changes nothing: a first apply names a
+    # million people.
+    plain = name if name.isascii() else unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = _WORD.findall(plain.lower())
     if not words:
         return "user"
     return (words[0][0] + "".join(words[1:]))[:16] if len(words) > 1 else words[0][:16]
