@@ -28,6 +28,7 @@ from reconciler.plan.grants import (
     grants_in,
     grants_of_enterprise,
     grants_of_person,
+    presence_of,
 )
 from reconciler.plan.plan import make_plan
 from reconciler.records import clock
@@ -350,3 +351,119 @@ def test_the_hostile_corpus_through_who(run, store, store_url: str) -> None:
         assert terminal_safe(raw), case
         [enterprise] = who_json(run, store_url, JAN)["enterprises"]
         assert enterprise["name"] == enterprise["enterprise_name"] == enterprise["grants"][0]["until"] == name, case
+
+
+REMOVED = datetime(2026, 2, 10, 11, 0, tzinfo=UTC)
+KARIM_AS_USER = """      - ssin: "95100259156"
+        name: Karim Lambert
+        email: karim.lambert@ssdv.example
+        profiles: [declarations]
+        services: [mahis]
+"""
+
+
+def karim_removed(store, tmp_path: Path) -> None:
+    """Sofie removes Karim, a user of the social-secretariat quality: his account stays, deactivated."""
+    declared = tmp_path / "declared" / "social-secretariat"
+    secretariat = declared / "social-secretariat.yaml"
+    before = secretariat.read_text(encoding="utf-8")
+    assert KARIM_AS_USER in before
+    secretariat.write_text(before.replace(KARIM_AS_USER, ""), encoding="utf-8")
+    apply_at(store, REMOVED, "run-0003", SOFIE, declared)
+
+
+def test_a_person_removed_is_shown_as_former_with_the_apply_that_removed_them(
+    run, history, store_url: str, tmp_path: Path
+) -> None:
+    """Removed people keep their account, deactivated: `who` shows where they were and who removed
+    them, and still exits 1, as no enterprise declares them any more."""
+    karim_removed(history, tmp_path)
+    shown = who(run, store_url, KARIM)
+    assert shown.exit_code == 1
+    assert "no enterprise in the store declares the person 95100259156 any more" in shown.stderr
+    assert shown.stdout.startswith("Person 95100259156: declared in 0 enterprises (and formerly in 1), on ")
+    assert "# enterprise 0999.077.729  Secretariaat Sociale Diensten Vlaanderen  (former)" in shown.stdout
+    assert "  name:        Karim Lambert" in shown.stdout
+    assert "  account:     klambert, deactivated (since 2026-02-10T11:00:00+00:00)" in shown.stdout
+    assert "  removed:     2026-02-10T11:00:00+00:00 by 87040208957, run run-0003, plan " in shown.stdout
+    assert "  grants:      none (no longer declared)" in shown.stdout
+    result = who(run, store_url, KARIM, "--format", "json")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert list(SCHEMA.iter_errors(document)) == []
+    [former] = document["enterprises"]
+    assert (former["declared"], former["grants"], former["name"]) == (False, [], "Karim Lambert")
+    assert former["account"]["status"] == "deactivated"
+    removed = former["removed"]
+    assert (removed["action"], removed["run"], removed["actor"], removed["at"]) == (
+        "delete",
+        "run-0003",
+        SOFIE,
+        "2026-02-10T11:00:00+00:00",
+    )
+    entry = next(e for e in history.audit_entries(SS) if e.seq == removed["entry"])
+    assert (entry.action, entry.address, entry.after) == ("delete", f"enterprise[{SS}].person[{KARIM}]", None)
+    # Those declared are unchanged by it: declared, nothing removed.
+    [sofie] = who_json(run, store_url, SOFIE)["enterprises"]
+    assert (sofie["declared"], sofie["removed"]) == (True, None)
+
+
+def test_a_person_declared_again_is_no_longer_former(run, history, store_url: str, tmp_path: Path) -> None:
+    karim_removed(history, tmp_path)
+    secretariat = tmp_path / "declared" / "social-secretariat" / "social-secretariat.yaml"
+    text = secretariat.read_text(encoding="utf-8")
+    zoe = '      - ssin: "92070222745"'
+    secretariat.write_text(text.replace(zoe, KARIM_AS_USER + zoe), encoding="utf-8")
+    apply_at(history, datetime(2026, 2, 15, tzinfo=UTC), "run-0004", SOFIE, secretariat.parent)
+    [enterprise] = who_json(run, store_url, KARIM)["enterprises"]
+    # His account is his again, with new codes to be issued.
+    assert (enterprise["declared"], enterprise["removed"]) == (True, None)
+    assert enterprise["account"]["status"] == "awaiting codes"
+    assert [g["role"] for g in enterprise["grants"]] == [USER]
+
+
+def test_a_removal_made_by_hand_is_not_in_the_trail(run, history, store_url: str) -> None:
+    """A person deleted outside reconciler keeps an account the trail knows no removal of."""
+    outside_write(store_url, f"DELETE FROM users WHERE ssin = '{KARIM}'")
+    outside_write(store_url, f"DELETE FROM persons WHERE ssin = '{KARIM}'")
+    shown = who(run, store_url, KARIM)
+    assert shown.exit_code == 1
+    assert "  name:        Karim Lambert" in shown.stdout  # as the trail last gave it
+    assert "  removed:     not in the audit trail" in shown.stdout
+    # Nothing deactivated it (only an apply does): his codes, never used, expired.
+    assert "  account:     klambert, expired (codes expired 2026-02-04T09:00:00+00:00)" in shown.stdout
+    document = json.loads(who(run, store_url, KARIM, "--format", "json").stdout)
+    assert list(SCHEMA.iter_errors(document)) == []
+    assert (document["enterprises"][0]["declared"], document["enterprises"][0]["removed"]) == (False, None)
+
+
+def test_a_name_written_by_hand_and_then_removed_is_data_in_every_output(
+    run, history, store_url: str, tmp_path: Path
+) -> None:
+    """The name a removal entry keeps is what the store held: written by hand, it may hold escapes."""
+    concat = "char(27)" if store_url.startswith("sqlite") else "chr(27)"
+    outside_write(store_url, f"UPDATE persons SET name = 'Karim' || {concat} || '[2J\u202e' WHERE ssin = '{KARIM}'")
+    karim_removed(history, tmp_path)
+    shown = who(run, store_url, KARIM).stdout
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "  name:        Karim\\x1b[2J\\u202e" in shown
+    raw = who(run, store_url, KARIM, "--format", "json").stdout
+    assert "\x1b" not in raw and "\u202e" not in raw
+    assert json.loads(raw)["enterprises"][0]["name"] == "Karim\x1b[2J\u202e"
+
+
+def test_the_enterprises_of_a_person_are_found_without_reading_the_store(history, monkeypatch) -> None:
+    """`who` reads only the enterprises that name the person: a registry of a million users is not
+    read whole for one question."""
+    asked: list = []
+    real = type(history).read
+
+    def read(self, numbers=None):
+        asked.append(None if numbers is None else sorted(numbers))
+        return real(self, numbers)
+
+    monkeypatch.setattr(type(history), "read", read)
+    assert history.enterprises_of_person(SOFIE) == [SS]
+    assert history.enterprises_of_person("58022754967") == []
+    assert [p.enterprise for p in presence_of(history, SOFIE)] == [SS]
+    assert asked == [[SS]]

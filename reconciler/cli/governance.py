@@ -75,7 +75,9 @@ def register(cli: click.Group) -> None:
         For each enterprise that declares the person: their name there, their roles and a user's
         services (each with the profiles that bring it), their account (status, dormant or not,
         last login), and for each grant when, by whom and by which apply it was given (from the
-        audit trail) and when it ends.  Exits 1 when no enterprise declares the person.
+        audit trail) and when it ends.  An enterprise that removed the person and keeps their
+        account (deactivated) is shown too, as former, with the apply that removed them.  Exits 1
+        when no enterprise declares the person (after showing the former ones, if any).
         """
         try:
             person = identifiers.ssin(ssin)
@@ -93,6 +95,8 @@ def register(cli: click.Group) -> None:
             say(who_document(person, found, now, dormant_after, expiry_window))
         else:
             say(render_who(person, found, now, dormant_after, expiry_window), nl=False)
+        if not any(presence.declared for presence in found):
+            fail(f"no enterprise in the store declares the person {person} any more")
 
     @cli.command()
     @click.argument("enterprises", nargs=-1, metavar="[ENTERPRISE]...")

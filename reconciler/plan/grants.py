@@ -92,13 +92,20 @@ class Grant:
 
 @dataclass(frozen=True)
 class Presence:
-    """A person in one enterprise: their name there, their grants, their account."""
+    """A person in one enterprise: their name there, their grants, their account.
+
+    A person the enterprise no longer declares keeps their account there, deactivated: they are
+    present with ``declared`` False, no grants, the name the trail last gave them, and the audit
+    entry that removed their record (``removed``; None when the trail holds none).
+    """
 
     enterprise: str
     enterprise_name: str
     name: str
     grants: tuple[Grant, ...]
     account: Account | None
+    declared: bool = True
+    removed: AuditEntry | None = None
 
 
 def _json(stored: str | None) -> dict:
@@ -220,27 +227,46 @@ def grants_of_enterprise(store: Store, number: str) -> list[Grant]:
 
 
 def presence_of(store: Store, ssin: str) -> list[Presence]:
-    """The person ``ssin`` in every enterprise that declares them, by enterprise number.
+    """The person ``ssin`` in every enterprise that declares them, or that keeps their account after
+    removing them, by enterprise number.
 
-    Reads the stored state once, then the audit trail and the account of those enterprises only.
+    Reads only those enterprises (``Store.enterprises_of_person``), their audit trails and the
+    person's accounts.
     """
+    numbers = store.enterprises_of_person(ssin)
+    stored = store.read(numbers)
     found = []
-    for number, stored in sorted(store.read().items()):
-        records = stored.state.records
-        person = records.get(Address(number, Kind.PERSON, key=ssin))
-        if person is None:
-            continue
+    for number in numbers:
+        records = stored[number].state.records if number in stored else {}
+        address = Address(number, Kind.PERSON, key=ssin)
+        person = records.get(address)
         header = dict(records.get(Address(number, Kind.ENTERPRISE), ()))
-        found.append(
-            Presence(
-                number,
-                _text(header.get("name")) or "",
-                _text(dict(person).get("name")) or "",
-                tuple(grants_in(stored.state, store.audit_entries(number), ssin)),
-                store.account_of(number, ssin),
-            )
-        )
+        enterprise_name = _text(header.get("name")) or ""
+        entries = store.audit_entries(number)
+        account = store.account_of(number, ssin)
+        if person is not None:
+            grants = tuple(grants_in(stored[number].state, entries, ssin))
+            found.append(Presence(number, enterprise_name, _text(dict(person).get("name")) or "", grants, account))
+        elif account is not None:
+            name, removed = _former(entries, str(address))
+            found.append(Presence(number, enterprise_name, name, (), account, declared=False, removed=removed))
     return found
+
+
+def _former(entries: Iterable[AuditEntry], address: str) -> tuple[str, AuditEntry | None]:
+    """A removed person's name as the trail last gave it, and the entry that removed their record
+    (the newest entry of the record, when it left the record absent)."""
+    name, last = "", None
+    for entry in sorted(entries, key=lambda e: e.seq):
+        if entry.address != address:
+            continue
+        last = entry
+        for side in (entry.after, entry.before):
+            given = _json(side).get("name")
+            if isinstance(given, str) and given:
+                name = given
+                break
+    return name, last if last is not None and last.after is None else None
 
 
 def grants_of_person(store: Store, ssin: str) -> list[Grant]:

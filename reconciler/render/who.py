@@ -19,9 +19,10 @@ from reconciler.plan.grants import ACCESS_MANAGER, CO_ACCESS_MANAGER, CO_MAIN, M
 from reconciler.records import clock
 from reconciler.render.neutral import json_lines, text
 from reconciler.render.text import enterprise_label
+from reconciler.store.audit import AuditEntry
 from reconciler.store.port import Account, now_text
 
-WHO_FORMAT_VERSION = "1.0"
+WHO_FORMAT_VERSION = "1.1"  # 1.1: people an enterprise no longer declares (declared, removed)
 DIRECTLY = "declared directly"
 FLAG = "!"  # marks a grant that ends within the expiry window
 
@@ -108,9 +109,12 @@ def _grant_lines(grants: Sequence[Grant], today: date, window: int) -> list[str]
 def render_who(ssin: str, found: Sequence[Presence], now: datetime, dormant_after: int, window: int) -> str:
     """The person ``ssin`` in each enterprise that declares them, as text for people."""
     today = now.astimezone(clock.BRUSSELS).date()
-    count = len(found)
+    count = sum(1 for presence in found if presence.declared)
+    former = len(found) - count
+    formerly = f" (and formerly in {former})" if former else ""
     lines = [
-        f"Person {text(ssin)}: declared in {count} enterprise{'s' if count != 1 else ''}, on {now_text(now)}.",
+        f"Person {text(ssin)}: declared in {count} enterprise{'s' if count != 1 else ''}{formerly}, "
+        f"on {now_text(now)}.",
         f"An active account is dormant after {dormant_after} days without a login; "
         f"{FLAG} marks a grant that ends within {window} days.",
     ]
@@ -118,16 +122,41 @@ def render_who(ssin: str, found: Sequence[Presence], now: datetime, dormant_afte
         name = f"  {text(presence.enterprise_name)}" if presence.enterprise_name else ""
         lines += [
             "",
-            f"# enterprise {enterprise_label(presence.enterprise)}{name}",
+            f"# enterprise {enterprise_label(presence.enterprise)}{name}{'' if presence.declared else '  (former)'}",
             f"  name:        {text(presence.name)}",
             f"  account:     {_status_line(presence.account, now, dormant_after)}",
             f"  last login:  {_last_login(presence.account)}",
         ]
-        if presence.grants:
+        if not presence.declared:
+            lines += [f"  removed:     {_removal(presence.removed)}", "  grants:      none (no longer declared)"]
+        elif presence.grants:
             lines += ["  grants:", *_grant_lines(presence.grants, today, window)]
         else:
             lines.append("  grants:      none (declared, with no role left)")
     return "\n".join(lines) + "\n"
+
+
+def _removal(entry: AuditEntry | None) -> str:
+    """When, by whom and by which apply the person's record was removed, as the trail says."""
+    if entry is None:
+        return "not in the audit trail"
+    return (
+        f"{text(entry.at)} by {text(entry.actor or 'unknown actor')}, run {text(entry.run or '-')}, "
+        f"plan {text((entry.plan_hash or '-')[:12])}"
+    )
+
+
+def _removal_document(entry: AuditEntry | None) -> dict | None:
+    if entry is None:
+        return None
+    return {
+        "at": entry.at,
+        "actor": entry.actor,
+        "run": entry.run,
+        "plan_hash": entry.plan_hash or None,
+        "action": entry.action,
+        "entry": entry.seq,
+    }
 
 
 def _grant_document(grant: Grant, today: date, window: int) -> dict:
@@ -185,6 +214,8 @@ def who_document(ssin: str, found: Sequence[Presence], now: datetime, dormant_af
                 "enterprise": presence.enterprise,
                 "enterprise_name": presence.enterprise_name,
                 "name": presence.name,
+                "declared": presence.declared,
+                "removed": _removal_document(presence.removed),
                 "account": _account_document(presence.account, now, dormant_after),
                 "grants": [_grant_document(grant, today, window) for grant in presence.grants],
             }

@@ -192,6 +192,10 @@ class Store(Protocol):
 
     def account_of(self, enterprise: str, ssin: str) -> Account | None: ...
 
+    def enterprises_of_person(self, ssin: str) -> list[str]:
+        """The enterprises whose records name the person, or that keep an account of theirs (one
+        they were removed from keeps it, deactivated), by number."""
+
     def awaiting_codes(self, numbers: Iterable[str] | None = None, limit: int | None = None) -> list[Account]:
         """Pending accounts whose codes were never issued (all enterprises when None)."""
 

@@ -189,6 +189,12 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, WritesBehind, ABC):
         found = self._accounts("a.enterprise = ? AND a.ssin = ?", (enterprise, ssin))
         return found[0] if found else None
 
+    def enterprises_of_person(self, ssin: str) -> list[str]:
+        # Read through (both keyed by enterprise first): an index by person would slow every first apply.
+        where = "FROM persons WHERE ssin = ? UNION SELECT enterprise FROM accounts WHERE ssin = ?"
+        with self._snapshot():
+            return sorted(str(row[0]) for row in self._rows(f"SELECT enterprise {where}", (ssin, ssin)))
+
     def awaiting_codes(self, numbers: Iterable[str] | None = None, limit: int | None = None) -> list[Account]:
         # No ORDER BY in SQL: the planner then uses the index that finds these rows directly.
         where = "a.status = 'pending' AND a.codes_issued_at IS NULL"
