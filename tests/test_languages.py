@@ -6,6 +6,7 @@ from __future__ import annotations
 import gettext
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,15 @@ from babel.messages.pofile import read_po
 from reconciler.accounts import firstlogin
 from reconciler.accounts.delivery import Letter, LetterBox
 from reconciler.accounts.lifecycle import issue_codes
-from reconciler.accounts.overview import CO_MAIN, CONTACT_CENTER_PHONE, MAIN, CodeIssuers, Issuer, NewCodes
+from reconciler.accounts.overview import (
+    CO_MAIN,
+    CONTACT_CENTER_PHONE,
+    MAIN,
+    CodeIssuers,
+    Issuer,
+    NewCodes,
+    overview,
+)
 from reconciler.accounts.passwords import MAX_LENGTH, password_problems
 from reconciler.declare.catalogue import shipped_catalogue
 from reconciler.declare.catalogue_file import read_catalogue
@@ -341,7 +350,7 @@ def test_expired_codes_say_who_issues_new_ones(site, store_url: str, ssin: str, 
     assert expected in response.text
 
 
-def test_the_overview_speaks_the_declared_language(site) -> None:
+def test_the_overview_speaks_the_declared_language(site, store_url: str) -> None:
     web, store, letters = site
     sofie = store.account_of(SS, SOFIE)
     assert sofie.language == "nl"
@@ -359,10 +368,45 @@ def test_the_overview_speaks_the_declared_language(site) -> None:
     page = web.get("/first-login/password").text
     password = "Zinnebeeld-Korst-1958"
     web.post("/first-login/password", data={"csrf_token": token(page), "password": password, "confirmation": password})
+    dormant(store_url, KARIM)
     page = web.get("/me", headers={"Accept-Language": "en"}).text
     assert html_lang(page) == "nl"
+    assert "actief, maar al 90 dagen of langer niet aangemeld" in page  # Karim, gone quiet
     assert "Uw account is actief." in page
     assert '<span id="role">hoofdtoegangsbeheerder</span>' in page
     assert "<li>toegangsbeheerder voor Sociaal secretariaat</li>" in page
     assert "3 gebruikers" in page and "Werkgever RSZ" in page
     assert "Dimona (onmiddellijke aangifte van tewerkstelling)" in page
+
+
+def dormant(store_url: str, ssin: str, days: int = 120) -> None:
+    """The person's account active, its last login ``days`` before ``NOW`` (written as the pages would)."""
+    at = (NOW - timedelta(days=days)).isoformat()
+    outside_write(
+        store_url,
+        f"UPDATE accounts SET status = 'active', codes_issued_at = '{at}', activated_at = '{at}', "
+        f"last_login_at = '{at}' WHERE enterprise = '{SS}' AND ssin = '{ssin}'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "active, but no login for 90 days or more"),
+        ("nl", "actief, maar al 90 dagen of langer niet aangemeld"),
+        ("fr", "actif, mais aucune connexion depuis 90 jours ou plus"),
+        ("de", "aktiv, aber seit 90 Tagen oder länger keine Anmeldung"),
+    ],
+)
+def test_the_overview_names_accounts_nobody_logged_in_to_for_90_days(
+    secretariat, store_url: str, language: str, expected: str
+) -> None:
+    """An access manager sees which of their people have not used their account for 90 days: the
+    ones to ask whether it is still needed.  89 days is still active."""
+    dormant(store_url, KARIM, days=120)
+    dormant(store_url, PIETER, days=89)
+    view = overview(secretariat, secretariat.account_of(SS, SOFIE), NOW, language)
+    people = {p.username: p for q in view.qualities for p in [*q.users, *q.co_access_managers]}
+    karim, pieter = (people[secretariat.account_of(SS, ssin).username] for ssin in (KARIM, PIETER))
+    assert (karim.status, karim.status_phrase.say(language)) == ("dormant", expected)
+    assert pieter.status == "active"

@@ -16,6 +16,7 @@ from reconciler.declare.catalogue import Catalogue, load_catalogue
 from reconciler.declare.characters import escape
 from reconciler.locale import N_, Phrase
 from reconciler.plan.authority import Roles, may_issue_codes, roles_by_person
+from reconciler.plan.dormancy import DORMANT, DORMANT_AFTER_DAYS, account_status
 from reconciler.records.state import Address, Kind, as_codes, as_text
 from reconciler.store.port import WAITING, Account, Store
 
@@ -43,7 +44,14 @@ CO_ACCESS_MANAGER_OF = N_("co-access manager of %(quality)s")
 USER_OF = N_("user of %(quality)s")
 
 
+# An active account nobody logged in to for a long time (``plan.dormancy``): its manager is the one
+# to ask whether it is still needed.  The pages judge it at the portal's 90 days.
+DORMANT_STATUS = N_("active, but no login for %(days)s days or more")
+
+
 def status_phrase(status: str) -> Phrase:
+    if status == DORMANT:
+        return Phrase.of(DORMANT_STATUS, days=DORMANT_AFTER_DAYS)
     return Phrase(STATUSES.get(status, status))
 
 
@@ -205,7 +213,8 @@ def overview(store: Store, account: Account, now: datetime, language: str = "en"
     def person(ssin: str, detail: str = "") -> Person:
         found = accounts.get(ssin)
         name = as_text(dict(records.get(Address(number, Kind.PERSON, "", ssin), ())).get("name", ssin))
-        return Person(name, found.username if found else "", found.effective_status(now) if found else "", detail)
+        status = account_status(found, now, DORMANT_AFTER_DAYS) if found else ""
+        return Person(name, found.username if found else "", status, detail)
 
     def services(codes: tuple[str, ...]) -> str:
         return ", ".join(catalogue.services[c].label(language) if c in catalogue.services else c for c in codes)
