@@ -62,7 +62,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install browser axe lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 ## Texts to translate: extract them from the code and templates into messages.pot and merge them
 ## into each language's messages.po (then translate, then `make translations`).
