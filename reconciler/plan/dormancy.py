@@ -25,11 +25,15 @@ DORMANT = "dormant"
 
 def last_seen(account: Account) -> str | None:
     """When the account was last used, as stored (ISO 8601, UTC): its last login or its activation."""
-    known = [at for at in (account.last_login_at, account.activated_at) if at]
-    return max(known) if known else None  # stored as text in UTC to the second: text order is time order
+    # Stored as text in UTC to the second: text order is time order.  Anything else was written by
+    # hand (SQLite keeps any type in any column): it says nothing of when.
+    known = [at for at in (account.last_login_at, account.activated_at) if at and isinstance(at, str)]
+    return max(known) if known else None
 
 
-def _moment(stored: str) -> datetime | None:
+def _moment(stored: object) -> datetime | None:
+    if not isinstance(stored, str):
+        return None
     try:
         found = datetime.fromisoformat(stored)
     except ValueError:  # a value written by hand: no moment to measure from

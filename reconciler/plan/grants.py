@@ -24,7 +24,7 @@ import orjson
 
 from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.records.state import Address, EnterpriseState, Fields, Kind, Value
-from reconciler.store.audit import AuditEntry
+from reconciler.store.audit import AuditEntry, in_order
 from reconciler.store.port import Account, Store
 
 MAIN = "main_access_manager"
@@ -133,7 +133,7 @@ def _origins(entries: Iterable[AuditEntry]) -> tuple[dict[str, AuditEntry], dict
     entry that last made each person the holder of a single-valued role, by (address, field, ssin)."""
     created: dict[str, AuditEntry] = {}
     became: dict[tuple[str, str, str], AuditEntry] = {}
-    for entry in sorted(entries, key=lambda e: e.seq):
+    for entry in in_order(entries):
         if entry.action == CREATE or (entry.action == ADOPT and entry.before is None):
             created[entry.address] = entry
         if entry.after is None or ACCESS_MANAGER not in entry.after:  # neither field (one is in the other's name)
@@ -250,14 +250,14 @@ def presence_of(store: Store, ssin: str) -> list[Presence]:
         elif account is not None:
             name, removed = _former(entries, str(address))
             found.append(Presence(number, enterprise_name, name, (), account, declared=False, removed=removed))
-    return found
+    return sorted(found, key=lambda presence: not presence.declared)  # those that declare them first
 
 
 def _former(entries: Iterable[AuditEntry], address: str) -> tuple[str, AuditEntry | None]:
     """A removed person's name as the trail last gave it, and the entry that removed their record
     (the newest entry of the record, when it left the record absent)."""
     name, last = "", None
-    for entry in sorted(entries, key=lambda e: e.seq):
+    for entry in in_order(entries):
         if entry.address != address:
             continue
         last = entry

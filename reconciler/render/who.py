@@ -140,6 +140,8 @@ def _removal(entry: AuditEntry | None) -> str:
     """When, by whom and by which apply the person's record was removed, as the trail says."""
     if entry is None:
         return "not in the audit trail"
+    if not entry.at:  # the entry is there, the record of its apply is not (written by hand)
+        return f"entry {entry.seq} of the audit trail, whose apply is not in it"
     return (
         f"{text(entry.at)} by {text(entry.actor or 'unknown actor')}, run {text(entry.run or '-')}, "
         f"plan {text((entry.plan_hash or '-')[:12])}"

@@ -120,33 +120,40 @@ class SqliteStore(SqlStore):
         # as SQLite requires, and read by SQLite when the transaction begins.
         db.execute("PRAGMA temp_store = MEMORY")
         try:
-            db.execute("BEGIN IMMEDIATE")  # the file's write lock: waits up to the lock timeout
-        except sqlite3.OperationalError as error:
+            self._begin()
+            try:
+                # A first apply writes millions of rows and their indexes in one transaction: with SQLite's
+                # default 2 MB of cache, pages are written out and read back many times before it commits.
+                db.execute(f"PRAGMA cache_size = -{APPLY_CACHE_KIB}")
+                self._write_holder(sorted(set(enterprises)), run, now)
+                db.execute("INSERT INTO apply_in_progress VALUES (1)")
+                with self._writing_behind():
+                    yield SqlTransaction(self, now)
+                db.execute("DELETE FROM apply_in_progress")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                try:
+                    self.holder_file.unlink(missing_ok=True)
+                finally:
+                    db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")  # the memory is given back
+        finally:
+            if db.in_transaction:  # interrupted (Ctrl-C) as BEGIN returned, before the block that rolls back
+                db.execute("ROLLBACK")
             db.execute("PRAGMA temp_store = DEFAULT")
+
+    def _begin(self) -> None:
+        """Take the file's write lock, waiting up to the lock timeout (``LockTimeout`` then)."""
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
             if "locked" not in str(error):
                 raise
             holders = self.lock_holders()
             by = f" held by {holders[0].holder} (run {holders[0].run}) since {holders[0].since}" if holders else ""
             raise LockTimeout(f"timed out waiting for the lock of {self.url}{by}") from None
-        try:
-            # A first apply writes millions of rows and their indexes in one transaction: with SQLite's
-            # default 2 MB of cache, pages are written out and read back many times before it commits.
-            db.execute(f"PRAGMA cache_size = -{APPLY_CACHE_KIB}")
-            self._write_holder(sorted(set(enterprises)), run, now)
-            db.execute("INSERT INTO apply_in_progress VALUES (1)")
-            with self._writing_behind():
-                yield SqlTransaction(self, now)
-            db.execute("DELETE FROM apply_in_progress")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            try:
-                self.holder_file.unlink(missing_ok=True)
-            finally:
-                db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")  # the memory is given back
-                db.execute("PRAGMA temp_store = DEFAULT")
 
     def _in_transaction(self) -> bool:
         return self._connection.in_transaction
