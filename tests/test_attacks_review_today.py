@@ -14,7 +14,6 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from conftest import EXAMPLES, outside_write
 from hypothesis import given, settings
@@ -25,9 +24,9 @@ from reconciler.accounts.lifecycle import issue_codes
 from reconciler.accounts.overview import overview
 from reconciler.store import behind
 from reconciler.store.backends import open_store
-from reconciler.store.postgresql import split_url
 from reconciler.store.usernames import base_username
 from reconciler.web.app import create_app
+from tests.test_hostile_names import write_rows
 from tests.test_lifecycle import NOW, PIETER, apply_paths, code_of
 from tests.test_web import token
 from tests.test_who import (
@@ -50,14 +49,7 @@ ESC, RLO = "\x1b", "\u202e"
 
 def outside(url: str, statement: str, params: tuple = ()) -> None:
     """A write made with another tool, with parameters (so any text, bytes too in SQLite, goes in)."""
-    if url.startswith("sqlite"):
-        with sqlite3.connect(url.split("://", 1)[1][1:]) as db:
-            db.execute(statement, params)
-        return
-    conninfo, schema = split_url(url)
-    with psycopg.connect(conninfo, autocommit=True) as db:
-        db.execute(f'SET search_path TO "{schema}"')
-        db.execute(statement.replace("?", "%s"), params)
+    write_rows(url, statement, *params)
 
 
 def sqlite_only(url: str) -> None:
