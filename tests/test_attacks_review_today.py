@@ -27,8 +27,8 @@ from reconciler.store.backends import open_store
 from reconciler.store.usernames import base_username
 from reconciler.web.app import create_app
 from tests.test_hostile_names import write_rows
-from tests.test_lifecycle import NOW, PIETER, apply_paths, code_of
-from tests.test_web import token
+from tests.test_languages import sign_in_sofie
+from tests.test_lifecycle import NOW, PIETER, apply_paths
 from tests.test_who import (
     KARIM,
     SCHEMA,
@@ -459,24 +459,6 @@ def site(store, store_url: str, tmp_path: Path):
     issue_codes(store, LetterBox(str(letters)), None, NOW, "l", "r")
     app = create_app(store_url, secret_key="test", clock=lambda: NOW)
     return app.test_client(), store, letters
-
-
-def sign_in_sofie(web, store, letters: Path) -> None:
-    sofie = store.account_of(SS, SOFIE)
-    page = web.get("/first-login").text
-    web.post(
-        "/first-login",
-        data={
-            "csrf_token": token(page),
-            "username": sofie.username,
-            "temporary_password": code_of(letters, SS, "sclaes"),
-        },
-    )
-    page = web.get("/first-login/identity").text
-    web.post("/first-login/identity", data={"csrf_token": token(page), "ssin": SOFIE})
-    page = web.get("/first-login/password").text
-    password = "Zinnebeeld-Korst-1958"
-    web.post("/first-login/password", data={"csrf_token": token(page), "password": password, "confirmation": password})
 
 
 def last_used(url: str, ssin: str, at: datetime) -> None:

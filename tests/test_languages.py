@@ -350,10 +350,9 @@ def test_expired_codes_say_who_issues_new_ones(site, store_url: str, ssin: str, 
     assert expected in response.text
 
 
-def test_the_overview_speaks_the_declared_language(site, store_url: str) -> None:
-    web, store, letters = site
+def sign_in_sofie(web, store, letters: Path) -> None:
+    """Sofie's first login, to the end: her codes, her national register number, a new password."""
     sofie = store.account_of(SS, SOFIE)
-    assert sofie.language == "nl"
     page = web.get("/first-login").text
     web.post(
         "/first-login",
@@ -368,6 +367,12 @@ def test_the_overview_speaks_the_declared_language(site, store_url: str) -> None
     page = web.get("/first-login/password").text
     password = "Zinnebeeld-Korst-1958"
     web.post("/first-login/password", data={"csrf_token": token(page), "password": password, "confirmation": password})
+
+
+def test_the_overview_speaks_the_declared_language(site, store_url: str) -> None:
+    web, store, letters = site
+    assert store.account_of(SS, SOFIE).language == "nl"
+    sign_in_sofie(web, store, letters)
     dormant(store_url, KARIM)
     page = web.get("/me", headers={"Accept-Language": "en"}).text
     assert html_lang(page) == "nl"
