@@ -227,8 +227,8 @@ def grants_of_enterprise(store: Store, number: str) -> list[Grant]:
 
 
 def presence_of(store: Store, ssin: str) -> list[Presence]:
-    """The person ``ssin`` in every enterprise that declares them, or that keeps their account after
-    removing them, by enterprise number.
+    """The person ``ssin`` in every enterprise that declares them, then in every one that keeps their
+    account after removing them, each by enterprise number.
 
     Reads only those enterprises (``Store.enterprises_of_person``), their audit trails and the
     person's accounts.
