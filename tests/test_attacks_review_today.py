@@ -531,3 +531,17 @@ def test_audit_verify_names_an_entry_numbered_with_text_instead_of_failing(run, 
     result = run("audit", "verify", "--state", store_url)
     assert result.exit_code == 1
     assert "out of sequence" in result.output or "written by hand" in result.output, result.output
+
+
+def test_a_removal_entry_numbered_with_text_is_not_taken_for_the_removal(run, trail, store_url) -> None:
+    """A delete entry of the person numbered 'x' by hand (SQLite keeps text in an INTEGER column):
+    `who` takes no removal from it (it is no entry of the chain, which `audit verify` says), and the
+    JSON keeps to its schema (an entry's number is an integer)."""
+    sqlite_only(store_url)
+    karim_removed_by_hand(store_url)
+    forge_entry(store_url, run_id=1, seq="x", before=json.dumps({"name": "Karim Lambert"}))  # type: ignore[arg-type]
+    shown, as_json, document = who_both(run, store_url, KARIM)
+    assert (shown.exit_code, as_json.exit_code) == (1, 1)
+    assert "  removed:     not in the audit trail" in shown.stdout
+    assert schema_errors(document) == []
+    assert document["enterprises"][0]["removed"] is None

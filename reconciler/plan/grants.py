@@ -255,10 +255,11 @@ def presence_of(store: Store, ssin: str) -> list[Presence]:
 
 def _former(entries: Iterable[AuditEntry], address: str) -> tuple[str, AuditEntry | None]:
     """A removed person's name as the trail last gave it, and the entry that removed their record
-    (the newest entry of the record, when it left the record absent)."""
+    (the newest entry of the record, when it left the record absent).  An entry numbered otherwise
+    than by a whole number was written by hand, outside the chain: it says nothing here."""
     name, last = "", None
     for entry in in_order(entries):
-        if entry.address != address:
+        if entry.address != address or not isinstance(entry.seq, int):
             continue
         last = entry
         for side in (entry.after, entry.before):
