@@ -134,3 +134,38 @@ def test_a_write_handed_over_outside_its_transaction_is_not_made(store) -> None:
     with store._snapshot():
         assert store._rows("SELECT count(*) FROM audit_runs") == [(0,)]
         assert store._rows("SELECT count(*) FROM registry") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows"),
+    [
+        (("n", "a", "b"), [(n, f"a{n}", f"b{n}") for n in range(250)]),  # every value bound
+        (("n", "a", "b"), [(n, None, f"b{n}") for n in range(250)]),  # a column NULL in every row
+        (("n", "a", "b"), [(n, None if n % 7 else "x", None) for n in range(250)]),  # NULL in some rows only
+        (("n", "a", "b"), [(n, None, None) for n in range(250)]),  # one column left to bind
+        (("a", "b"), [(None, None)] * 250),  # nothing to bind
+    ],
+)
+def test_columns_null_in_every_row_are_written_as_null(store, columns: tuple, rows: list) -> None:
+    """A column that is NULL in every row is NULL in the statement's text, not bound row by row;
+    the rows stored are the same either way."""
+    texts: list[str] = []
+    real_q = store.q
+
+    def seen(sql: str) -> str:
+        texts.append(sql)
+        return real_q(sql)
+
+    with store.transaction(NOW, [E], "r"):
+        store.connection.execute("CREATE TABLE scratch (n INTEGER, a TEXT, b TEXT)")
+        store.q = seen  # type: ignore[method-assign]
+        try:
+            store.insert_rows("scratch", columns, rows)  # on the write-behind thread
+            found = store._rows(f"SELECT {', '.join(columns)} FROM scratch ORDER BY n")
+        finally:
+            del store.q
+        store.connection.execute("DROP TABLE scratch")
+    assert sorted(found, key=repr) == sorted(rows, key=repr)
+    inserts = [text for text in texts if text.startswith("INSERT INTO scratch")]
+    null_everywhere = [c for i, c in enumerate(columns) if all(row[i] is None for row in rows)]
+    assert all(text.count("NULL") == (text.count("(") - 1) * len(null_everywhere) for text in inserts)

@@ -8,9 +8,9 @@ enterprise the plan touches must verify.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from itertools import groupby
 
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.authority import check_authority
@@ -19,8 +19,11 @@ from reconciler.plan.gates import Policy, Refusal, check_gates, unlifted
 from reconciler.plan.plan import Plan
 from reconciler.plan.saved import SavedPlan, plan_hash
 from reconciler.records import clock
+from reconciler.records.change import Change
 from reconciler.store import audit
-from reconciler.store.port import StalePlan, Store
+from reconciler.store.port import StalePlan, Store, batched
+
+EXECUTED_TOGETHER = 20_000  # changes handed to the store at a time, at most
 
 
 class Refused(Exception):
@@ -121,8 +124,8 @@ def apply_plan(
         transaction.allow_broken_audit = audit.OVERRIDE in overrides
         if plan.changes:
             transaction.check_audit(shared, enterprises)
-        for _, batch in groupby(plan.changes, key=lambda c: (c.address.enterprise, c.step)):
-            transaction.execute(list(batch))
+        for batch in in_steps(plan.changes):
+            transaction.execute(batch)
         read_at = {number: version for number, version, *_ in plan.sync}
         still = transaction.versions(adopted)
         people = adopted_people(plan.drift, changed_addresses)
@@ -141,3 +144,20 @@ def apply_plan(
             kept = {path: facts[path] for path, _ in files if path in facts}
             transaction.record_sync(number, files, digest, (version or 0) + (number in changed), expiry, kept)
     return heads
+
+
+def in_steps(changes: Sequence[Change]) -> Iterator[list[Change]]:
+    """The changes in the order they are executed, in batches that share a step (an action and a kind).
+
+    Step by step over all enterprises rather than enterprise by enterprise: the records of one
+    enterprise never point at another's, so the order between enterprises is free, and a batch
+    then holds the users of many small enterprises.  Each batch is a few statements; a first
+    apply of 8,449 enterprises had made 50,704 batches enterprise by enterprise, and the store
+    spent more time handing them over than inserting them.  Within a step the plan's order
+    (enterprise by enterprise) is kept, so user names are given out in the same order.
+    """
+    steps: dict[int, list[Change]] = {}
+    for change in changes:
+        steps.setdefault(change.step, []).append(change)
+    for step in sorted(steps):
+        yield from batched(steps[step], EXECUTED_TOGETHER)

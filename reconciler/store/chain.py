@@ -71,16 +71,30 @@ class ChainWriter:
     def record_audit(self, shared: Context, changes: list[Change]) -> None:
         """Append one entry per change to each enterprise's chain, and move the chain's head.
 
-        An enterprise's entries are made and written ``AUDIT_BATCH`` at a time, each batch going on
-        from the head the one before left: the chain is the same, and a first apply of an
-        enterprise of 100,000 users does not hold 200,000 entries and their texts at once.
+        Entries are made and written ``AUDIT_BATCH`` at a time, each batch of an enterprise going
+        on from the head the one before left: the chain is the same, and a first apply of an
+        enterprise of 100,000 users does not hold 200,000 entries and their texts at once.  The
+        entries of many small enterprises go in one batch, and the heads move once, at the end:
+        a statement or two per enterprise cost a first apply of 8,449 enterprises more time
+        handing them to the store than inserting them.
         """
         by_enterprise: dict[str, list[Change]] = {}
         for change in changes:
             by_enterprise.setdefault(change.address.enterprise, []).append(change)
+        rows: list[tuple] = []
         for enterprise, found in sorted(by_enterprise.items()):
+            self.check_audit(shared, [enterprise])
             for start in range(0, len(found), AUDIT_BATCH):
-                self._append(shared, enterprise, change_events(found[start : start + AUDIT_BATCH]))
+                rows += self._chained(shared, enterprise, change_events(found[start : start + AUDIT_BATCH]))
+                if len(rows) >= AUDIT_BATCH:
+                    self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
+                    rows = []
+        if rows:
+            self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
+        self.store.connection.cursor().executemany(
+            self.store.q("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?"),
+            [(*self._heads[enterprise], enterprise) for enterprise in sorted(by_enterprise)],
+        )
 
     def check_audit(self, shared: Context, enterprises: Iterable[str]) -> None:
         """Refuse (``ChainBroken``) to go on when the chain of an enterprise about to be written does not verify.
@@ -167,14 +181,23 @@ class ChainWriter:
         self._insert(shared, enterprise, events)
 
     def _insert(self, shared: Context, enterprise: str, events: list[tuple[str, str, str | None, str | None]]) -> None:
+        rows = self._chained(shared, enterprise, events)
+        self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
+        seq, head = self._heads[enterprise]
+        self.store.later(
+            "UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?", (seq, head, enterprise)
+        )
+
+    def _chained(self, shared: Context, enterprise: str, events: list[tuple[str, str, str | None, str | None]]) -> list:
+        """The rows of ``events`` continuing the enterprise's chain; its head (``audit_head``) moves
+        to the last of them, the stored head is the caller's to move."""
         seq, head = self.audit_head(enterprise)
         rows = chain_events(shared, enterprise, events, seq, head, self._run_id(shared))
-        self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
         last = self._heads[enterprise] = (rows[-1][1], rows[-1][-1])
-        self.store.later("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?", (*last, enterprise))
         if self.store.verified_chains.get(enterprise) == (seq, head):
             # Appended by this process to a chain it verified: the new head needs no reading again.
             self.store.verified_chains[enterprise] = last
+        return rows
 
     def _run_id(self, shared: Context) -> int:
         """The row of audit_runs that holds what every entry of this apply shares, written on first use."""
