@@ -124,18 +124,22 @@ def apply_plan(
         transaction.allow_broken_audit = audit.OVERRIDE in overrides
         if plan.changes:
             transaction.check_audit(shared, enterprises)
+        read_at = {number: version for number, version, *_ in plan.sync}
+        still = transaction.versions(adopted)  # only where the store is still as the plan read it
+        adopting = {
+            number: events for number, events in sorted(adopted.items()) if still.get(number) == read_at.get(number)
+        }
+        trail = transaction.audit_batches(shared, plan.changes, adopting)
         for batch in in_steps(plan.changes):
             transaction.execute(batch)
-        read_at = {number: version for number, version, *_ in plan.sync}
-        still = transaction.versions(adopted)
+            next(trail, None)  # the next audit entries are made while the store inserts these records
+        for _ in trail:
+            pass
         people = adopted_people(plan.drift, changed_addresses)
-        for number, events in sorted(adopted.items()):  # only where the store is still as the plan read it
-            if still.get(number) == read_at.get(number):
-                transaction.record_events(shared, number, events)
-                transaction.accounts_follow_people([person for person in people if person[0] == number])
+        for number in adopting:
+            transaction.accounts_follow_people([person for person in people if person[0] == number])
         heads = {}
         if plan.changes:
-            transaction.record_audit(shared, list(plan.changes))
             transaction.bump_versions(enterprises)
             heads = {number: transaction.audit_head(number) for number in enterprises}
         changed = set(enterprises)

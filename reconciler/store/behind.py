@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +39,14 @@ QUEUED = 4  # batches made and waiting: bounds the memory rows wait in
 # alone); so a statement carries as many rows as the values it may carry allow
 # (``_values_limit``), up to this many.
 ROWS_PER_STATEMENT = 10_000
+# How long a thread that wants Python's lock waits before the thread holding it must let go, while
+# a transaction writes behind (Python's default is five milliseconds).  The inserting thread wants
+# the lock back after each statement, while the other makes rows: a first apply of a million
+# users spent 21.5 s writing with the default and 20.2 s with this.
+HANDOVER_SECONDS = 0.0002
+_handover = threading.Lock()
+_writing = 0  # transactions writing behind now, in any thread: the last to end restores the default
+_default_interval = sys.getswitchinterval()
 
 
 class WriteBehind:
@@ -127,8 +136,9 @@ class WritesBehind(ABC):
         """Inside a transaction: its bulk inserts run on a thread of their own (``behind``)."""
         self._behind = WriteBehind()
         try:
-            yield
-            self._behind.settle()
+            with _quick_handover():
+                yield
+                self._behind.settle()
         finally:
             behind, self._behind = self._behind, None
             behind.stop()
@@ -205,6 +215,24 @@ class WritesBehind(ABC):
                     statement, (tuple(flat(values(rows[i : i + size]))) for i in range(start, whole, size))
                 )
             start = whole
+
+
+@contextmanager
+def _quick_handover() -> Iterator[None]:
+    """``HANDOVER_SECONDS`` as the interpreter's switch interval while any transaction writes behind."""
+    global _writing, _default_interval
+    with _handover:
+        if _writing == 0:
+            _default_interval = sys.getswitchinterval()
+            sys.setswitchinterval(HANDOVER_SECONDS)
+        _writing += 1
+    try:
+        yield
+    finally:
+        with _handover:
+            _writing -= 1
+            if _writing == 0:
+                sys.setswitchinterval(_default_interval)
 
 
 def _projection(bound: list[int], width: int) -> Callable[[Sequence[tuple]], Iterable[tuple]]:

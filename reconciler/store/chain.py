@@ -8,7 +8,7 @@ appended since, as long as the entry it verified last is still there unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from reconciler.records.change import Change
@@ -62,39 +62,45 @@ class ChainWriter:
     def record_events(
         self, shared: Context, enterprise: str, events: list[tuple[str, str, dict | None, dict | None]]
     ) -> None:
-        self._append(
-            shared,
-            enterprise,
-            [(action, subject, event_json(before), event_json(after)) for action, subject, before, after in events],
-        )
+        self._append(shared, enterprise, _as_json(events))
 
-    def record_audit(self, shared: Context, changes: list[Change]) -> None:
-        """Append one entry per change to each enterprise's chain, and move the chain's head.
+    def audit_batches(
+        self, shared: Context, changes: Sequence[Change], adopted: Mapping[str, list[tuple]]
+    ) -> Iterator[None]:
+        """Append one entry per change to each enterprise's chain, after the entries of the records
+        it adopts (``adopted``: its events, as ``record_events`` takes them), and move the chain's
+        head; one batch handed to the store at each step.
 
         Entries are made and written ``AUDIT_BATCH`` at a time, each batch of an enterprise going
         on from the head the one before left: the chain is the same, and a first apply of an
         enterprise of 100,000 users does not hold 200,000 entries and their texts at once.  The
-        entries of many small enterprises go in one batch, and the heads move once, at the end:
-        a statement or two per enterprise cost a first apply of 8,449 enterprises more time
+        entries of many small enterprises go in one batch, and the heads move once, at the last
+        step: a statement or two per enterprise cost a first apply of 8,449 enterprises more time
         handing them to the store than inserting them.
         """
         by_enterprise: dict[str, list[Change]] = {}
         for change in changes:
             by_enterprise.setdefault(change.address.enterprise, []).append(change)
         rows: list[tuple] = []
-        for enterprise, found in sorted(by_enterprise.items()):
+        written = sorted(set(by_enterprise) | set(adopted))
+        for enterprise in written:
             self.check_audit(shared, [enterprise])
+            if adopted.get(enterprise):
+                rows += self._chained(shared, enterprise, _as_json(adopted[enterprise]))
+            found = by_enterprise.get(enterprise, [])
             for start in range(0, len(found), AUDIT_BATCH):
                 rows += self._chained(shared, enterprise, change_events(found[start : start + AUDIT_BATCH]))
                 if len(rows) >= AUDIT_BATCH:
                     self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
                     rows = []
+                    yield
         if rows:
             self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
         self.store.connection.cursor().executemany(
             self.store.q("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?"),
-            [(*self._heads[enterprise], enterprise) for enterprise in sorted(by_enterprise)],
+            [(*self._heads[enterprise], enterprise) for enterprise in written],
         )
+        yield
 
     def check_audit(self, shared: Context, enterprises: Iterable[str]) -> None:
         """Refuse (``ChainBroken``) to go on when the chain of an enterprise about to be written does not verify.
@@ -207,3 +213,8 @@ class ChainWriter:
             statement = f"INSERT INTO audit_runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(values))})"
             found = self._runs[shared] = int(self.store._rows(f"{statement} RETURNING id", values)[0][0])
         return found
+
+
+def _as_json(events: list[tuple[str, str, dict | None, dict | None]]) -> list[tuple[str, str, str | None, str | None]]:
+    """Events as ``record_events`` takes them, their values as JSON text."""
+    return [(action, subject, event_json(before), event_json(after)) for action, subject, before, after in events]

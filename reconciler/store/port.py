@@ -6,7 +6,7 @@ SQL.  Backends import the types defined here; ``backends.open_store`` picks one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -138,8 +138,13 @@ class Transaction(Protocol):
     def bump_versions(self, numbers: Iterable[str]) -> None:
         """Count the apply as one write to each enterprise it touched."""
 
-    def record_audit(self, shared: Context, changes: list[Change]) -> None:
-        """Append the changes to the audit trail, in the same transaction."""
+    def audit_batches(
+        self, shared: Context, changes: Sequence[Change], adopted: Mapping[str, list[tuple]]
+    ) -> Iterator[None]:
+        """Append the changes to the audit trail, in the same transaction, after the ``adopted``
+        events of each enterprise (as ``record_events`` takes them), a batch at a time: each step
+        hands one batch to the store, and the trail is complete once every step was taken (the
+        caller may do other work between steps while a batch is written)."""
 
     def accounts_follow_people(self, people: list[tuple[str, str, str | None]]) -> None:
         """Accounts for people whose records came or went by other means: (enterprise, ssin, name, or

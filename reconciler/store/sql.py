@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from importlib import resources
@@ -24,6 +24,7 @@ from reconciler.records.state import (
     Fields,
     Kind,
     StoredEnterprise,
+    Value,
     as_text,
 )
 from reconciler.store.audit import Context
@@ -41,7 +42,7 @@ from reconciler.store.port import (
     now_text,
 )
 from reconciler.store.synced import SyncedFiles
-from reconciler.store.tables import TABLES, to_column
+from reconciler.store.tables import TABLES
 from reconciler.store.trail import AuditReads
 from reconciler.store.usernames import UsernameAllocator
 
@@ -126,6 +127,10 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, WritesBehind, ABC):
     @abstractmethod
     def _snapshot(self) -> AbstractContextManager[None]:
         """A read-only transaction that sees one consistent state of every table."""
+
+    def _writing_in_bulk(self) -> None:
+        """The transaction is about to insert many rows (``BULK_ROWS`` in one batch): what a backend
+        may do to make that cheaper inside the transaction, undone before it commits."""
 
     def read(self, numbers: Iterable[str] | None = None) -> dict[str, StoredEnterprise]:
         wanted = sorted(set(numbers)) if numbers is not None else None
@@ -313,8 +318,14 @@ def _after(change: Change) -> Fields:
     return change.after
 
 
-def _columns(values: Fields, converted: dict[int, tuple[object, ...]]) -> tuple[object, ...]:
-    """Fields as column values, converted once per fields object of a batch.
+def _name(fields: Fields) -> Value:
+    """A person's name: their first field, as a person's fields are in ``FIELDS`` order."""
+    first = fields[0]
+    return first[1] if first[0] == "name" else dict(fields)["name"]
+
+
+def _columns(values: Fields, converted: dict[int, tuple[object, ...]], columns_of: Callable) -> tuple[object, ...]:
+    """Fields as column values (``Table.columns_of``), converted once per fields object of a batch.
 
     Users share their fields (``records.state.shared``): a batch of a hundred thousand users
     holds a few hundred distinct ones.  Keyed by identity, which is sound while the batch holds
@@ -322,8 +333,11 @@ def _columns(values: Fields, converted: dict[int, tuple[object, ...]]) -> tuple[
     """
     found = converted.get(id(values))
     if found is None:
-        found = converted[id(values)] = tuple(to_column(name, value) for name, value in values)
+        found = converted[id(values)] = columns_of(values)
     return found
+
+
+BULK_ROWS = 10_000  # changes in one batch from which a transaction writes in bulk (``_writing_in_bulk``)
 
 
 class SqlTransaction(ChainWriter):
@@ -377,22 +391,23 @@ class SqlTransaction(ChainWriter):
 
     def _execute_batch(self, changes: list[Change]) -> None:
         first = changes[0]
+        if len(changes) >= BULK_ROWS:
+            self.store._writing_in_bulk()
         table = TABLES[first.address.kind]
         where = " AND ".join(f"{c} = ?" for c in table.key_columns)
         converted: dict[int, tuple[object, ...]] = {}
+        key, columns_of = table.key_values, table.columns_of
         if first.action is Action.CREATE:
-            rows = [table.key_values(c.address) + _columns(_after(c), converted) for c in changes]
+            rows = [key(c.address) + _columns(_after(c), converted, columns_of) for c in changes]
             self.store.insert_rows(table.name, table.key_columns + table.field_columns, rows)
         elif first.action is Action.DELETE:
             statement = f"DELETE FROM {table.name} WHERE {where}"
-            self.store.connection.cursor().executemany(
-                self.store.q(statement), [table.key_values(c.address) for c in changes]
-            )
+            self.store.connection.cursor().executemany(self.store.q(statement), [key(c.address) for c in changes])
         elif table.field_columns:
             assignments = ", ".join(f"{c} = ?" for c in table.field_columns)
             statement = f"UPDATE {table.name} SET {assignments} WHERE {where}"
             self.store.connection.cursor().executemany(
-                self.store.q(statement), [_columns(_after(c), converted) + table.key_values(c.address) for c in changes]
+                self.store.q(statement), [_columns(_after(c), converted, columns_of) + key(c.address) for c in changes]
             )
         if first.address.kind is Kind.PERSON and first.action is not Action.UPDATE:
             self._accounts_follow(changes)
@@ -418,7 +433,7 @@ class SqlTransaction(ChainWriter):
             "accounts",
             ("enterprise", "ssin", "username", "status", "created_at"),
             [
-                (c.address.enterprise, c.address.key, self._username(as_text(dict(_after(c))["name"])), "pending", at)
+                (c.address.enterprise, c.address.key, self._username(as_text(_name(_after(c)))), "pending", at)
                 for c in changes
             ],
             " ON CONFLICT (enterprise, ssin) DO UPDATE SET status = 'pending', created_at = excluded.created_at, "

@@ -8,9 +8,10 @@ the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 
 from reconciler.records.state import FIELDS, Address, Fields, Kind, Value, as_codes, shared
 
@@ -31,13 +32,21 @@ class Table:
     def field_columns(self) -> tuple[str, ...]:
         return FIELDS[self.kind]
 
-    def key_values(self, address: Address) -> tuple[str, ...]:
-        values = [address.enterprise]
-        if self.quality_column:
-            values.append(address.quality)
-        if self.key_column:
-            values.append(address.key)
-        return tuple(values)
+    @cached_property
+    def key_values(self) -> Callable[[Address], tuple[str, ...]]:
+        """The values of ``key_columns`` of an address (taken from the tuple in C: apply takes them
+        from millions of addresses)."""
+        positions = [0] + [2] * bool(self.quality_column) + [3] * bool(self.key_column)
+        if len(positions) == 1:
+            return lambda address: (address[0],)
+        return itemgetter(*positions)
+
+    @cached_property
+    def columns_of(self) -> Callable[[Fields], tuple[object, ...]]:
+        """The values of ``field_columns`` of a record's fields (in that order, as fields are)."""
+        if not (set(self.field_columns) & (BOOLEAN_FIELDS | LIST_FIELDS)):
+            return lambda fields: tuple([value for _, value in fields])
+        return lambda fields: tuple([to_column(name, value) for name, value in fields])
 
     def address(self, row: tuple) -> Address:
         """Address of a row selected as ``key_columns + field_columns``."""
