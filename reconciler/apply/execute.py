@@ -135,6 +135,7 @@ def apply_plan(
             next(trail, None)  # the next audit entries are made while the store inserts these records
         for _ in trail:
             pass
+        transaction.move_heads()  # after the records: a new enterprise's row is among them
         people = adopted_people(plan.drift, changed_addresses)
         for number in adopting:
             transaction.accounts_follow_people([person for person in people if person[0] == number])

@@ -219,20 +219,36 @@ class WritesBehind(ABC):
 
 @contextmanager
 def _quick_handover() -> Iterator[None]:
-    """``HANDOVER_SECONDS`` as the interpreter's switch interval while any transaction writes behind."""
+    """``HANDOVER_SECONDS`` as the interpreter's switch interval while any transaction writes behind.
+
+    Counted in before the interval is lowered and counted out whatever happens, a Ctrl-C while
+    waiting for the count included (the count is finished first, the interrupt raised after):
+    otherwise the lowered interval would stay for the rest of the process.
+    """
     global _writing, _default_interval
-    with _handover:
-        if _writing == 0:
-            _default_interval = sys.getswitchinterval()
-            sys.setswitchinterval(HANDOVER_SECONDS)
-        _writing += 1
+    counted = False
     try:
+        with _handover:
+            if _writing == 0:
+                _default_interval = sys.getswitchinterval()
+            _writing += 1
+            counted = True
+            sys.setswitchinterval(HANDOVER_SECONDS)
         yield
     finally:
-        with _handover:
-            _writing -= 1
-            if _writing == 0:
-                sys.setswitchinterval(_default_interval)
+        interrupted: BaseException | None = None
+        while counted:
+            try:
+                with _handover:
+                    if counted:
+                        _writing -= 1
+                        counted = False
+                        if _writing == 0:
+                            sys.setswitchinterval(_default_interval)
+            except BaseException as error:  # noqa: BLE001 - raised below, once counted out
+                interrupted = interrupted or error
+        if interrupted is not None:
+            raise interrupted
 
 
 def _projection(bound: list[int], width: int) -> Callable[[Sequence[tuple]], Iterable[tuple]]:

@@ -55,6 +55,7 @@ class ChainWriter:
     _checked: set[str]
     _runs: dict[Context, int]  # the audit_runs row of each apply context written in this transaction
     _heads: dict[str, tuple[int, str]]  # each chain's (seq, head) as this transaction read or left it
+    _unmoved: set[str]  # chains ``audit_batches`` appended to whose stored head ``move_heads`` is to move
 
     def _run(self, sql: str, params: tuple = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))
@@ -74,9 +75,9 @@ class ChainWriter:
         Entries are made and written ``AUDIT_BATCH`` at a time, each batch of an enterprise going
         on from the head the one before left: the chain is the same, and a first apply of an
         enterprise of 100,000 users does not hold 200,000 entries and their texts at once.  The
-        entries of many small enterprises go in one batch, and the heads move once, at the last
-        step: a statement or two per enterprise cost a first apply of 8,449 enterprises more time
-        handing them to the store than inserting them.
+        entries of many small enterprises go in one batch, and the stored heads move once, with
+        ``move_heads``: a statement or two per enterprise cost a first apply of 8,449 enterprises
+        more time handing them to the store than inserting them.
         """
         by_enterprise: dict[str, list[Change]] = {}
         for change in changes:
@@ -96,11 +97,17 @@ class ChainWriter:
                     yield
         if rows:
             self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
+        self._unmoved.update(written)
+        yield
+
+    def move_heads(self) -> None:
+        """Store the head of each chain ``audit_batches`` appended to: once the records are written,
+        as a new enterprise's row is among them."""
+        unmoved, self._unmoved = sorted(self._unmoved), set()
         self.store.connection.cursor().executemany(
             self.store.q("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?"),
-            [(*self._heads[enterprise], enterprise) for enterprise in written],
+            [(*self._heads[enterprise], enterprise) for enterprise in unmoved],
         )
-        yield
 
     def check_audit(self, shared: Context, enterprises: Iterable[str]) -> None:
         """Refuse (``ChainBroken``) to go on when the chain of an enterprise about to be written does not verify.

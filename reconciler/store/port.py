@@ -143,8 +143,12 @@ class Transaction(Protocol):
     ) -> Iterator[None]:
         """Append the changes to the audit trail, in the same transaction, after the ``adopted``
         events of each enterprise (as ``record_events`` takes them), a batch at a time: each step
-        hands one batch to the store, and the trail is complete once every step was taken (the
-        caller may do other work between steps while a batch is written)."""
+        hands one batch to the store (the caller may do other work between steps while a batch
+        is written).  The stored chain heads move with ``move_heads``, once every step was taken
+        and the records are written."""
+
+    def move_heads(self) -> None:
+        """Store the head of every chain ``audit_batches`` appended to."""
 
     def accounts_follow_people(self, people: list[tuple[str, str, str | None]]) -> None:
         """Accounts for people whose records came or went by other means: (enterprise, ssin, name, or

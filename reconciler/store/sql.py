@@ -355,6 +355,7 @@ class SqlTransaction(ChainWriter):
         self._checked: set[str] = set()  # enterprises whose chain this transaction verified
         self._runs: dict[Context, int] = {}
         self._heads: dict[str, tuple[int, str]] = {}
+        self._unmoved: set[str] = set()
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))

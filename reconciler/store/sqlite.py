@@ -25,6 +25,9 @@ from reconciler.store.urls import redact_url
 DEFAULT_CACHE_KIB = 2000  # SQLite's own default page cache
 APPLY_CACHE_KIB = 64 * 1024  # while a transaction writes
 PAGE_SIZE = 16 * 1024  # bytes, for stores created from now on
+# The condition of the triggers that count writes made by hand (migrations), which an apply that
+# inserts in bulk sets aside (``SqliteStore._writing_in_bulk``).
+COUNTING_ONLY_OUTSIDE_APPLIES = "WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)"
 
 
 class SqliteStore(SqlStore):
@@ -150,7 +153,9 @@ class SqliteStore(SqlStore):
     def _writing_in_bulk(self) -> None:
         """Set aside, until the transaction ends, the triggers that count writes made outside
         reconciler (each an enterprise's version; they do nothing while ``apply_in_progress`` holds
-        a row, but SQLite still runs each for every row inserted).
+        a row, but SQLite still runs each for every row inserted).  Only those: by the names the
+        migrations give them and the condition they carry; any other trigger kept in the store
+        runs as it always does.
 
         Dropped and made again from their own text inside the transaction: if it rolls back,
         so do the drops; no other connection can write meanwhile (the transaction holds the
@@ -161,8 +166,10 @@ class SqliteStore(SqlStore):
             return
         db = self.connection
         self._aside = db.execute(
-            "SELECT name, sql FROM sqlite_master "
-            "WHERE type = 'trigger' AND sql LIKE '%apply_in_progress%' ORDER BY name"
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND name IN (tbl_name || '_version', tbl_name || '_insert_version', tbl_name || '_update_version', "
+            "tbl_name || '_delete_version') AND instr(sql, ?) > 0 ORDER BY name",
+            (COUNTING_ONLY_OUTSIDE_APPLIES,),
         ).fetchall()
         for name, _ in self._aside:
             db.execute(f'DROP TRIGGER "{name.replace(chr(34), chr(34) * 2)}"')
