@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, outside_write
+from test_attacks_write_behind import trail_problems
 
 from reconciler.apply import execute
 from reconciler.apply.execute import apply_plan
@@ -68,15 +69,6 @@ def plan_of(store: Any, path: Path, only: frozenset[str] | None = None):
 
 def writers() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == WRITER]
-
-
-def trail_problems(url: str) -> list[str]:
-    """What ``audit verify`` finds, read by a store of its own (nothing verified before)."""
-    fresh = open_store(url)
-    try:
-        return audit.verify(fresh.audit_entries(), fresh.audit_heads())
-    finally:
-        fresh.close()
 
 
 def stored_heads(url: str) -> dict[str, tuple[int, str]]:
