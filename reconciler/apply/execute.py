@@ -157,9 +157,10 @@ def in_steps(changes: Sequence[Change]) -> Iterator[list[Change]]:
     Step by step over all enterprises rather than enterprise by enterprise: the records of one
     enterprise never point at another's, so the order between enterprises is free, and a batch
     then holds the users of many small enterprises.  Each batch is a few statements; a first
-    apply of 8,449 enterprises handed the store 50,704 bulk inserts enterprise by enterprise (255
-    step by step), and spent more time handing them over than inserting them.  Within a step the plan's order
-    (enterprise by enterprise) is kept, so user names are given out in the same order.
+    apply of 8,449 enterprises handed the store 50,704 bulk inserts enterprise by enterprise
+    (255 step by step), and spent more time handing them over than inserting them.  Within a
+    step the plan's order (enterprise by enterprise) is kept, so user names are given out in
+    the same order.
     """
     steps: dict[int, list[Change]] = {}
     for change in changes:

@@ -69,8 +69,8 @@ class ChainWriter:
         self, shared: Context, changes: Sequence[Change], adopted: Mapping[str, list[tuple]]
     ) -> Iterator[None]:
         """Append one entry per change to each enterprise's chain, after the entries of the records
-        it adopts (``adopted``: its events, as ``record_events`` takes them), and move the chain's
-        head; one batch handed to the store at each step.
+        it adopts (``adopted``: its events, as ``record_events`` takes them); one batch handed to
+        the store at each step.
 
         Entries are made and written ``AUDIT_BATCH`` at a time, each batch of an enterprise going
         on from the head the one before left: the chain is the same, and a first apply of an
