@@ -72,6 +72,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def stored(url: str) -> dict:
+    """What a store holds of a registry, as rows to compare, and whether its audit trail verifies
+    with every stored head at its chain's last entry."""
     store = open_store(url)
     try:
         with store._snapshot():
@@ -82,11 +84,15 @@ def stored(url: str) -> dict:
                 "persons": store._rows("SELECT * FROM persons ORDER BY enterprise, ssin"),
                 "users": store._rows("SELECT * FROM users ORDER BY enterprise, quality, ssin"),
                 "qualities": store._rows("SELECT * FROM qualities ORDER BY enterprise, code"),
+                "enterprises": store._rows(
+                    "SELECT number, name, version, applied_version, audit_seq FROM enterprises ORDER BY number"
+                ),
                 "entries": store._rows(
                     "SELECT enterprise, seq, action, address, before, after FROM audit_log ORDER BY enterprise, seq"
                 ),
             }
         entries, heads = store.audit_entries(), store.audit_heads()
+        tables["heads"] = sorted(heads.items())
         tables["problems"] = verify(entries, heads)
         tables["heads_at_last_entry"] = all(
             heads[number] == (entry.seq, entry.hash)

@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, outside_write
+from test_apply_batches import stored
 from test_attacks_write_behind import trail_problems
 
 from reconciler.apply import execute
@@ -185,31 +186,6 @@ def declare_sofie_elsewhere(registry: Path) -> None:
         declared.write_text(declared.read_text().replace("sofie.claes@ssdv.example", "sofie@elsewhere.example"))
 
 
-def _registry_rows(url: str) -> dict[str, list]:
-    store = open_store(url)
-    try:
-        with store._snapshot():
-            found = {
-                "accounts": store._rows(
-                    "SELECT enterprise, ssin, username, status FROM accounts ORDER BY enterprise, ssin"
-                ),
-                "persons": store._rows("SELECT * FROM persons ORDER BY enterprise, ssin"),
-                "users": store._rows("SELECT * FROM users ORDER BY enterprise, quality, ssin"),
-                "qualities": store._rows("SELECT * FROM qualities ORDER BY enterprise, code"),
-                "enterprises": store._rows(
-                    "SELECT number, name, version, applied_version, audit_seq FROM enterprises ORDER BY number"
-                ),
-                "entries": store._rows(
-                    "SELECT enterprise, seq, action, address, before, after FROM audit_log ORDER BY enterprise, seq"
-                ),
-            }
-        found["heads"] = sorted(store.audit_heads().items())
-        found["problems"] = audit.verify(store.audit_entries(), store.audit_heads())
-        return found
-    finally:
-        store.close()
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_drift_adopted_with_changes_in_one_apply_stores_what_one_apply_per_enterprise_stores(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -261,7 +237,7 @@ def test_drift_adopted_with_changes_in_one_apply_stores_what_one_apply_per_enter
                 apply_plan(plan_of(store, registry, frozenset({number})), store, now=NOW, overrides=EVERY_OVERRIDE)
         finally:
             store.close()
-        one, each = _registry_rows(together), _registry_rows(apart)
+        one, each = stored(together), stored(apart)
         assert one["problems"] == [] == each["problems"]
         adopted = [row[:4] for row in one["entries"] if row[2] == "adopt"]
         assert [row[0] for row in adopted] == [SMALL, SECRETARIAT]
