@@ -16,7 +16,6 @@ from reconciler.plan.gates import Policy
 from reconciler.plan.pipeline import plan_paths
 from reconciler.records.change import STEPS, Action, Change
 from reconciler.records.state import Address, Kind
-from reconciler.store import chain
 from reconciler.store.audit import verify
 from reconciler.store.backends import open_store
 from tests.conftest import ROOT, STORE_KINDS, drop_store, new_store_url
@@ -111,7 +110,6 @@ def test_one_apply_of_many_enterprises_stores_what_applying_each_in_turn_stores(
     """Batches and audit writes cut across enterprises (small sizes here, so that every cut is
     met): records, user names and audit entries are those of one apply per enterprise."""
     monkeypatch.setattr(execute, "EXECUTED_TOGETHER", 37)
-    monkeypatch.setattr(chain, "AUDIT_BATCH", 23)
     together, apart = new_store_url(kind, tmp_path), new_store_url(kind, tmp_path)
     try:
         store = open_store(together)

@@ -1,5 +1,6 @@
 """Attacks on the apply of plans step by step and in batches (``apply.execute.in_steps``), its audit
-entries made by a generator advanced once per executed batch (``ChainWriter.audit_batches``), bulk
+entries made for each executed batch (``ChainWriter.audit_changes``; once a generator advanced per
+batch), bulk
 inserts of up to ``ROWS_PER_STATEMENT`` rows with NULL columns written as text and the lowered
 switch interval (``store.behind``), the counting triggers SQLite sets aside in a large apply
 (``SqliteStore._writing_in_bulk``), user names allocated without remembering those handed out
@@ -198,7 +199,6 @@ def test_drift_adopted_with_changes_in_one_apply_stores_what_one_apply_per_enter
     from conftest import drop_store, new_store_url
 
     monkeypatch.setattr(execute, "EXECUTED_TOGETHER", 3)
-    monkeypatch.setattr(chain, "AUDIT_BATCH", 4)
     registry = tmp_path / "registry"
     shutil.copytree(EXAMPLES, registry)
     small = registry / "small-employer.yaml"
@@ -289,8 +289,8 @@ def test_a_broken_trail_of_an_enterprise_only_adopted_rolls_back_batches_already
 
 POINTS = {
     "in the third batch executed": ("execute", 3),
-    "as the audit generator chains its second enterprise's entries": ("_chained", 2),
-    "as the audit generator hands over a full batch": ("insert_rows", 2),
+    "as the audit entries of a second enterprise are chained": ("_chained", 2),
+    "as the audit entries of a batch are handed over": ("insert_rows", 2),
     "as the heads are moved": ("heads", 1),
 }
 
@@ -301,12 +301,11 @@ def test_a_ctrl_c_between_batches_and_audit_steps_leaves_the_store_as_it_was(
 ) -> None:
     """Defence: a first apply of three enterprises, batches and audit batches cut small (every batch
     of every enterprise interleaved with audit steps, on both stores, SQLite setting its counters
-    aside), interrupted in a batch, while the audit generator chains or hands over entries, or as
+    aside), interrupted in a batch, while audit entries are chained or handed over, or as
     it moves the heads: the store is exactly as it was, no writer thread, the interval back; the
     same plan then applies and every chain verifies."""
     url, store = opened
     monkeypatch.setattr(execute, "EXECUTED_TOGETHER", 4)
-    monkeypatch.setattr(chain, "AUDIT_BATCH", 5)
     monkeypatch.setattr(sql, "BULK_ROWS", 2)
     plan = plan_of(store, EXAMPLES)
     before = store.dump()

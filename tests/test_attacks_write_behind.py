@@ -34,7 +34,7 @@ from conftest import EXAMPLES, ROOT, bypass_append_only, outside_write
 from reconciler.apply.execute import Refused, apply_plan
 from reconciler.plan.gates import OVERRIDES, Policy, Refusal
 from reconciler.plan.pipeline import plan_paths
-from reconciler.store import audit, chain
+from reconciler.store import audit
 from reconciler.store.backends import open_store
 from reconciler.store.port import StalePlan
 from reconciler.store.sql import KILL_AFTER_ENV
@@ -198,7 +198,6 @@ def test_no_apply_path_uses_the_connection_while_the_writer_has_work(
     transaction's own thread, no COMMIT and no ROLLBACK runs while handed-over statements wait.
     Afterwards every chain verifies, and ends where apply says it does."""
     url, store = opened
-    monkeypatch.setattr(chain, "AUDIT_BATCH", 25)
     tree = tmp_path / "registry"
     shutil.copytree(EXAMPLES, tree)
     watched = watch(store, slow=0.0005)

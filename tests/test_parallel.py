@@ -15,6 +15,7 @@ from reconciler.plan.document import plan_document
 from reconciler.plan.gates import Policy
 from reconciler.plan.pipeline import plan_paths
 from reconciler.plan.plan import PlanPart
+from reconciler.plan.saved import plan_hash
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Address, Kind
 from tests.conftest import ROOT, outside_write
@@ -55,6 +56,10 @@ def count_forks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def same(one, two) -> None:
     assert plan_document(one.plan) == plan_document(two.plan)
+    assert one.plan == two.plan
+    # The workers' changes stay packed, with the digests they made: the hash is the one-process plan's.
+    assert all(isinstance(run.changes, bytes) for run in two.plan.changes.runs)
+    assert plan_hash(one.plan) == plan_hash(two.plan)
     assert one.problems == two.problems
     assert one.digest == two.digest
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, outside_write
 
+from reconciler.apply import execute
 from reconciler.apply.execute import apply_plan
 from reconciler.plan.desired import load_desired
 from reconciler.plan.plan import make_plan
 from reconciler.records.change import Action, Change
 from reconciler.records.state import Address, Kind, fields
-from reconciler.store import chain
 from reconciler.store.audit import verify_chain
 from reconciler.store.backends import open_store
 from reconciler.store.port import LockTimeout, StalePlan, StoreError
@@ -176,14 +176,15 @@ def test_a_sqlite_transaction_keeps_its_statement_journals_in_memory_and_only_it
 def test_audit_entries_written_in_batches_chain_as_if_written_at_once(
     tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An enterprise's audit entries are made and written a batch at a time (``chain.AUDIT_BATCH``):
-    batches of three give exactly the entries, hashes and heads one batch gives, and the chain verifies."""
+    """An enterprise's audit entries are made and written a batch at a time, with the batches of
+    changes executed (``execute.EXECUTED_TOGETHER``): batches of three give exactly the entries,
+    hashes and heads one batch gives, and the chain verifies."""
     now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     folder = EXAMPLES
     whole = open_store(f"sqlite:///{tmp_path / 'whole.db'}")
     desired, plan = planned(whole, folder)
     heads = apply_plan(plan, whole, now=now, run="run-1")
-    monkeypatch.setattr(chain, "AUDIT_BATCH", 3)
+    monkeypatch.setattr(execute, "EXECUTED_TOGETHER", 3)
     batched = open_store(store_url)
     assert make_plan(desired.enterprises, batched.read(desired.enterprises)) == plan
     assert apply_plan(plan, batched, now=now, run="run-1") == heads

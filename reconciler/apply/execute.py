@@ -8,9 +8,10 @@ enterprise the plan touches must verify.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
+from itertools import islice
 
 from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.authority import check_authority
@@ -20,8 +21,9 @@ from reconciler.plan.plan import Plan
 from reconciler.plan.saved import SavedPlan, plan_hash
 from reconciler.records import clock
 from reconciler.records.change import Change
+from reconciler.records.changes import Changes
 from reconciler.store import audit
-from reconciler.store.port import StalePlan, Store, batched
+from reconciler.store.port import StalePlan, Store
 
 EXECUTED_TOGETHER = 20_000  # changes handed to the store at a time, at most
 
@@ -129,12 +131,10 @@ def apply_plan(
         adopting = {
             number: events for number, events in sorted(adopted.items()) if still.get(number) == read_at.get(number)
         }
-        trail = transaction.audit_batches(shared, plan.changes, adopting)
+        transaction.audit_adopted(shared, adopting)
         for batch in in_steps(plan.changes):
             transaction.execute(batch)
-            next(trail, None)  # the next audit entries are made while the store inserts these records
-        for _ in trail:
-            pass
+            transaction.audit_changes(shared, batch)  # made while the store inserts the batch's records
         transaction.move_heads()  # after the records: a new enterprise's row is among them
         people = adopted_people(plan.drift, changed_addresses)
         for number in adopting:
@@ -151,7 +151,7 @@ def apply_plan(
     return heads
 
 
-def in_steps(changes: Sequence[Change]) -> Iterator[list[Change]]:
+def in_steps(changes: Iterable[Change]) -> Iterator[list[Change]]:
     """The changes in the order they are executed, in batches that share a step (an action and a kind).
 
     Step by step over all enterprises rather than enterprise by enterprise: the records of one
@@ -160,10 +160,10 @@ def in_steps(changes: Sequence[Change]) -> Iterator[list[Change]]:
     apply of 8,449 enterprises handed the store 50,704 bulk inserts enterprise by enterprise
     (255 step by step), and spent more time handing them over than inserting them.  Within a
     step the plan's order (enterprise by enterprise) is kept, so user names are given out in
-    the same order.
+    the same order, and each enterprise's changes come in the plan's order.  Changes packed by
+    the worker processes (``records.changes``) are made a run at a time: an apply holds one
+    batch of them, not the plan's millions.
     """
-    steps: dict[int, list[Change]] = {}
-    for change in changes:
-        steps.setdefault(change.step, []).append(change)
-    for step in sorted(steps):
-        yield from batched(steps[step], EXECUTED_TOGETHER)
+    for _, ordered in Changes.of(changes).by_step():
+        while batch := list(islice(ordered, EXECUTED_TOGETHER)):
+            yield batch

@@ -8,7 +8,7 @@ reported with the area's id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -206,7 +206,7 @@ def standing(actor: str, roles: Mapping[str, Roles], quality: str, subject: str)
 
 
 def check_authority(
-    changes: tuple[Change, ...], stored: Mapping[str, StoredEnterprise], actor: str, origins: Mapping[Address, Site]
+    changes: Sequence[Change], stored: Mapping[str, StoredEnterprise], actor: str, origins: Mapping[Address, Site]
 ) -> list[Diagnostic]:
     """Every change of the plan that ``actor`` may not make, as an error with the area's id."""
     problems = []

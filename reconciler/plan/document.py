@@ -12,6 +12,7 @@ from reconciler.plan.ending import Ending
 from reconciler.plan.gates import Refusal
 from reconciler.plan.plan import Plan, Waiting
 from reconciler.records.change import Action, Change
+from reconciler.records.changes import Changes
 from reconciler.records.state import FIELDS, Address, Fields, Kind
 
 FORMAT_VERSION = "1.0"
@@ -121,7 +122,7 @@ def plan_from_document(document: dict) -> Plan:
     )
     drift = tuple(Drift(d["enterprise"], d["address"], d["applied"], d["found"]) for d in document.get("drift", []))
     return Plan(
-        tuple(changes),
+        Changes.of(changes),
         versions,
         refusals,
         document["actor"],

@@ -57,7 +57,12 @@ def is_plan_file(path: Path) -> bool:
 
 
 def plan_hash(plan: Plan) -> str:
-    """SHA-256 over what the plan does: the same plan has the same hash, saved or not."""
+    """SHA-256 over what the plan does: the same plan has the same hash, saved or not.
+
+    The changes count through the digest of each run of them (``records.changes``): the worker
+    processes that plan the changes make those digests, so a first apply's hash does not read its
+    millions of changes again.
+    """
     hasher = hashlib.sha256(
         orjson.dumps(
             [
@@ -69,8 +74,8 @@ def plan_hash(plan: Plan) -> str:
             ]
         )
     )
-    for change in plan.changes:
-        hasher.update(orjson.dumps((change.action.value, str(change.address), change.before, change.after)))
+    for digest in plan.changes.digests():
+        hasher.update(digest)
     return hasher.hexdigest()
 
 

@@ -54,7 +54,7 @@ STEPS: tuple[tuple[Action, Kind], ...] = (
     (Action.DELETE, Kind.QUALITY),
     (Action.DELETE, Kind.PERSON),
 )
-_STEP = {step: index for index, step in enumerate(STEPS)}
+STEP = {step: index for index, step in enumerate(STEPS)}  # the index of each (action, kind) in STEPS
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Change:
 
     @property
     def step(self) -> int:
-        return _STEP[(self.action, self.address.kind)]
+        return STEP[(self.action, self.address.kind)]
 
     @property
     def field_changes(self) -> tuple[FieldChange, ...]:

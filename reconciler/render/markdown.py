@@ -43,7 +43,7 @@ _COLUMNS = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 
 def _summary_table(plan: Plan) -> list[str]:
-    counts: Counter = Counter((c.address.enterprise, c.address.quality, c.action) for c in plan.changes)
+    counts = plan.places()
     rows = sorted({(number, quality) for number, quality, _ in counts})
     lines = ["| enterprise | quality | create | update | remove |", "|---|---|---:|---:|---:|"]
     for number, quality in rows:

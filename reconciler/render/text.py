@@ -14,7 +14,6 @@ or a bidirectional override prints as ``\x1b`` or ``\u202e``, never as itself.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import groupby
 
@@ -190,8 +189,7 @@ def summary_chunks(plan: Plan) -> Iterator[str]:
     if plan.is_empty:
         yield from plan_chunks(plan)
         return
-    # One counter over the changes: a first apply's plan holds millions of them.
-    counts = Counter((change.address.enterprise, change.address.quality, change.action) for change in plan.changes)
+    counts = plan.places()
     places = {
         (enterprise, quality): f"{enterprise_label(enterprise)}  {text(quality) or '(enterprise)'}"
         for enterprise, quality, _ in counts
@@ -341,7 +339,7 @@ def refusal_lines(plan: Plan) -> list[str]:
 
 def summary(plan: Plan) -> str:
     counts = plan.counts()
-    accounts = sum(1 for c in plan.changes if c.action is Action.CREATE and c.address.kind is Kind.PERSON)
+    accounts = plan.new_accounts()
     line = (
         f"Plan: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
         f"{counts[Action.DELETE]} to remove."

@@ -8,7 +8,7 @@ appended since, as long as the entry it verified last is still there unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from reconciler.records.change import Change
@@ -28,8 +28,6 @@ from reconciler.store.audit import (
     verify_chain,
     verify_head,
 )
-
-AUDIT_BATCH = 20_000  # entries made and written at a time
 
 
 class Statements(Protocol):
@@ -55,7 +53,7 @@ class ChainWriter:
     _checked: set[str]
     _runs: dict[Context, int]  # the audit_runs row of each apply context written in this transaction
     _heads: dict[str, tuple[int, str]]  # each chain's (seq, head) as this transaction read or left it
-    _unmoved: set[str]  # chains ``audit_batches`` appended to whose stored head ``move_heads`` is to move
+    _unmoved: set[str]  # chains appended to whose stored head ``move_heads`` is to move
 
     def _run(self, sql: str, params: tuple = ()) -> None:
         self.store.connection.execute(self.store.q(sql), tuple(params))
@@ -65,44 +63,42 @@ class ChainWriter:
     ) -> None:
         self._append(shared, enterprise, _as_json(events))
 
-    def audit_batches(
-        self, shared: Context, changes: Sequence[Change], adopted: Mapping[str, list[tuple]]
-    ) -> Iterator[None]:
-        """Append one entry per change to each enterprise's chain, after the entries of the records
-        it adopts (``adopted``: its events, as ``record_events`` takes them); one batch handed to
-        the store at each step.
+    def audit_adopted(self, shared: Context, adopted: Mapping[str, list[tuple]]) -> None:
+        """Append the events of the records each enterprise adopts (as ``record_events`` takes them):
+        before its changes (``audit_changes``), so that its trail says first what the store held."""
+        rows: list[tuple] = []
+        for enterprise in sorted(adopted):
+            self.check_audit(shared, [enterprise])
+            if adopted[enterprise]:
+                rows += self._chained(shared, enterprise, _as_json(adopted[enterprise]))
+                self._unmoved.add(enterprise)
+        if rows:
+            self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
 
-        Entries are made and written ``AUDIT_BATCH`` at a time, each batch of an enterprise going
-        on from the head the one before left: the chain is the same, and a first apply of an
-        enterprise of 100,000 users does not hold 200,000 entries and their texts at once.  The
-        entries of many small enterprises go in one batch, and the stored heads move once, with
-        ``move_heads``: a statement or two per enterprise cost a first apply of 8,449 enterprises
-        more time handing them to the store than inserting them.
+    def audit_changes(self, shared: Context, changes: Sequence[Change]) -> None:
+        """Append one entry per change to its enterprise's chain, each chain going on from the head
+        the batch before left, in one insert for the batch.
+
+        Apply hands the changes a batch at a time, in the order they are executed: within an
+        enterprise that is the plan's order, so the chains are those of a change-by-change apply.
+        The entries of many small enterprises go in one insert, and the stored heads move once,
+        with ``move_heads``: a statement or two per enterprise cost a first apply of 8,449
+        enterprises more time handing them to the store than inserting them.
         """
         by_enterprise: dict[str, list[Change]] = {}
         for change in changes:
             by_enterprise.setdefault(change.address.enterprise, []).append(change)
         rows: list[tuple] = []
-        written = sorted(set(by_enterprise) | set(adopted))
-        for enterprise in written:
+        for enterprise, found in by_enterprise.items():
             self.check_audit(shared, [enterprise])
-            if adopted.get(enterprise):
-                rows += self._chained(shared, enterprise, _as_json(adopted[enterprise]))
-            found = by_enterprise.get(enterprise, [])
-            for start in range(0, len(found), AUDIT_BATCH):
-                rows += self._chained(shared, enterprise, change_events(found[start : start + AUDIT_BATCH]))
-                if len(rows) >= AUDIT_BATCH:
-                    self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
-                    rows = []
-                    yield
+            rows += self._chained(shared, enterprise, change_events(found))
         if rows:
             self.store.insert_rows("audit_log", STORED_COLUMNS, rows)
-        self._unmoved.update(written)
-        yield
+        self._unmoved.update(by_enterprise)
 
     def move_heads(self) -> None:
-        """Store the head of each chain ``audit_batches`` appended to: once the records are written,
-        as a new enterprise's row is among them."""
+        """Store the head of each chain ``audit_adopted`` and ``audit_changes`` appended to: once the
+        records are written, as a new enterprise's row is among them."""
         unmoved, self._unmoved = sorted(self._unmoved), set()
         self.store.connection.cursor().executemany(
             self.store.q("UPDATE enterprises SET audit_seq = ?, audit_head = ? WHERE number = ?"),

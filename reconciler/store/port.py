@@ -138,17 +138,18 @@ class Transaction(Protocol):
     def bump_versions(self, numbers: Iterable[str]) -> None:
         """Count the apply as one write to each enterprise it touched."""
 
-    def audit_batches(
-        self, shared: Context, changes: Sequence[Change], adopted: Mapping[str, list[tuple]]
-    ) -> Iterator[None]:
-        """Append the changes to the audit trail, in the same transaction, after the ``adopted``
-        events of each enterprise (as ``record_events`` takes them), a batch at a time: each step
-        hands one batch to the store (the caller may do other work between steps while a batch
-        is written).  The stored chain heads move with ``move_heads``, once every step was taken
-        and the records are written."""
+    def audit_adopted(self, shared: Context, adopted: Mapping[str, list[tuple]]) -> None:
+        """Append to each enterprise's audit trail, in the same transaction, the events of the records
+        it adopts (as ``record_events`` takes them); before any of its changes."""
+
+    def audit_changes(self, shared: Context, changes: Sequence[Change]) -> None:
+        """Append a batch of changes, in the order they are executed, to their enterprises' audit
+        trails, in the same transaction (the caller hands the store their records first, so that
+        the entries are made while the records are written).  The stored chain heads move with
+        ``move_heads``, once every batch is in and the records are written."""
 
     def move_heads(self) -> None:
-        """Store the head of every chain ``audit_batches`` appended to."""
+        """Store the head of every chain ``audit_adopted`` and ``audit_changes`` appended to."""
 
     def accounts_follow_people(self, people: list[tuple[str, str, str | None]]) -> None:
         """Accounts for people whose records came or went by other means: (enterprise, ssin, name, or

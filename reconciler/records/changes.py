@@ -1,0 +1,170 @@
+"""A plan's changes as runs of one enterprise, action, kind and quality, packed until they are used.
+
+A first apply of a registry of a million users plans two million changes.  Held as ``Change``
+objects they took some 400 bytes each, most of a first apply's memory, and the main process
+spent seconds making them again from what the worker processes sent.  So the changes of each
+run (consecutive changes of one enterprise, action, kind and quality) that come back from a
+worker stay as the bytes it sent, with what a plan is asked of them without reading each
+one: how many there are, which enterprise, action, kind and quality they belong to, and
+their digest (the plan's hash is made of them).  They are made into ``Change`` objects when they are used: a
+run at a time, so apply holds one batch of them at once.
+
+The bytes are pickles made by this process's own worker processes and never read from
+anywhere else: a ``Changes`` is never written to disk (saved plans are JSON).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import pickle
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, overload
+
+import orjson
+
+from reconciler.records.change import STEP, Action, Change, packed, unpacked
+from reconciler.records.state import Kind
+
+
+class Run(NamedTuple):
+    """Consecutive changes of one enterprise, one action, one kind and one quality ("" for none)."""
+
+    enterprise: str
+    action: Action
+    kind: Kind
+    quality: str
+    size: int  # how many changes
+    digest: bytes | None  # SHA-256 of the changes as the plan's hash reads them; None until asked for
+    changes: tuple[Change, ...] | bytes  # bytes: packed by a worker process (``Changes.packed``)
+
+    def items(self) -> tuple[Change, ...]:
+        if isinstance(self.changes, bytes):
+            return unpacked(pickle.loads(self.changes))  # noqa: S301 - our own worker's bytes (module docstring)
+        return self.changes
+
+    def hashed(self) -> bytes:
+        return self.digest if self.digest is not None else run_digest(self.changes)  # type: ignore[arg-type]
+
+
+def run_digest(changes: Iterable[Change]) -> bytes:
+    """What a plan's hash reads of some changes: each as (action, address, before, after) JSON."""
+    hasher = hashlib.sha256()
+    for change in changes:
+        hasher.update(orjson.dumps((change.action.value, str(change.address), change.before, change.after)))
+    return hasher.digest()
+
+
+def _key(change: Change) -> tuple[str, Action, Kind, str]:
+    address = change.address
+    return address.enterprise, change.action, address.kind, address.quality
+
+
+class Changes(Sequence[Change]):
+    """An immutable sequence of changes, in plan order, held as runs (``Run``)."""
+
+    __slots__ = ("_count", "runs")
+
+    def __init__(self, runs: Iterable[Run] = ()):
+        self.runs: tuple[Run, ...] = tuple(runs)
+        self._count = sum(run.size for run in self.runs)
+
+    @classmethod
+    def of(cls, changes: Iterable[Change]) -> Changes:
+        """The changes given, in their order (a ``Changes`` is returned as it is)."""
+        if isinstance(changes, Changes):
+            return changes
+        runs = []
+        for (enterprise, action, kind, quality), group in itertools.groupby(changes, key=_key):
+            found = tuple(group)
+            runs.append(Run(enterprise, action, kind, quality, len(found), None, found))
+        return cls(runs)
+
+    @classmethod
+    def joined(cls, parts: Iterable[Iterable[Change]]) -> Changes:
+        """The changes of each part, one part after the other.
+
+        Runs are as ``of`` would cut the changes joined (two runs of the same enterprise, action,
+        kind and quality, one after the other, are made one), so the plan's hash does not depend
+        on how its changes were put together.
+        """
+        runs: list[Run] = []
+        for part in parts:
+            for run in Changes.of(part).runs:
+                last = runs[-1] if runs else None
+                if last is not None and last[:4] == run[:4]:  # the same enterprise, action, kind and quality
+                    both = last.items() + run.items()
+                    runs[-1] = Run(*run[:4], len(both), None, both)
+                else:
+                    runs.append(run)
+        return cls(runs)
+
+    def packed(self) -> Changes:
+        """The same changes with each run's digest made and its changes as bytes, to be sent to the
+        process that puts the plan together: cheaper to send, to hold and to keep than objects."""
+        return Changes(Run(*r[:5], r.hashed(), _pickled(r.changes)) for r in self.runs)
+
+    def __iter__(self) -> Iterator[Change]:
+        for run in self.runs:
+            yield from run.items()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Change, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Change | tuple[Change, ...]:
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Changes | tuple | list):
+            return len(self) == len(other) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Changes({len(self)} changes in {len(self.runs)} runs)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Changes, (self.runs,)
+
+    def by_step(self) -> Iterator[tuple[int, Iterator[Change]]]:
+        """Each step that has changes (in ``STEPS`` order) and its changes, in plan order; KeyError for
+        an action and kind that are no step (never planned)."""
+        steps = [STEP[(run.action, run.kind)] for run in self.runs]
+        for step in sorted(set(steps)):
+            yield (
+                step,
+                (change for run, at in zip(self.runs, steps, strict=True) if at == step for change in run.items()),
+            )
+
+    def tally(self) -> Counter[tuple[str, str, Action, Kind]]:
+        """How many changes of each (enterprise, quality, action, kind), without reading them."""
+        found: Counter[tuple[str, str, Action, Kind]] = Counter()
+        for run in self.runs:
+            found[(run.enterprise, run.quality, run.action, run.kind)] += run.size
+        return found
+
+    def enterprises(self) -> tuple[str, ...]:
+        """The enterprises changed, in plan order."""
+        return tuple(dict.fromkeys(run.enterprise for run in self.runs))
+
+    def digests(self) -> Iterator[bytes]:
+        """Each run's digest, in plan order: what the plan's hash is made of."""
+        return (run.hashed() for run in self.runs)
+
+
+def _pickled(changes: tuple[Change, ...] | bytes) -> bytes:
+    if isinstance(changes, bytes):
+        return changes
+    return pickle.dumps(packed(changes), protocol=pickle.HIGHEST_PROTOCOL)
