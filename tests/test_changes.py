@@ -11,6 +11,7 @@ import pytest
 from reconciler.apply.execute import in_steps
 from reconciler.plan.plan import Plan
 from reconciler.plan.saved import plan_hash
+from reconciler.records import changes as changes_module
 from reconciler.records.change import STEPS, Action, Change
 from reconciler.records.changes import Changes, run_digest
 from reconciler.records.state import Address, Kind
@@ -147,3 +148,15 @@ def test_a_plan_given_any_sequence_holds_changes() -> None:
         plan = Plan(given, ())
         assert isinstance(plan.changes, Changes) and plan.changes == tuple(PLAN)
     assert Plan((), ()).is_empty and Plan((), ()).counts() == dict.fromkeys(Action, 0)
+
+
+def test_runs_hold_at_most_run_size_changes_cut_the_same_way_however_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apply makes a run into changes at once: runs are cut ``RUN_SIZE`` changes at a time, from the
+    first change of their enterprise, action, kind and quality, whatever parts they were joined from."""
+    monkeypatch.setattr(changes_module, "RUN_SIZE", 2)
+    whole = Changes.of(PLAN)
+    assert max(run.size for run in whole.runs) == 2 and tuple(whole) == tuple(PLAN)
+    for cut in range(1, len(PLAN)):
+        joined = Changes.joined([Changes.of(PLAN[:cut]).packed(), Changes.of(PLAN[cut:])])
+        assert shape(joined) == shape(whole) and list(joined.digests()) == list(whole.digests())
+        assert tuple(joined) == tuple(PLAN)

@@ -160,9 +160,10 @@ def in_steps(changes: Iterable[Change]) -> Iterator[list[Change]]:
     apply of 8,449 enterprises handed the store 50,704 bulk inserts enterprise by enterprise
     (255 step by step), and spent more time handing them over than inserting them.  Within a
     step the plan's order (enterprise by enterprise) is kept, so user names are given out in
-    the same order, and each enterprise's changes come in the plan's order.  Changes packed by
-    the worker processes (``records.changes``) are made a run at a time: an apply holds one
-    batch of them, not the plan's millions.
+    the same order; an enterprise's changes come in the plan's order whenever the plan lists
+    them step by step, as every plan ``plan`` makes does.  Changes packed by the worker
+    processes (``records.changes``) are made a run at a time: an apply holds a run and a batch
+    of them, not the plan's millions.
     """
     for _, ordered in Changes.of(changes).by_step():
         while batch := list(islice(ordered, EXECUTED_TOGETHER)):

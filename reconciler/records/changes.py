@@ -6,8 +6,9 @@ spent seconds making them again from what the worker processes sent.  So the cha
 run (consecutive changes of one enterprise, action, kind and quality) that come back from a
 worker stay as the bytes it sent, with what a plan is asked of them without reading each
 one: how many there are, which enterprise, action, kind and quality they belong to, and
-their digest (the plan's hash is made of them).  They are made into ``Change`` objects when they are used: a
-run at a time, so apply holds one batch of them at once.
+their digest (the plan's hash is made of them).  They are made into ``Change`` objects when
+they are used, a run (at most ``RUN_SIZE`` changes) at a time: apply holds one run and one
+batch of them.
 
 The bytes are pickles made by this process's own worker processes and never read from
 anywhere else: a ``Changes`` is never written to disk (saved plans are JSON).
@@ -61,13 +62,24 @@ def _key(change: Change) -> tuple[str, Action, Kind, str]:
     return address.enterprise, change.action, address.kind, address.quality
 
 
+# Changes to a run, at most: apply makes a run into changes at once, so this bounds what it holds
+# (an enterprise of a million users is a hundred runs of its users, not one).
+RUN_SIZE = 10_000
+
+
 class Changes(Sequence[Change]):
-    """An immutable sequence of changes, in plan order, held as runs (``Run``)."""
+    """An immutable sequence of changes, in plan order, held as runs (``Run``).
+
+    The runs are always cut the same way, whatever they were made from: the changes of one
+    enterprise, action, kind and quality that follow one another, ``RUN_SIZE`` at a time from the
+    first.  So equal sequences have the same runs, and the plan's hash (made of the runs'
+    digests) does not depend on how the plan was put together.
+    """
 
     __slots__ = ("_count", "runs")
 
     def __init__(self, runs: Iterable[Run] = ()):
-        self.runs: tuple[Run, ...] = tuple(runs)
+        self.runs: tuple[Run, ...] = tuple(_canonical(runs))
         self._count = sum(run.size for run in self.runs)
 
     @classmethod
@@ -76,29 +88,15 @@ class Changes(Sequence[Change]):
         if isinstance(changes, Changes):
             return changes
         runs = []
-        for (enterprise, action, kind, quality), group in itertools.groupby(changes, key=_key):
+        for key, group in itertools.groupby(changes, key=_key):
             found = tuple(group)
-            runs.append(Run(enterprise, action, kind, quality, len(found), None, found))
+            runs += [Run(*key, len(chunk), None, chunk) for chunk in _chunks(found)]
         return cls(runs)
 
     @classmethod
     def joined(cls, parts: Iterable[Iterable[Change]]) -> Changes:
-        """The changes of each part, one part after the other.
-
-        Runs are as ``of`` would cut the changes joined (two runs of the same enterprise, action,
-        kind and quality, one after the other, are made one), so the plan's hash does not depend
-        on how its changes were put together.
-        """
-        runs: list[Run] = []
-        for part in parts:
-            for run in Changes.of(part).runs:
-                last = runs[-1] if runs else None
-                if last is not None and last[:4] == run[:4]:  # the same enterprise, action, kind and quality
-                    both = last.items() + run.items()
-                    runs[-1] = Run(*run[:4], len(both), None, both)
-                else:
-                    runs.append(run)
-        return cls(runs)
+        """The changes of each part, one part after the other."""
+        return cls(run for part in parts for run in Changes.of(part).runs)
 
     def packed(self) -> Changes:
         """The same changes with each run's digest made and its changes as bytes, to be sent to the
@@ -125,8 +123,10 @@ class Changes(Sequence[Change]):
         return tuple(self)[index]
 
     def __eq__(self, other: object) -> bool:
+        """Equal to any tuple, list or ``Changes`` of the same changes in the same order; compared a
+        run at a time, never making all of a plan's changes at once."""
         if isinstance(other, Changes | tuple | list):
-            return len(self) == len(other) and tuple(self) == tuple(other)
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -162,6 +162,32 @@ class Changes(Sequence[Change]):
     def digests(self) -> Iterator[bytes]:
         """Each run's digest, in plan order: what the plan's hash is made of."""
         return (run.hashed() for run in self.runs)
+
+
+def _chunks(changes: tuple[Change, ...]) -> list[tuple[Change, ...]]:
+    return [changes[start : start + RUN_SIZE] for start in range(0, len(changes), RUN_SIZE)]
+
+
+def _canonical(runs: Iterable[Run]) -> Iterator[Run]:
+    """The runs cut as ``Changes`` cuts them: empty runs dropped, and the runs of one key that follow
+    one another made again where they are not already ``RUN_SIZE``, ``RUN_SIZE``, ..., the rest
+    (only when parts joined split such a group: never for a plan's parts, one per enterprise)."""
+    group: list[Run] = []
+    for run in runs:
+        if not run.size:
+            continue
+        if group and group[0][:4] != run[:4]:  # another enterprise, action, kind or quality
+            yield from _cut(group)
+            group = []
+        group.append(run)
+    yield from _cut(group)
+
+
+def _cut(group: list[Run]) -> list[Run]:
+    if all(run.size == RUN_SIZE for run in group[:-1]) and (not group or group[-1].size <= RUN_SIZE):
+        return group
+    found = tuple(change for run in group for change in run.items())
+    return [Run(*group[0][:4], len(chunk), None, chunk) for chunk in _chunks(found)]
 
 
 def _pickled(changes: tuple[Change, ...] | bytes) -> bytes:
