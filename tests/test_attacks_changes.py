@@ -136,8 +136,8 @@ def old_in_steps(changes: Iterable[Change], size: int) -> list[list[Change]]:
 
 def old_hash(plan: Plan) -> str:
     """The plan's hash by its definition: the header, then each run's digest (each change as
-    (action, address, before, after) JSON), the runs being the longest stretches of one
-    enterprise, action, kind and quality."""
+    (action, address, before, after), all as one JSON list), the runs being the longest stretches
+    of one enterprise, action, kind and quality, cut every ``RUN_SIZE`` changes."""
     header = orjson.dumps(
         [
             plan.versions,
@@ -150,10 +150,13 @@ def old_hash(plan: Plan) -> str:
     hasher = hashlib.sha256(header)
     key = lambda c: (c.address.enterprise, c.action, c.address.kind, c.address.quality)  # noqa: E731
     for _, group in groupby(list(plan.changes), key=key):
-        run = hashlib.sha256()
-        for c in group:
-            run.update(orjson.dumps((c.action.value, str(c.address), c.before, c.after)))
-        hasher.update(run.digest())
+        found = list(group)
+        for start in range(0, len(found), changes_module.RUN_SIZE):  # runs of at most RUN_SIZE changes
+            rows = [
+                (c.action.value, str(c.address), c.before, c.after)
+                for c in found[start : start + changes_module.RUN_SIZE]
+            ]
+            hasher.update(hashlib.sha256(orjson.dumps(rows)).digest())
     return hasher.hexdigest()
 
 
@@ -169,15 +172,15 @@ class Peak:
         self.calls = 0
         self.peak = 0
         self.base = 0
-        real = changes_module.unpacked
+        real = changes_module.unpacked_run
 
-        def counting(rows):
-            made = real(rows)
+        def counting(run):
+            made = real(run)
             self.calls += 1
             self.peak = max(self.peak, live_changes() - self.base)
             return made
 
-        monkeypatch.setattr(changes_module, "unpacked", counting)
+        monkeypatch.setattr(changes_module, "unpacked_run", counting)
 
     def start(self) -> None:
         gc.collect()
@@ -198,8 +201,9 @@ def registry_of(tmp_path: Path, *names: str) -> Path:
     return folder
 
 
-def plan_of(store: Any, folder: Path, workers: int) -> Plan:
-    return plan_paths([folder], store, Policy(1.0), workers=workers).plan
+def plan_of(store: Any, folder: Path, workers: int, to_apply: bool = True) -> Plan:
+    """The plan of ``folder``; ``to_apply`` as apply asks for it (the workers make the runs' digests)."""
+    return plan_paths([folder], store, Policy(1.0), workers=workers, keep_facts=to_apply).plan
 
 
 def is_packed(plan: Plan) -> bool:
@@ -454,6 +458,9 @@ def test_a_plan_planned_by_workers_read_back_from_a_file_or_shuffled_has_the_has
         assert is_packed(two) and not is_packed(one)
         for run in two.changes.runs:  # the workers' digests are those of their bytes
             assert run.digest == run_digest(run.items())
+        # A plan that is not to be applied is sent without digests; its hash, made anyway, is the same.
+        three = plan_of(store, EXAMPLES, 2, to_apply=False)
+        assert all(run.digest is None for run in three.changes.runs) and plan_hash(three) == plan_hash(two)
         identity = store.identity()
         expected = plan_hash(one)
         assert plan_hash(two) == expected == old_hash(one) and shape(one.changes) == shape(two.changes)
@@ -672,7 +679,7 @@ def test_a_packed_apply_that_fails_midway_leaves_the_store_as_it_was(
                 return wrapped
 
             if where == "decode":
-                monkeypatch.setattr(changes_module, "unpacked", broken_at(changes_module.unpacked))
+                monkeypatch.setattr(changes_module, "unpacked_run", broken_at(changes_module.unpacked_run))
             else:
                 monkeypatch.setattr(chain, "change_events", broken_at(chain.change_events))
             with pytest.raises(error):

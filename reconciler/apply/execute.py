@@ -8,7 +8,9 @@ enterprise the plan touches must verify.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from itertools import islice
@@ -132,9 +134,10 @@ def apply_plan(
             number: events for number, events in sorted(adopted.items()) if still.get(number) == read_at.get(number)
         }
         transaction.audit_adopted(shared, adopting)
-        for batch in in_steps(plan.changes):
-            transaction.execute(batch)
-            transaction.audit_changes(shared, batch)  # made while the store inserts the batch's records
+        with _collector_paused():
+            for batch in in_steps(plan.changes):
+                transaction.execute(batch)
+                transaction.audit_changes(shared, batch)  # made while the store inserts the batch's records
         transaction.move_heads()  # after the records: a new enterprise's row is among them
         people = adopted_people(plan.drift, changed_addresses)
         for number in adopting:
@@ -149,6 +152,23 @@ def apply_plan(
             kept = {path: facts[path] for path, _ in files if path in facts}
             transaction.record_sync(number, files, digest, (version or 0) + (number in changed), expiry, kept)
     return heads
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off while the changes are executed, on again however it ends.
+
+    The loop makes and drops millions of objects (changes, rows, audit texts) and no cycles:
+    with the collector on, a first apply of a million users spent four seconds of its busiest
+    thread walking them.  Objects are still freed as soon as nothing refers to them.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def in_steps(changes: Iterable[Change]) -> Iterator[list[Change]]:

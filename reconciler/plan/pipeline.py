@@ -40,6 +40,7 @@ from reconciler.plan.plan import Plan, PlanPart, combine, plan_enterprise
 from reconciler.plan.selection import applied_under, not_declared, partial_enterprises, undeclared_enterprises
 from reconciler.plan.verdicts import Hashes
 from reconciler.records import clock
+from reconciler.records.changes import Changes
 from reconciler.records.state import Address, StoredEnterprise
 from reconciler.store.backends import open_store
 from reconciler.store.port import Store
@@ -339,7 +340,12 @@ def _plan_task(index: int) -> Shard:
     selection: Selection = _inherited["selection"]
     files = _inherited["tasks"][index]
     mine = replace(selection, files=files, skipped=set(selection.skipped), problems=[])
-    return _plan_shard(mine, _inherited["store"], _inherited["policy"], True, _inherited["keep_facts"])
+    shard = _plan_shard(mine, _inherited["store"], _inherited["policy"], True, _inherited["keep_facts"])
+    # Sent packed (``records.changes``), with the digests the plan's hash is made of only when it
+    # will be made: facts are kept by an apply, and only an apply hashes its plan.
+    digests = _inherited["keep_facts"]
+    shard.parts = [replace(part, changes=Changes.of(part.changes).packed(digests)) for part in shard.parts]
+    return shard
 
 
 def _authority(

@@ -6,7 +6,6 @@ changes without depending on how plans are made.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
@@ -69,7 +68,7 @@ class Change(NamedTuple):
     """One record created, updated or deleted; ``before``/``after`` are None when absent.
 
     A named tuple, as ``Address``: a first apply makes millions of changes from the bytes the
-    worker processes sent (``unpacked``), each in one call made in C, where a frozen dataclass
+    worker processes sent (``records.changes``), each in one call made in C, where a frozen dataclass
     ran Python code for each of its fields (twice the time).
     """
 
@@ -91,32 +90,3 @@ class Change(NamedTuple):
             return tuple(FieldChange(n, v, None) for n, v in self.before if v is not None)
         # Both sides hold every field of the kind, in the kind's order.
         return tuple(FieldChange(n, b, a) for (n, b), (_, a) in zip(self.before, self.after, strict=True) if b != a)
-
-
-# A change as plain values: (action, enterprise, kind, quality, key, before, after).
-Packed = tuple[str, str, str, str, str, Fields | None, Fields | None]
-_ACTIONS = {action.value: action for action in Action}
-_KINDS = {kind.value: kind for kind in Kind}
-
-
-def packed(changes: Iterable[Change]) -> list[Packed]:
-    """Changes as plain values, to be sent to another process (``unpacked`` makes them again).
-
-    A first apply's changes come back from the worker processes by the million: pickled as they
-    are, each change and each address is taken apart and made again by Python code, which cost
-    more than a tenth of a first apply.  Plain strings and tuples are pickled in C.
-    """
-    return [
-        (change.action.value, enterprise, kind.value, quality, key, change.before, change.after)
-        for change in changes
-        for enterprise, kind, quality, key in (change.address,)
-    ]
-
-
-def unpacked(rows: Iterable[Packed]) -> tuple[Change, ...]:
-    """The changes ``packed`` gave (an unknown action or kind raises KeyError: never sent by this tool)."""
-    new = tuple.__new__  # a change and its address from their values, as their constructors would make them
-    return tuple(
-        new(Change, (_ACTIONS[action], new(Address, (enterprise, _KINDS[kind], quality, key)), before, after))
-        for action, enterprise, kind, quality, key, before, after in rows
-    )

@@ -25,8 +25,8 @@ from typing import Any, NamedTuple, overload
 
 import orjson
 
-from reconciler.records.change import STEP, Action, Change, packed, unpacked
-from reconciler.records.state import Kind
+from reconciler.records.change import STEP, Action, Change
+from reconciler.records.state import Address, Kind
 
 
 class Run(NamedTuple):
@@ -41,20 +41,35 @@ class Run(NamedTuple):
     changes: tuple[Change, ...] | bytes  # bytes: packed by a worker process (``Changes.packed``)
 
     def items(self) -> tuple[Change, ...]:
-        if isinstance(self.changes, bytes):
-            return unpacked(pickle.loads(self.changes))  # noqa: S301 - our own worker's bytes (module docstring)
-        return self.changes
+        return unpacked_run(self) if isinstance(self.changes, bytes) else self.changes
 
     def hashed(self) -> bytes:
-        return self.digest if self.digest is not None else run_digest(self.changes)  # type: ignore[arg-type]
+        return self.digest if self.digest is not None else run_digest(self.items())
 
 
 def run_digest(changes: Iterable[Change]) -> bytes:
-    """What a plan's hash reads of some changes: each as (action, address, before, after) JSON."""
-    hasher = hashlib.sha256()
-    for change in changes:
-        hasher.update(orjson.dumps((change.action.value, str(change.address), change.before, change.after)))
-    return hasher.digest()
+    """What a plan's hash reads of some changes: SHA-256 of (action, address, before, after) of each, as JSON."""
+    return hashlib.sha256(orjson.dumps([(c.action.value, str(c.address), c.before, c.after) for c in changes])).digest()
+
+
+def packed_run(changes: tuple[Change, ...]) -> bytes:
+    """The changes of a run as bytes: what the run does not say of each (its key, before and after),
+    as three lists of plain strings and tuples, which pickle in C."""
+    columns = ([c.address.key for c in changes], [c.before for c in changes], [c.after for c in changes])
+    return pickle.dumps(columns, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpacked_run(run: Run) -> tuple[Change, ...]:
+    """The changes ``packed_run`` gave, each with its address made from the run's."""
+    keys, befores, afters = pickle.loads(run.changes)  # type: ignore[arg-type]  # noqa: S301 - our workers' bytes
+    new = tuple.__new__  # a change and its address from their values, as their constructors would make them
+    action, enterprise, kind, quality = run.action, run.enterprise, run.kind, run.quality
+    return tuple(
+        [
+            new(Change, (action, new(Address, (enterprise, kind, quality, key)), before, after))
+            for key, before, after in zip(keys, befores, afters, strict=True)
+        ]
+    )
 
 
 def _key(change: Change) -> tuple[str, Action, Kind, str]:
@@ -98,10 +113,15 @@ class Changes(Sequence[Change]):
         """The changes of each part, one part after the other."""
         return cls(run for part in parts for run in Changes.of(part).runs)
 
-    def packed(self) -> Changes:
-        """The same changes with each run's digest made and its changes as bytes, to be sent to the
-        process that puts the plan together: cheaper to send, to hold and to keep than objects."""
-        return Changes(Run(*r[:5], r.hashed(), _pickled(r.changes)) for r in self.runs)
+    def packed(self, digests: bool = True) -> Changes:
+        """The same changes as bytes, to be sent to the process that puts the plan together: cheaper
+        to send, to hold and to keep than objects.  With ``digests`` each run's digest is made
+        here (by the worker processes, side by side), for a plan that is to be applied.  Runs
+        already packed are kept as they are."""
+        return Changes(
+            r if isinstance(r.changes, bytes) else Run(*r[:5], r.hashed() if digests else None, packed_run(r.changes))
+            for r in self.runs
+        )
 
     def __iter__(self) -> Iterator[Change]:
         for run in self.runs:
@@ -188,9 +208,3 @@ def _cut(group: list[Run]) -> list[Run]:
         return group
     found = tuple(change for run in group for change in run.items())
     return [Run(*group[0][:4], len(chunk), None, chunk) for chunk in _chunks(found)]
-
-
-def _pickled(changes: tuple[Change, ...] | bytes) -> bytes:
-    if isinstance(changes, bytes):
-        return changes
-    return pickle.dumps(packed(changes), protocol=pickle.HIGHEST_PROTOCOL)
