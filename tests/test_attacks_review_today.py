@@ -279,9 +279,17 @@ def forge_run(url: str, run_id: int, at: str, actor: str | None, run: str, plan_
 
 
 def who_both(run, url: str, ssin: str):
-    """Text and JSON of `who`, with exit codes; the JSON parsed."""
-    shown = who(run, url, ssin)
-    as_json = who(run, url, ssin, "--format", "json")
+    """Text and JSON of `who`, with exit codes; the JSON parsed.
+
+    Entries written by hand, outside the chain, make a trail that does not verify: `who` then
+    refuses to show it (exit 7, nothing on standard output), and shows it when told to, with
+    --allow-broken-audit-trail; what is attacked here is what it then shows.
+    """
+    shown, as_json = who(run, url, ssin), who(run, url, ssin, "--format", "json")
+    if 7 in (shown.exit_code, as_json.exit_code):
+        assert (shown.exit_code, shown.stdout, as_json.exit_code, as_json.stdout) == (7, "", 7, "")
+        shown = who(run, url, ssin, "--allow-broken-audit-trail")
+        as_json = who(run, url, ssin, "--format", "json", "--allow-broken-audit-trail")
     return shown, as_json, (json.loads(as_json.stdout) if as_json.stdout else None)
 
 
@@ -435,9 +443,13 @@ def test_a_sequence_number_written_as_text_does_not_crash_who(run, trail, store_
         (SS, f"enterprise[{SS}]"),
     )
     try:
-        shown = who(run, store_url, KARIM)
+        refused = who(run, store_url, KARIM)
+        shown = who(run, store_url, KARIM, "--allow-broken-audit-trail")
     except TypeError as error:
         pytest.fail(f"who crashed: {error!r}")
+    # The entry was written by hand: the trail does not verify, and `who` says so before anything.
+    assert (refused.exit_code, refused.stdout) == (7, "")
+    assert "entry 'x' is numbered out of sequence (written by hand)" in refused.stderr
     assert shown.exit_code == 1
 
 

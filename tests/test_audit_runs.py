@@ -170,3 +170,23 @@ def test_an_entry_numbered_between_two_is_named_as_such(tmp_path: Path, run) -> 
         assert "missing" not in verified.stderr  # named for what it is, not as a gap
     finally:
         drop_store(url)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("before", b'{"name": "x"}'), ("after", memoryview(b"x")), ("actor", ["x"]), ("hash", b"h"), ("at", {"a": 1})],
+)
+def test_a_value_of_another_type_written_by_hand_is_reported_not_a_crash(field: str, value: object) -> None:
+    """A store neighbour can write bytes into a text column (SQLite keeps them; PostgreSQL hands back
+    what its driver makes): verifying the trail reports the entry as altered instead of failing on
+    a value it cannot hash (`audit verify`, `who`, every apply's check of the trail)."""
+    first = audit.AuditEntry(
+        "0999055557", 1, "2026-01-01", None, "run-1", "p", None, "", "create", "a", None, "{}", "", ""
+    )
+    first = first._replace(hash=audit.entry_hash(first))
+    second = first._replace(seq=2, prev_hash=first.hash, hash="")
+    second = second._replace(hash=audit.entry_hash(second))
+    assert audit.verify_chain("0999055557", [first, second]) == []
+    forged = second._replace(**{field: value})
+    problems = audit.verify_chain("0999055557", [first, forged])
+    assert "0999055557: entry 2 was altered (it holds a value that is not text)" in problems

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT, check_golden, outside_write
+from conftest import EXAMPLES, ROOT, bypass_append_only, check_golden, outside_write
 from jsonschema import Draft202012Validator
 
 from reconciler.accounts import firstlogin
@@ -467,3 +467,28 @@ def test_the_enterprises_of_a_person_are_found_without_reading_the_store(history
     assert history.enterprises_of_person("58022754967") == []
     assert [p.enterprise for p in presence_of(history, SOFIE)] == [SS]
     assert asked == [[SS]]
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_who_gave_or_removed_what_is_shown_only_from_a_trail_that_verifies(
+    run, history, store_url: str, tmp_path: Path, output_format: str
+) -> None:
+    """Whoever may write the store may rewrite its audit trail: here, who removed Karim and who made
+    Sofie's grants.  `who` verifies the trail of every enterprise it shows: one that does not
+    verify stops it (exit 7, the problems on standard error, nothing shown); with
+    --allow-broken-audit-trail it shows what the trail says, warned that it may be false."""
+    karim_removed(history, tmp_path)
+    assert who(run, store_url, KARIM, "--format", output_format).exit_code == 1  # intact: shown
+    assert who(run, store_url, SOFIE, "--format", output_format).exit_code == 0
+    # A neighbour who may write the store may also drop its append-only triggers.
+    bypass_append_only(store_url, "UPDATE audit_runs SET actor = 'someone-else' WHERE run IN ('run-0001', 'run-0003')")
+    for person in (KARIM, SOFIE):
+        refused = who(run, store_url, person, "--format", output_format)
+        assert refused.exit_code == 7, refused.output
+        assert refused.stdout == "" and "someone-else" not in refused.stderr
+        assert SS in refused.stderr and "does not verify" in refused.stderr
+        assert "--allow-broken-audit-trail" in refused.stderr
+    anyway = who(run, store_url, KARIM, "--format", output_format, "--allow-broken-audit-trail")
+    assert anyway.exit_code == 1  # shown; no enterprise declares him any more
+    assert "someone-else" in anyway.stdout
+    assert "warning: the audit trail above does not verify" in anyway.stderr

@@ -36,7 +36,8 @@ EXIT_CODES = {
     EXIT_PLAN_FILE: "the plan file is not a plan, was altered (checksum mismatch), or was made on another store",
     EXIT_LOCK: "timed out waiting for another apply's lock",
     EXIT_REFUSED: "refused by a safety gate that no flag lifted (plan: only with --detailed-exitcode)",
-    EXIT_AUDIT: "the audit trail of an enterprise to be written does not verify (lift with --allow-broken-audit-trail)",
+    EXIT_AUDIT: "the audit trail of an enterprise to be written (or shown by `who`) does not verify "
+    "(lift with --allow-broken-audit-trail)",
 }
 
 

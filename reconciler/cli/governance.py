@@ -9,6 +9,7 @@ import click
 from reconciler.accounts.signing import NotAllowed, sign_review
 from reconciler.cli.accounts import audit_override_option
 from reconciler.cli.common import (
+    EXIT_AUDIT,
     chain_broken,
     enterprise_or_exit,
     expiry_window_option,
@@ -21,7 +22,7 @@ from reconciler.cli.common import (
 from reconciler.declare import identifiers
 from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.dormancy import DORMANT_AFTER_DAYS
-from reconciler.plan.grants import presence_of
+from reconciler.plan.grants import presence_of, trail_problems
 from reconciler.plan.review import Review, review_of
 from reconciler.records import clock
 from reconciler.render.review import (
@@ -32,7 +33,7 @@ from reconciler.render.review import (
 )
 from reconciler.render.review_html import render_review_html
 from reconciler.render.who import render_who, who_document
-from reconciler.store.audit import ChainBroken, run_id
+from reconciler.store.audit import OVERRIDE, ChainBroken, run_id
 from reconciler.store.files import write_private
 from reconciler.store.port import StoreError
 
@@ -69,7 +70,16 @@ def register(cli: click.Group) -> None:
     )
     @dormant_after_option
     @expiry_window_option
-    def who(ssin: str, state_url: str, output_format: str, dormant_after: int, expiry_window: int) -> None:
+    @click.option(
+        OVERRIDE,
+        "allow_broken_audit",
+        is_flag=True,
+        help="Show the person even though the audit trail of an enterprise does not verify (what it says of "
+        "who gave or removed what may then be false).",
+    )
+    def who(
+        ssin: str, state_url: str, output_format: str, dormant_after: int, expiry_window: int, allow_broken_audit: bool
+    ) -> None:
         """Show one person across every enterprise of the store: roles, services, account, history.
 
         For each enterprise that declares the person: their name there, their roles and a user's
@@ -77,7 +87,8 @@ def register(cli: click.Group) -> None:
         last login), and for each grant when, by whom and by which apply it was given (from the
         audit trail) and when it ends.  An enterprise that removed the person and keeps their
         account (deactivated) is shown too, as former, with the apply that removed them.  Exits 1
-        when no enterprise declares the person (after showing the former ones, if any).
+        when no enterprise declares the person (after showing the former ones, if any), and 7,
+        showing nothing, when the audit trail of one of those enterprises does not verify.
         """
         try:
             person = identifiers.ssin(ssin)
@@ -86,10 +97,25 @@ def register(cli: click.Group) -> None:
         store = open_or_exit(state_url)
         try:
             found = presence_of(store, person)
+            problems = trail_problems(store, [presence.enterprise for presence in found])
         finally:
             store.close()
         if not found:
             fail(f"no enterprise in the store declares the person {person}")
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems and not allow_broken_audit:
+            fail(
+                "the audit trail above does not verify, so who gave or removed what cannot be told from it and "
+                f"nothing is shown; find out why (`reconciler audit verify`), or show it anyway with {OVERRIDE}",
+                EXIT_AUDIT,
+            )
+        if problems:
+            click.echo(
+                "warning: the audit trail above does not verify: the dates, people and applies below that come "
+                "from it may be false",
+                err=True,
+            )
         now = clock.now()
         if output_format == "json":
             say(who_document(person, found, now, dormant_after, expiry_window))

@@ -24,7 +24,7 @@ import orjson
 
 from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.records.state import Address, EnterpriseState, Fields, Kind, Value
-from reconciler.store.audit import AuditEntry, in_order
+from reconciler.store.audit import GENESIS, AuditEntry, in_order, verify
 from reconciler.store.port import Account, Store
 
 MAIN = "main_access_manager"
@@ -251,6 +251,19 @@ def presence_of(store: Store, ssin: str) -> list[Presence]:
             name, removed = _former(entries, str(address))
             found.append(Presence(number, enterprise_name, name, (), account, declared=False, removed=removed))
     return sorted(found, key=lambda presence: not presence.declared)  # those that declare them first
+
+
+def trail_problems(store: Store, numbers: Iterable[str]) -> list[str]:
+    """What is wrong with the audit trails of the enterprises ``numbers`` (empty when each verifies).
+
+    Who gave a grant, when, and who removed a person are read from the trail: anyone who may
+    write the store may write it too, and only a trail that verifies says what was done.
+    """
+    heads = store.audit_heads()
+    problems: list[str] = []
+    for number in sorted(set(numbers)):
+        problems += verify(store.audit_entries(number), {number: heads.get(number, (0, GENESIS))})
+    return problems
 
 
 def _former(entries: Iterable[AuditEntry], address: str) -> tuple[str, AuditEntry | None]:

@@ -216,7 +216,9 @@ def verify_chain(
             problems.append(f"{enterprise}: entry {missing} is missing (deleted)")
         elif entry.prev_hash != previous:
             problems.append(f"{enterprise}: entry {entry.seq} does not follow entry {entry.seq - 1}")
-        if entry.hash.startswith(KEYED):
+        if not _hashable(entry):
+            problems.append(f"{enterprise}: entry {entry.seq} was altered (it holds a value that is not text)")
+        elif entry.hash.startswith(KEYED):
             keyed_seen = True
             if key is None:
                 problems.append(f"{enterprise}: entry {entry.seq} is keyed: set {KEY_ENV} to verify it")
@@ -229,6 +231,14 @@ def verify_chain(
                 problems.append(f"{enterprise}: entry {entry.seq} was altered (its hash does not match)")
         expected_seq, previous = entry.seq + 1, entry.hash
     return problems
+
+
+def _hashable(entry: AuditEntry) -> bool:
+    """Whether the entry holds only what an apply writes (text, numbers, nothing): a value written by
+    hand in another type (bytes in a text column, which SQLite keeps) cannot be hashed, only reported."""
+    return isinstance(entry.hash, str) and all(
+        value is None or isinstance(value, str | int | float) for value in tuple(entry)[:-1]
+    )
 
 
 def verify_head(
