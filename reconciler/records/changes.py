@@ -140,7 +140,17 @@ class Changes(Sequence[Change]):
     def __getitem__(self, index: slice) -> tuple[Change, ...]: ...
 
     def __getitem__(self, index: int | slice) -> Change | tuple[Change, ...]:
-        return tuple(self)[index]
+        """As a tuple's; one change is found by the runs' sizes, making only its run."""
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError("change index out of range")
+        for run in self.runs:
+            if position < run.size:
+                return run.items()[position]
+            position -= run.size
+        raise AssertionError("the runs' sizes add up to the count")
 
     def __eq__(self, other: object) -> bool:
         """Equal to any tuple, list or ``Changes`` of the same changes in the same order; compared a
