@@ -557,3 +557,27 @@ def test_a_removal_entry_numbered_with_text_is_not_taken_for_the_removal(run, tr
     assert "  removed:     not in the audit trail" in shown.stdout
     assert schema_errors(document) == []
     assert document["enterprises"][0]["removed"] is None
+
+
+def test_the_problems_of_a_trail_written_by_hand_are_data_on_standard_error(run, trail, store_url) -> None:
+    """Attacked: `who` prints what is wrong with a trail before refusing, and the trail's enterprise
+    number comes from the store: an account and an entry of an enterprise numbered with a terminal
+    escape and a right-to-left override, written by hand. Must hold: the problems are printed
+    with those characters escaped, by `who` (which refuses, exit 7, nothing on standard output)
+    and by `audit verify` alike (was a defect: both printed them raw)."""
+    number = f"09{ESC}[2J{RLO}<b>"
+    ghost_account(store_url, number, KARIM, "ghost-karim")
+    outside(
+        store_url,
+        "INSERT INTO audit_log (enterprise, seq, run_id, action, address, before, after, hash) "
+        "VALUES (?, 1, 1, 'update', ?, NULL, NULL, 'forged')",
+        (number, f"enterprise[{number}]"),
+    )
+    for output_format in ("text", "json"):
+        refused = who(run, store_url, KARIM, "--format", output_format)
+        assert (refused.exit_code, refused.stdout) == (7, "")
+        assert ESC not in refused.stderr and RLO not in refused.stderr
+        assert "09\\x1b[2J\\u202e<b>: entry 1 was altered" in refused.stderr
+    verified = run("audit", "verify", "--state", store_url)  # the same messages, the same escapes
+    assert verified.exit_code == 1 and ESC not in verified.stderr and RLO not in verified.stderr
+    assert "09\\x1b[2J\\u202e<b>: entry 1 was altered" in verified.stderr

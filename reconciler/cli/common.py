@@ -21,6 +21,7 @@ from reconciler.declare.diagnostics import Diagnostic
 from reconciler.plan.desired import Desired, load_desired
 from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.plan.verdicts import DEFAULT_FOLDER as DEFAULT_CACHE
+from reconciler.render import neutral
 from reconciler.render.problems import FORMATS as PROBLEM_FORMATS
 from reconciler.render.problems import render_problems
 from reconciler.store.audit import OVERRIDE, ChainBroken
@@ -241,10 +242,17 @@ def open_or_exit(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Store:
         fail(str(error))
 
 
+def trail_problems_said(problems: list[str]) -> None:
+    """What is wrong with audit trails, on standard error: the messages quote stored values (an
+    enterprise number, an entry's number), which anyone who may write the store may have written,
+    so they are shown as data."""
+    for problem in problems:
+        click.echo(neutral.text(problem), err=True)
+
+
 def chain_broken(error: ChainBroken) -> NoReturn:
     """Nothing is written to a trail that does not verify: say why, and how to lift it."""
-    for problem in error.problems:
-        click.echo(problem, err=True)
+    trail_problems_said(error.problems)
     fail(
         "the audit trail above does not verify, so nothing was changed; find out why (`reconciler audit verify`), "
         f"or lift this with {OVERRIDE}, which is recorded in the trail",

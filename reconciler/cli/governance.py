@@ -18,6 +18,7 @@ from reconciler.cli.common import (
     plural,
     say,
     state_option,
+    trail_problems_said,
 )
 from reconciler.declare import identifiers
 from reconciler.declare.identifiers import format_enterprise_number
@@ -102,8 +103,7 @@ def register(cli: click.Group) -> None:
             store.close()
         if not found:
             fail(f"no enterprise in the store declares the person {person}")
-        for problem in problems:
-            click.echo(problem, err=True)
+        trail_problems_said(problems)
         if problems and not allow_broken_audit:
             fail(
                 "the audit trail above does not verify, so who gave or removed what cannot be told from it and "

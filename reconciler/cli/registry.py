@@ -19,6 +19,7 @@ from reconciler.cli.common import (
     plural,
     say,
     state_option,
+    trail_problems_said,
 )
 from reconciler.declare import identifiers
 from reconciler.declare.characters import escape
@@ -300,8 +301,7 @@ def register(cli: click.Group) -> None:
         finally:
             store.close()
         problems = verify(entries, heads) + verify_heads(entries, kept)
-        for problem in problems:
-            click.echo(problem, err=True)
+        trail_problems_said(problems)
         if problems:
             fail(f"the audit trail is not intact ({plural(len(problems), 'problem')})")
         click.echo(
