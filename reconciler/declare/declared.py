@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
 from reconciler.declare import identifiers
 from reconciler.declare.catalogue_file import is_catalogue_file
 from reconciler.declare.diagnostics import Diagnostic, Position
-from reconciler.declare.model import EnterpriseDocument, Person, Quality
+from reconciler.declare.model import DeclaredUser, EnterpriseDocument, Person, Quality
 from reconciler.declare.reading import load_file
 from reconciler.declare.schema import S_BAD_VALUE, is_valid, validate_document
 from reconciler.declare.source import JsonPath, SourceDocument
@@ -68,7 +68,7 @@ class Appointment(NamedTuple):
 
     role: Role
     quality: str | None
-    person: Person
+    person: Person | DeclaredUser
     site: Site
     ssin: str
     ssin_valid: bool
@@ -79,7 +79,7 @@ class Appointment(NamedTuple):
 _make = tuple.__new__
 
 
-def appoint(role: Role, quality: str | None, person: Person, site: Site) -> Appointment:
+def appoint(role: Role, quality: str | None, person: Person | DeclaredUser, site: Site) -> Appointment:
     try:
         return _make(Appointment, (role, quality, person, site, identifiers.ssin(person.ssin), True))
     except identifiers.InvalidIdentifier:
@@ -164,7 +164,7 @@ def quality_appointments(code: str, block: Block[Quality]) -> Iterator[Appointme
     for index, person in enumerate(quality.co_access_managers):
         yield appoint(Role.CO_ACCESS_MANAGER, code, person, site.child("co_access_managers", index))
     document, users = site.document, (*site.path, "users")
-    for index, user in enumerate(quality.users):
+    for index, user in enumerate(users_of(quality)):
         yield appoint(Role.USER, code, user, _make(Site, (document, (*users, index))))
 
 
@@ -197,7 +197,7 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
         model = None
         if not found:
             try:
-                model = EnterpriseDocument.model_validate(document.data)
+                model = document_model(document.data)
             except ValidationError as error:
                 found = [Diagnostic(document.position(tuple(e["loc"])), S_BAD_VALUE, e["msg"]) for e in error.errors()]
         problems.extend(found)
@@ -211,6 +211,49 @@ def group_documents(documents: list[SourceDocument]) -> tuple[dict[str, Declared
             document = replace(document, data=None)
         enterprise.files.append(Block(model, Site(document, ())))
     return {key: value for key, value in enterprises.items() if key not in broken}, problems
+
+
+def document_model(data: dict[str, Any]) -> EnterpriseDocument:
+    """A document that passed the schema, as a model whose users are ``DeclaredUser``s.
+
+    The users are taken out before pydantic validates the rest and put back as named tuples: the
+    schema, which the ``User`` model generates, has checked each of them already.
+    """
+    qualities = data.get("qualities") or []
+    if not any("users" in quality for quality in qualities):
+        return EnterpriseDocument.model_validate(data)
+    others = [{key: value for key, value in quality.items() if key != "users"} for quality in qualities]
+    model = EnterpriseDocument.model_validate({**data, "qualities": others})
+    for block, quality in zip(model.qualities, qualities, strict=True):
+        if "users" in quality:
+            block.__dict__["users"] = [declared_user(user) for user in quality["users"]]
+    return model
+
+
+def declared_user(data: dict[str, Any]) -> DeclaredUser:
+    """One user's data, as the schema let it through, as a ``DeclaredUser``."""
+    get = data.get
+    return _make(
+        DeclaredUser,
+        (
+            data["ssin"],
+            data["name"],
+            data["email"],
+            get("github"),
+            get("gitlab"),
+            get("language"),
+            get("protected"),
+            get("until"),
+            tuple(get("services", ())),
+            tuple(get("profiles", ())),
+        ),
+    )
+
+
+def users_of(quality: Quality) -> list[DeclaredUser]:
+    """A quality block's users, as ``document_model`` keeps them (a block with none has an empty list)."""
+    users: list[DeclaredUser] = quality.__dict__["users"]
+    return users
 
 
 def enterprise_key(data: object) -> str | None:

@@ -11,7 +11,7 @@ Fields that may be left out are typed ``X | SkipJsonSchema[None]``: the schema t
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
@@ -196,6 +196,28 @@ class Route(_Declared):
     sender: SenderNumber = Field(title="Sender number", description="A sender declared in the same quality; quote it.")
 
 
+class DeclaredUser(NamedTuple):
+    """A declared user as the tool keeps it: ``User``'s fields, in a named tuple rather than a model.
+
+    A registry declares up to a million users; a pydantic model each cost a full plan seconds to
+    build and free, for checks the schema had already made: every document passes the schema,
+    which ``User`` generates (strict types, patterns, no other keys), before it becomes a model.
+    ``declared.document_model`` makes these from the validated data; ``User`` stays the format's
+    definition.  The lists are tuples.
+    """
+
+    ssin: str
+    name: str
+    email: str
+    github: str | None
+    gitlab: str | None
+    language: str | None
+    protected: bool | None
+    until: str | None
+    services: tuple[str, ...]
+    profiles: tuple[str, ...]
+
+
 class Quality(_Declared):
     """An activated quality (hoedanigheid / qualité) and everything managed inside it.
 
@@ -242,6 +264,8 @@ class Quality(_Declared):
         title="Co-access managers (co-Toegangsbeheerders / co-gestionnaires d'accès)",
         description="People who help the access manager of this quality.",
     )
+    # The format's definition: ``declared.document_model`` validates a document with its users taken
+    # out and keeps them here as ``DeclaredUser``s, which ``declared.users_of`` reads.
     users: list[User] = Field(
         default_factory=list, title="Users (gebruikers / utilisateurs)", description="User accounts of this quality."
     )

@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from reconciler.declare import identifiers
 from reconciler.declare.declared import DeclaredEnterprise, Role, Site, compact_ssin
-from reconciler.declare.model import Appointee, User
+from reconciler.declare.model import Appointee, DeclaredUser
 from reconciler.records import clock
 from reconciler.records.state import (
     Address,
@@ -74,7 +74,7 @@ def declared_state(
         if appointment.role is Role.MAIN_ACCESS_MANAGER:
             header["main_access_manager"] = ssin
         elif appointment.role is Role.CO_MAIN_ACCESS_MANAGER:
-            # Removable roles are declared as appointees (users as ``User``, one kind of them), with
+            # Removable roles are declared as appointees (users as ``DeclaredUser``s), with
             # ``protected``; the roles of a quality are appointed with its code.
             assert isinstance(appointment.person, Appointee)
             address = Address(number, Kind.CO_MAIN_ACCESS_MANAGER, key=ssin)
@@ -90,7 +90,7 @@ def declared_state(
                 Kind.CO_ACCESS_MANAGER, protected=bool(appointment.person.protected), until=appointment.person.until
             )
         elif appointment.role is Role.USER:
-            assert isinstance(appointment.person, User) and appointment.quality is not None
+            assert isinstance(appointment.person, DeclaredUser) and appointment.quality is not None
             address = make(Address, (number, Kind.USER, appointment.quality, ssin))
             user = appointment.person
             kept = (tuple(user.services), tuple(user.profiles), bool(user.protected), user.until)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.declared import DeclaredEnterprise, Role, group_documents
-from reconciler.declare.model import User
+from reconciler.declare.model import DeclaredUser
 from reconciler.declare.reading import load_files
 from reconciler.declare.rules import check_enterprise, warnings_of
 from reconciler.declare.source import SourceDocument
@@ -111,7 +111,7 @@ def _warnings_explained(declaration: DeclaredEnterprise, catalogue: Catalogue, u
     listed = unread.profiles() | {
         name
         for appointment in declaration.appointments()
-        if isinstance(appointment.person, User)
+        if isinstance(appointment.person, DeclaredUser)
         for name in appointment.person.profiles
     }
     return set(declaration.profiles()) <= listed

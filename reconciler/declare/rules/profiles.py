@@ -9,7 +9,7 @@ from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.characters import quoted
 from reconciler.declare.declared import DeclaredEnterprise, Role
 from reconciler.declare.diagnostics import where
-from reconciler.declare.model import User
+from reconciler.declare.model import DeclaredUser
 from reconciler.declare.rules.registry import Finding, rule, warning
 
 
@@ -31,7 +31,7 @@ def declared_profiles(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> I
     for appointment in enterprise.appointments():
         if appointment.role is not Role.USER:
             continue
-        assert isinstance(appointment.person, User)
+        assert isinstance(appointment.person, DeclaredUser)
         for index, name in enumerate(appointment.person.profiles):
             if name not in known:
                 choices = ", ".join(sorted(known)) or "none is declared"
@@ -46,7 +46,7 @@ def profiles_offered(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> It
     for appointment in enterprise.appointments():
         if appointment.role is not Role.USER or appointment.quality not in catalogue.qualities:
             continue
-        assert isinstance(appointment.person, User)
+        assert isinstance(appointment.person, DeclaredUser)
         if not appointment.person.profiles:
             continue
         offered = catalogue.qualities[appointment.quality].services
@@ -66,7 +66,7 @@ def unused_profiles(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Ite
     used = {
         name
         for appointment in enterprise.appointments()
-        if isinstance(appointment.person, User)
+        if isinstance(appointment.person, DeclaredUser)
         for name in appointment.person.profiles
     }
     for name, blocks in enterprise.profiles().items():

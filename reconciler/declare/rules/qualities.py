@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from reconciler.declare.catalogue import Catalogue
 from reconciler.declare.characters import shown
-from reconciler.declare.declared import Appointment, Block, DeclaredEnterprise, Role
+from reconciler.declare.declared import Appointment, Block, DeclaredEnterprise, Role, users_of
 from reconciler.declare.diagnostics import where
 from reconciler.declare.model import Quality
 from reconciler.declare.rules.registry import Finding, rule
@@ -112,7 +112,7 @@ def offered_services(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> It
     for code, blocks in enterprise.qualities().items():
         offered = catalogue.qualities[code].services
         for block in blocks:
-            for u, user in enumerate(block.model.users):
+            for u, user in enumerate(users_of(block.model)):
                 for s, service in enumerate(user.services):
                     if service not in offered:
                         yield (
