@@ -210,6 +210,9 @@ def test_nobody_promotes_themselves_in_the_same_change(run, tmp_path: Path) -> N
     assert rules == ["A006", "A008"]
     # Positions point into the YAML (read again exactly: the fast path keeps no positions).
     assert f"{changed}:15:11: A006 " in result.stderr  # the quality's code: employer
+    # The user's own entry (sites of people and users are found only for such a message).
+    user_line = text.splitlines().index('      - ssin: "61061906014"') + 1
+    assert f"{changed}:{user_line}:9: A008 " in result.stderr
     allowed = run("plan", changed, "--state", state, "--actor", "75031366754")
     assert allowed.exit_code == 0
 

@@ -7,6 +7,7 @@ they hold.  Each record also keeps where it was declared, for messages about cha
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import date
 from types import MappingProxyType
 
@@ -32,7 +33,7 @@ def ended(until: str | None, today: date) -> bool:
 
 def declared_state(
     enterprise: DeclaredEnterprise, today: date | None = None
-) -> tuple[EnterpriseState, dict[Address, Site]]:
+) -> tuple[EnterpriseState, Mapping[Address, Site]]:
     """The desired state of an enterprise whose declaration passed every rule, and where each
     record was declared (for messages about changes, such as authority errors).
 
@@ -40,11 +41,47 @@ def declared_state(
     declared; a person with no grant left has no record, so their account is deactivated.
     """
     today = today or clock.today()
+    return _state(enterprise, today, None), Origins(enterprise, today)
+
+
+class Origins(Mapping[Address, Site]):
+    """Where each record of a declaration was declared, found when first asked for.
+
+    Only an authority check that refuses a change asks, and a registry declares a million records:
+    finding every record's site on every plan cost a dictionary as large as the state.
+    """
+
+    def __init__(self, enterprise: DeclaredEnterprise, today: date) -> None:
+        self._enterprise, self._today = enterprise, today
+        self._found: dict[Address, Site] | None = None
+
+    def _sites(self) -> dict[Address, Site]:
+        if self._found is None:
+            self._found = {}
+            _state(self._enterprise, self._today, self._found)
+        return self._found
+
+    def __getitem__(self, address: Address) -> Site:
+        return self._sites()[address]
+
+    def __iter__(self) -> Iterator[Address]:
+        return iter(self._sites())
+
+    def __len__(self) -> int:
+        return len(self._sites())
+
+
+def _state(enterprise: DeclaredEnterprise, today: date, origins: dict[Address, Site] | None) -> EnterpriseState:
+    """The state ``declared_state`` gives; with ``origins``, each record's site is written there too."""
     number = enterprise.number
     records: dict[Address, Fields] = {}
-    origins: dict[Address, Site] = {Address(number, Kind.ENTERPRISE): enterprise.first_site.child("enterprise")}
+    # The few records of the enterprise, its qualities, senders and routes are given sites always
+    # (into a dictionary no one reads when none was asked for); people and users only when asked.
+    people = origins is not None
+    sites: dict[Address, Site] = {} if origins is None else origins
+    sites[Address(number, Kind.ENTERPRISE)] = enterprise.first_site.child("enterprise")
     if enterprise.offboarding:
-        return EnterpriseState(number, MappingProxyType(records), offboard=True), origins
+        return EnterpriseState(number, MappingProxyType(records), offboard=True)
     header: dict[str, str | None] = {"name": None, "main_access_manager": None, "default_quality": None}
     bundles = enterprise.profile_services()
     # Users share a few combinations of services, profiles, flag and end date: each is turned into
@@ -70,7 +107,8 @@ def declared_state(
             ("email", appointment.person.email),
             shared("language", language),
         )
-        origins.setdefault(person, appointment.site)
+        if people:
+            sites.setdefault(person, appointment.site)
         if appointment.role is Role.MAIN_ACCESS_MANAGER:
             header["main_access_manager"] = ssin
         elif appointment.role is Role.CO_MAIN_ACCESS_MANAGER:
@@ -107,8 +145,8 @@ def declared_state(
                     shared("profiles", tuple(sorted(user.profiles))),
                 )
             records[address] = found
-        if appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
-            origins[address] = appointment.site
+        if people and appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
+            sites[address] = appointment.site
     for code, blocks in enterprise.qualities().items():
         settings: dict[str, Value] = {"activated": True, "protected": False}
         for block in blocks:
@@ -123,11 +161,11 @@ def declared_state(
                 settings["access_manager_until"] = quality.access_manager.until
             if quality.default:
                 header["default_quality"] = code
-            origins.setdefault(Address(number, Kind.QUALITY, code), block.site.child("code"))
+            sites.setdefault(Address(number, Kind.QUALITY, code), block.site.child("code"))
             for index, sender in enumerate(quality.senders):
                 contact = sender.technical_contact
                 assert contact is not None  # rule H010: every sender has one
-                origins[Address(number, Kind.SENDER, code, sender.number)] = block.site.child("senders", index)
+                sites[Address(number, Kind.SENDER, code, sender.number)] = block.site.child("senders", index)
                 records[Address(number, Kind.SENDER, code, sender.number)] = fields(
                     Kind.SENDER,
                     channel=sender.channel,
@@ -139,8 +177,8 @@ def declared_state(
                     protected=bool(sender.protected),
                 )
             for index, route in enumerate(quality.routing):
-                origins[Address(number, Kind.ROUTE, code, route.service)] = block.site.child("routing", index)
+                sites[Address(number, Kind.ROUTE, code, route.service)] = block.site.child("routing", index)
                 records[Address(number, Kind.ROUTE, code, route.service)] = fields(Kind.ROUTE, sender=route.sender)
         records[Address(number, Kind.QUALITY, code)] = fields(Kind.QUALITY, **settings)
     records[Address(number, Kind.ENTERPRISE)] = fields(Kind.ENTERPRISE, **header)
-    return EnterpriseState(number, MappingProxyType(records)), origins
+    return EnterpriseState(number, MappingProxyType(records))

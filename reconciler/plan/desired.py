@@ -13,7 +13,7 @@ import re
 import stat
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,6 @@ class Desired:
 
     enterprises: dict[str, EnterpriseState]
     declarations: dict[str, DeclaredEnterprise]
-    origins: dict[Address, Site]
     files: int
     digest: str
     files_of: dict[str, dict[str, str]]  # per enterprise: path -> sha256 of its files
@@ -109,7 +108,7 @@ class Outcome:
     number: str | None
     declaration: DeclaredEnterprise | None
     state: EnterpriseState | None
-    origins: dict[Address, Site]
+    origins: Mapping[Address, Site]
     files: dict[str, str]  # path -> sha256
     problems: list[Diagnostic]
     documents: int
@@ -317,7 +316,6 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desire
     outcomes = list(iter_enterprises(selection, fast, stream=False))
     enterprises: dict[str, EnterpriseState] = {}
     declarations: dict[str, DeclaredEnterprise] = {}
-    origins: dict[Address, Site] = {}
     files_of: dict[str, dict[str, str]] = {}
     documents = 0
     warnings: list[Diagnostic] = []
@@ -331,12 +329,11 @@ def load_desired(paths: Iterable[str | Path], fast: bool = True) -> tuple[Desire
             declarations[outcome.number] = outcome.declaration
         if outcome.state is not None:
             enterprises[outcome.number] = outcome.state
-            origins.update(outcome.origins)
             files_of[outcome.number] = outcome.files
     if not documents and not problems:
         problems.append(no_files(paths))
     hashed = {p: s for files in files_of.values() for p, s in files.items()}
-    desired = Desired(enterprises, declarations, origins, documents, digest(hashed), files_of, sorted(warnings))
+    desired = Desired(enterprises, declarations, documents, digest(hashed), files_of, sorted(warnings))
     return desired, sorted(problems)
 
 

@@ -43,7 +43,7 @@ class Patched:
 
     part: PlanPart
     declaration: DeclaredEnterprise  # the changed files whole, the others as skeletons
-    origins: dict[Address, Site]
+    origins: Mapping[Address, Site]
     stored: StoredEnterprise  # the slice read: what authority is checked against
     files: dict[str, str]  # real path -> SHA-256 of every file of the enterprise
 

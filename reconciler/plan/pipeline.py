@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -350,7 +350,7 @@ def _plan_task(index: int) -> Shard:
 
 def _authority(
     declaration: DeclaredEnterprise,
-    origins: dict[Address, Site],
+    origins: Mapping[Address, Site],
     part: PlanPart,
     stored: StoredEnterprise | None,
     actor: str,
@@ -359,6 +359,6 @@ def _authority(
     found = check_authority(part.changes, current, actor, origins)
     if found and not all(f.site.document.exact for f in declaration.files):
         # The fast path keeps no positions: read the enterprise again to say where each change is.
-        exact: dict[Address, Site] = declared_state(exactly(declaration))[1]
+        exact: Mapping[Address, Site] = declared_state(exactly(declaration))[1]
         found = check_authority(part.changes, current, actor, exact)
     return found
