@@ -105,6 +105,8 @@ class DeclaredEnterprise:
     files: list[Block[EnterpriseDocument]] = field(default_factory=list)
     _qualities: dict[str, list[Block[Quality]]] | None = field(default=None, repr=False)
     _appointments: list[Appointment] | None = field(default=None, repr=False)
+    _managers: list[Appointment] | None = field(default=None, repr=False)
+    _dated: list[Appointment] | None = field(default=None, repr=False)
 
     def qualities(self) -> dict[str, list[Block[Quality]]]:
         """Quality blocks by code, in declaration order."""
@@ -121,6 +123,19 @@ class DeclaredEnterprise:
         if self._appointments is None:
             self._appointments = list(self._find_appointments())
         return self._appointments
+
+    def managers(self) -> list[Appointment]:
+        """The appointments of every role but users': the few that rules about managers read, where
+        ``appointments`` holds up to a hundred thousand users besides."""
+        if self._managers is None:
+            self._managers = [a for a in self.appointments() if a.role is not Role.USER]
+        return self._managers
+
+    def dated(self) -> list[Appointment]:
+        """The appointments declared with an end date (``until``), in the order of ``appointments``."""
+        if self._dated is None:
+            self._dated = [a for a in self.appointments() if getattr(a.person, "until", None) is not None]
+        return self._dated
 
     def _find_appointments(self) -> Iterator[Appointment]:
         for file in self.files:

@@ -31,6 +31,13 @@ def ended(until: str | None, today: date) -> bool:
     return until is not None and date.fromisoformat(until) <= today
 
 
+# The fields of users who list no profile, by (services, profiles, protected, until): the same in
+# every enterprise, so kept across the enterprises a process plans (up to a bound, past which a
+# registry of ever new combinations has each turned into fields anew).
+_PLAIN_USERS: dict[tuple, Fields] = {}
+_PLAIN_USERS_KEPT = 100_000
+
+
 def declared_state(
     enterprise: DeclaredEnterprise, today: date | None = None
 ) -> tuple[EnterpriseState, Mapping[Address, Site]]:
@@ -86,6 +93,7 @@ def _state(enterprise: DeclaredEnterprise, today: date, origins: dict[Address, S
     bundles = enterprise.profile_services()
     # Users share a few combinations of services, profiles, flag and end date: each is turned into
     # fields once, and its users share them (in this process and in the plan sent to the next).
+    # What profiles bring is the enterprise's own: combinations with profiles are kept per enterprise.
     users: dict[tuple, Fields] = {}
     for name, services in bundles.items():
         records[Address(number, Kind.PROFILE, key=name)] = (("services", tuple(sorted(set(services)))),)
@@ -131,19 +139,23 @@ def _state(enterprise: DeclaredEnterprise, today: date, origins: dict[Address, S
             assert isinstance(appointment.person, DeclaredUser) and appointment.quality is not None
             address = make(Address, (number, Kind.USER, appointment.quality, ssin))
             user = appointment.person
-            kept = (tuple(user.services), tuple(user.profiles), bool(user.protected), user.until)
-            found = users.get(kept)
+            kept = (user.services, user.profiles, bool(user.protected), user.until)
+            found = (users if user.profiles else _PLAIN_USERS).get(kept)
             if found is None:
                 # The services in effect: the user's own and those of each of their profiles.
                 granted = set(user.services)
                 for profile in user.profiles:
                     granted.update(bundles[profile])
-                found = users[kept] = (
+                found = (
                     shared("services", tuple(sorted(granted))),
                     shared("protected", kept[2]),
                     shared("until", user.until),
                     shared("profiles", tuple(sorted(user.profiles))),
                 )
+                if user.profiles:
+                    users[kept] = found
+                elif len(_PLAIN_USERS) < _PLAIN_USERS_KEPT:
+                    _PLAIN_USERS[kept] = found
             records[address] = found
         if people and appointment.role is not Role.MAIN_ACCESS_MANAGER and appointment.role is not Role.ACCESS_MANAGER:
             sites[address] = appointment.site

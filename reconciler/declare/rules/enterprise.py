@@ -14,7 +14,7 @@ from reconciler.declare.rules.registry import Finding, rule
 @rule("H001", "exactly one main access manager")
 def one_main_access_manager(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """An enterprise has exactly one main access manager (Hoofdtoegangsbeheerder), declared in one file."""
-    declared = [a for a in enterprise.appointments() if a.role is Role.MAIN_ACCESS_MANAGER]
+    declared = [a for a in enterprise.managers() if a.role is Role.MAIN_ACCESS_MANAGER]
     if not declared:
         yield (
             enterprise.first_site.at("enterprise"),
@@ -32,9 +32,9 @@ def one_main_access_manager(enterprise: DeclaredEnterprise, catalogue: Catalogue
 def distinct_co_main_access_managers(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """Co-main access managers help the main access manager: none of them is the main access manager,
     and none is appointed twice."""
-    main = {a.ssin for a in enterprise.appointments() if a.role is Role.MAIN_ACCESS_MANAGER}
+    main = {a.ssin for a in enterprise.managers() if a.role is Role.MAIN_ACCESS_MANAGER}
     seen: dict[str, Position] = {}
-    for appointment in enterprise.appointments():
+    for appointment in enterprise.managers():
         if appointment.role is not Role.CO_MAIN_ACCESS_MANAGER:
             continue
         if appointment.ssin in main:

@@ -29,7 +29,7 @@ def _day(text: str) -> date | None:
 def real_dates(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A grant's end date (``until``, YYYY-MM-DD) is a day of the calendar: "2026-02-30" is refused
     rather than read as some other day."""
-    for appointment in enterprise.appointments():
+    for appointment in enterprise.dated():
         until = _until(appointment)
         if until is not None and _day(until) is None:
             yield appointment.site.at("until"), f"until {quoted(until)} is not a day of the calendar"
@@ -39,8 +39,8 @@ def real_dates(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator
 def co_access_managers_end_first(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """Co-access managers help the access manager of their quality and exist only under one: when the
     access manager's grant ends, theirs has ended too."""
-    managers = {a.quality: a for a in enterprise.appointments() if a.role is Role.ACCESS_MANAGER}
-    for appointment in enterprise.appointments():
+    managers = {a.quality: a for a in enterprise.managers() if a.role is Role.ACCESS_MANAGER}
+    for appointment in enterprise.managers():
         manager = managers.get(appointment.quality)
         if appointment.role is not Role.CO_ACCESS_MANAGER or manager is None:
             continue
@@ -59,10 +59,9 @@ def co_access_managers_end_first(enterprise: DeclaredEnterprise, catalogue: Cata
 def ended_grants(enterprise: DeclaredEnterprise, catalogue: Catalogue) -> Iterator[Finding]:
     """A grant whose end date has come counts as not declared: its lines can be deleted."""
     today = clock.today()
-    for appointment in enterprise.appointments():
+    for appointment in enterprise.dated():
         text = _until(appointment)
-        if text is None:  # most grants: not parsed (an empty text raised and caught, once per user)
-            continue
+        assert text is not None  # ``dated`` holds only appointments with an end date
         until = _day(text)
         if until is not None and until <= today:
             yield (
