@@ -140,16 +140,12 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, WritesBehind, ABC):
             for table in TABLES.values():
                 columns = ", ".join(table.key_columns + table.field_columns)
                 extra = ", version, applied_version" if table.kind is Kind.ENTERPRISE else ""
-                rows = self._select(f"SELECT {columns}{extra} FROM {table.name}", table.key_columns[0], wanted)
-                if table.kind is Kind.ENTERPRISE:
-                    found = list(rows)
-                    versions.update((row[0], (row[-2], row[-1])) for row in found)
-                    rows = iter([row[:-2] for row in found])
-                last, own = None, {}
-                for address, fields in table.records(rows):
-                    if address.enterprise != last:  # rows mostly come enterprise by enterprise
-                        last, own = address.enterprise, records.setdefault(address.enterprise, {})
-                    own[address] = fields
+                select = f"SELECT {columns}{extra} FROM {table.name}"
+                for rows in self._select(select, table.key_columns[0], wanted):
+                    if table.kind is Kind.ENTERPRISE:
+                        versions.update((row[0], (row[-2], row[-1])) for row in rows)
+                        rows = [row[:-2] for row in rows]
+                    table.collect(rows, records)
         return {
             number: StoredEnterprise(
                 EnterpriseState(number, records.get(number, {})), version, drifted=0 <= applied < version
@@ -157,12 +153,14 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, WritesBehind, ABC):
             for number, (version, applied) in versions.items()
         }
 
-    def _select(self, sql: str, column: str, wanted: list[str] | None) -> Iterator[tuple]:
+    def _select(self, sql: str, column: str, wanted: list[str] | None) -> Iterator[list[tuple]]:
+        """The rows of ``sql`` for the enterprises ``wanted`` (all when None), a list per query: a
+        query asks for at most ``CHUNK`` enterprises, so one table's rows are never all held at once."""
         if wanted is None:
-            yield from self._rows(sql)
+            yield self._rows(sql)
             return
         for chunk in batched(wanted, CHUNK):
-            yield from self._rows(f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
+            yield self._rows(f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
 
     def enterprise_names(self, numbers: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}

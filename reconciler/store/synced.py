@@ -92,7 +92,7 @@ class SyncedFiles(ABC):
     def read_slice(
         self, number: str, users: Iterable[tuple[str, str]], persons: Iterable[str]
     ) -> tuple[StoredEnterprise, int] | None:
-        records: dict[Address, Fields] = {}
+        by_enterprise: dict[str, dict[Address, Fields]] = {}  # only ``number``'s rows are selected
         wanted_users: dict[str, list[str]] = {}
         for quality, ssin in users:
             wanted_users.setdefault(quality, []).append(ssin)
@@ -122,7 +122,7 @@ class SyncedFiles(ABC):
                     ]
                 else:
                     rows = self._rows(select, (number,))
-                records.update(table.records(rows))
+                table.collect(rows, by_enterprise)
             held = self._rows("SELECT count(*) FROM users WHERE enterprise = ?", (number,))[0][0]
-        state = EnterpriseState(number, records)
+        state = EnterpriseState(number, by_enterprise.get(number, {}))
         return StoredEnterprise(state, version, drifted=0 <= applied < version), int(held)

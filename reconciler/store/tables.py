@@ -8,7 +8,7 @@ the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
@@ -58,29 +58,41 @@ class Table:
             key = row[index]
         return Address(row[0], self.kind, quality, key)
 
-    def records(self, rows: Iterable[tuple]) -> Iterator[tuple[Address, Fields]]:
-        """``address`` and ``fields`` of each row: users and people, most rows of a registry, are
-        taken apart in one step and their addresses made as their constructor would make them."""
-        make = tuple.__new__
+    def collect(self, rows: Iterable[tuple], into: dict[str, dict[Address, Fields]]) -> None:
+        """Each row's ``address`` and ``fields`` into ``into``, by enterprise.
+
+        Users and people, most rows of a registry (a full plan reads a million of each), are taken
+        apart in one loop each, their addresses made as their constructor would make them, and
+        their records put in place without a generator between: the rows of one enterprise come
+        together, so the enterprise's dictionary is looked up when the enterprise changes.
+        """
+        make, last, own = tuple.__new__, None, {}
         if self.kind is Kind.USER:
+            known, kind = _USER_FIELDS, Kind.USER
             for enterprise, quality, ssin, services, protected, until, profiles in rows:
-                yield (
-                    make(Address, (enterprise, Kind.USER, quality, ssin)),
-                    _user_fields((services, protected, until, profiles)),
-                )
+                if enterprise != last:
+                    last, own = enterprise, into.setdefault(enterprise, {})
+                columns = (services, protected, until, profiles)
+                own[make(Address, (enterprise, kind, quality, ssin))] = known.get(columns) or _user_fields(columns)
         elif self.kind is Kind.PERSON:
-            for row in rows:
-                yield make(Address, (row[0], Kind.PERSON, "", row[1])), self.fields(row)
+            kind = Kind.PERSON
+            for enterprise, ssin, name, email, language in rows:
+                if enterprise != last:
+                    last, own = enterprise, into.setdefault(enterprise, {})
+                own[make(Address, (enterprise, kind, "", ssin))] = (
+                    ("name", name),
+                    ("email", email),
+                    shared("language", language),
+                )
         else:
             for row in rows:
-                yield self.address(row), self.fields(row)
+                if row[0] != last:
+                    last, own = row[0], into.setdefault(row[0], {})
+                own[self.address(row)] = self.fields(row)
 
     def fields(self, row: tuple) -> Fields:
+        """Fields of a row of a table other than users and people (``collect`` takes those apart)."""
         start = len(self.key_columns)
-        if self.kind is Kind.USER:  # most rows by far: converted without the general loop
-            return _user_fields(row[start : start + 4])
-        if self.kind is Kind.PERSON:
-            return (("name", row[start]), ("email", row[start + 1]), shared("language", row[start + 2]))
         values = row[start:]
         return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values, strict=True))
 
