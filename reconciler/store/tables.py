@@ -75,15 +75,12 @@ class Table:
                 columns = (services, protected, until, profiles)
                 own[make(Address, (enterprise, kind, quality, ssin))] = known.get(columns) or _user_fields(columns)
         elif self.kind is Kind.PERSON:
-            kind = Kind.PERSON
+            kind, languages = Kind.PERSON, dict[Value, tuple[str, Value]]()  # a few languages: each pair looked up once
             for enterprise, ssin, name, email, language in rows:
                 if enterprise != last:
                     last, own = enterprise, into.setdefault(enterprise, {})
-                own[make(Address, (enterprise, kind, "", ssin))] = (
-                    ("name", name),
-                    ("email", email),
-                    shared("language", language),
-                )
+                pair = languages.get(language) or languages.setdefault(language, shared("language", language))
+                own[make(Address, (enterprise, kind, "", ssin))] = (("name", name), ("email", email), pair)
         else:
             for row in rows:
                 if row[0] != last:
