@@ -513,13 +513,33 @@ def test_stored_users_when_the_memo_is_full(monkeypatch: pytest.MonkeyPatch) -> 
         (A, "q", "2", "c", 1, "2030-01-01", "p o"),
         (A, "q", "3", "b a", 0, None, ""),
     ]
-    got = [dict(table.fields(row)) for row in rows]
+    into: dict = {}
+    table.collect(rows, into)
+    got = [dict(into[A][Address(A, Kind.USER, "q", row[2])]) for row in rows]
     assert got == [
         {"services": ("a", "b"), "protected": False, "until": None, "profiles": ()},
         {"services": ("c",), "protected": True, "until": "2030-01-01", "profiles": ("o", "p")},
         {"services": ("a", "b"), "protected": False, "until": None, "profiles": ()},
     ]
     assert len(tables._USER_FIELDS) == 1
+
+
+def test_stored_people_keep_each_their_own_language_whatever_the_column_holds() -> None:
+    """People are read in one loop that looks each language's pair up once: a store neighbour's
+    odd values (another type, many distinct texts) still land on their own person, unshared."""
+    table = tables.TABLES[Kind.PERSON]
+    odd = ["nl", None, "fr", 7, b"de", "nl", *(f"x{i}" for i in range(50))]
+    rows = [(A, f"{i:011d}", f"name {i}", f"{i}@x.example", language) for i, language in enumerate(odd)]
+    rows.append((B, "00000000001", "other", "o@x.example", "nl"))
+    into: dict = {}
+    table.collect(rows, into)
+    assert set(into) == {A, B}
+    for i, language in enumerate(odd):
+        fields = into[A][Address(A, Kind.PERSON, "", f"{i:011d}")]
+        assert fields == (("name", f"name {i}"), ("email", f"{i}@x.example"), ("language", language))
+    assert into[B] == {
+        Address(B, Kind.PERSON, "", "00000000001"): (("name", "other"), ("email", "o@x.example"), ("language", "nl"))
+    }
 
 
 # --- the diff ------------------------------------------------------------------------------------
