@@ -660,14 +660,19 @@ def test_a_user_listing_an_item_twice_never_becomes_a_model(
     assert [p.rule for p in found] == ["S005"]
 
 
-def test_kept_facts_with_a_user_listing_a_service_twice_are_refused() -> None:
-    """A tampered store or cache may put users back in a skeleton: the schema must still refuse repeats."""
+def test_kept_facts_with_users_in_their_skeleton_are_refused() -> None:
+    """A tampered store or cache may put users back in a skeleton, which ``skeleton_of`` never writes:
+    such facts are refused (the enterprise is read whole), valid users or not."""
     files = registry(A, "a")
     skeleton = files["a/u1.yaml"]
-    skeleton["qualities"][0]["users"] = [user(10, services=("dimona", "dimona"))]
     columns: dict[str, list] = {name: [] for name in COLUMNS}
+    skeleton["qualities"][0]["users"] = [user(10, services=("dimona", "dimona"))]
     assert facts_from({"format": FORMAT, "skeleton": skeleton, "users": columns}) is None
     skeleton["qualities"][0]["users"] = [user(10, services=("dimona",))]
+    assert facts_from({"format": FORMAT, "skeleton": skeleton, "users": columns}) is None
+    skeleton["qualities"][0]["users"] = []
+    assert facts_from({"format": FORMAT, "skeleton": skeleton, "users": columns}) is None
+    del skeleton["qualities"][0]["users"]
     assert facts_from({"format": FORMAT, "skeleton": skeleton, "users": columns}) is not None
 
 

@@ -64,8 +64,9 @@ class Origins(Mapping[Address, Site]):
 
     def _sites(self) -> dict[Address, Site]:
         if self._found is None:
-            self._found = {}
-            _state(self._enterprise, self._today, self._found)
+            found: dict[Address, Site] = {}
+            _state(self._enterprise, self._today, found)
+            self._found = found  # kept only once complete
         return self._found
 
     def __getitem__(self, address: Address) -> Site:

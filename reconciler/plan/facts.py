@@ -210,6 +210,8 @@ def facts_from(data: object) -> FileFacts | None:
             return None
         if not is_valid(data["skeleton"]):  # the schema knows the catalogue: no quality the rules cannot look up
             return None
+        if any("users" in quality for quality in data["skeleton"].get("qualities", ())):
+            return None  # ``skeleton_of`` never writes users: these facts were not written by it
         skeleton = EnterpriseDocument.model_validate(data["skeleton"])
         stored = data["users"]
         if not isinstance(stored, dict) or set(stored) != set(COLUMNS) or type(stored["ssin"]) is not list:

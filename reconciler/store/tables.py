@@ -66,7 +66,8 @@ class Table:
         their records put in place without a generator between: the rows of one enterprise come
         together, so the enterprise's dictionary is looked up when the enterprise changes.
         """
-        make, last, own = tuple.__new__, None, {}
+        # No enterprise is ``_NOTHING``: a row whose enterprise is NULL (a store written by hand) is kept too.
+        make, last, own = tuple.__new__, _NOTHING, {}
         if self.kind is Kind.USER:
             known, kind = _USER_FIELDS, Kind.USER
             for enterprise, quality, ssin, services, protected, until, profiles in rows:
@@ -93,6 +94,8 @@ class Table:
         values = row[start:]
         return tuple((name, to_value(name, value)) for name, value in zip(self.field_columns, values, strict=True))
 
+
+_NOTHING = object()
 
 # A user's stored columns (services, protected, until, profiles) take few distinct values in a
 # registry: each combination is converted once and its fields shared by every row that has it.
