@@ -528,7 +528,7 @@ def test_stored_people_keep_each_their_own_language_whatever_the_column_holds() 
     """People are read in one loop that looks each language's pair up once: a store neighbour's
     odd values (another type, many distinct texts) still land on their own person, unshared."""
     table = tables.TABLES[Kind.PERSON]
-    odd = ["nl", None, "fr", 7, b"de", "nl", *(f"x{i}" for i in range(50))]
+    odd = ["nl", None, "fr", 7, b"de", "nl", 1, 1.0, True, *(f"x{i}" for i in range(50))]
     rows = [(A, f"{i:011d}", f"name {i}", f"{i}@x.example", language) for i, language in enumerate(odd)]
     rows.append((B, "00000000001", "other", "o@x.example", "nl"))
     into: dict = {}
@@ -537,9 +537,27 @@ def test_stored_people_keep_each_their_own_language_whatever_the_column_holds() 
     for i, language in enumerate(odd):
         fields = into[A][Address(A, Kind.PERSON, "", f"{i:011d}")]
         assert fields == (("name", f"name {i}"), ("email", f"{i}@x.example"), ("language", language))
+        assert type(fields[2][1]) is type(language)  # 1, 1.0 and True are equal, not the same value
     assert into[B] == {
         Address(B, Kind.PERSON, "", "00000000001"): (("name", "other"), ("email", "o@x.example"), ("language", "nl"))
     }
+
+
+def test_shared_pairs_tell_equal_values_of_other_types_apart() -> None:
+    """1, 1.0 and True are equal dictionary keys: the pair shared for one must not stand for another."""
+    from reconciler.records.state import language_field, shared
+
+    for name in ("language", "until"):
+        values = [shared(name, value)[1] for value in (1, 1.0, True, 1)]
+        assert [type(value) for value in values] == [int, float, bool, int]
+    assert [type(language_field(value)[1]) for value in (True, 1, 1.0, "nl", None)] == [
+        bool,
+        int,
+        float,
+        str,
+        type(None),
+    ]
+    assert language_field("nl") is language_field("nl") is shared("language", "nl")
 
 
 # --- the diff ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from reconciler.records.state import (
     Kind,
     Value,
     fields,
+    language_field,
     shared,
 )
 
@@ -102,7 +103,6 @@ def _state(enterprise: DeclaredEnterprise, today: date, origins: dict[Address, S
         header["name"] = header["name"] or file.model.enterprise.name
         header["language"] = header.get("language") or file.model.enterprise.language
     make = tuple.__new__  # addresses made from their values, as their constructor would: one per record
-    languages: dict[Value, tuple[str, Value]] = {}  # a few languages: each pair looked up once
     for appointment in enterprise.appointments():
         until = getattr(appointment.person, "until", None)
         if until is not None and ended(until, today):
@@ -112,8 +112,11 @@ def _state(enterprise: DeclaredEnterprise, today: date, origins: dict[Address, S
         # A language declared in one role holds for all of them (H017 refuses two different ones).
         known = records.get(person)
         language = appointment.person.language or (known[2][1] if known else None)
-        pair = languages.get(language) or languages.setdefault(language, shared("language", language))
-        records[person] = (("name", appointment.person.name), ("email", appointment.person.email), pair)
+        records[person] = (
+            ("name", appointment.person.name),
+            ("email", appointment.person.email),
+            language_field(language),
+        )
         if people:
             sites.setdefault(person, appointment.site)
         if appointment.role is Role.MAIN_ACCESS_MANAGER:

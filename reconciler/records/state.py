@@ -105,7 +105,7 @@ class Address(NamedTuple):
         )
 
 
-_SHARED: dict[tuple[str, Value], tuple[str, Value]] = {}
+_SHARED: dict[tuple[str, type, Value], tuple[str, Value]] = {}
 
 
 def shared(name: str, value: Value) -> tuple[str, Value]:
@@ -115,9 +115,30 @@ def shared(name: str, value: Value) -> tuple[str, Value]:
     A registry holds a million users, most of them with one of a few hundred combinations of
     services and the same flags: sharing the pairs saves a few hundred bytes per record in every
     state and plan that holds them.  Never for names or addresses, which are each their own.
+    Values are told apart by their type too: 1, 1.0 and True are equal keys, but not the same value
+    (a store written by hand may hold any of them in a column).
     """
     pair = (name, value)
-    return _SHARED.setdefault(pair, pair)
+    return _SHARED.setdefault((name, type(value), value), pair)
+
+
+# A person's language is a field of every person's record: its pair is found by the text alone,
+# without making the tuple ``shared`` looks up.  Only text and None are kept here (a store written by
+# hand may hold anything in the column), and only a few: past them, ``shared`` as for other fields.
+_LANGUAGES: dict[str | None, tuple[str, Value]] = {}
+_LANGUAGES_KEPT = 16
+
+
+def language_field(value: Value) -> tuple[str, Value]:
+    """``shared("language", value)``, looked up faster for the usual values."""
+    if value is not None and type(value) is not str:
+        return shared("language", value)
+    found = _LANGUAGES.get(value)
+    if found is None:
+        found = shared("language", value)
+        if len(_LANGUAGES) < _LANGUAGES_KEPT:
+            _LANGUAGES[value] = found
+    return found
 
 
 def fields(kind: Kind, **values: Value) -> Fields:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
 
-from reconciler.records.state import FIELDS, Address, Fields, Kind, Value, as_codes, shared
+from reconciler.records.state import FIELDS, Address, Fields, Kind, Value, as_codes, language_field, shared
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,15 @@ class Table:
                 columns = (services, protected, until, profiles)
                 own[make(Address, (enterprise, kind, quality, ssin))] = known.get(columns) or _user_fields(columns)
         elif self.kind is Kind.PERSON:
-            kind, languages = Kind.PERSON, dict[Value, tuple[str, Value]]()  # a few languages: each pair looked up once
+            kind = Kind.PERSON
             for enterprise, ssin, name, email, language in rows:
                 if enterprise != last:
                     last, own = enterprise, into.setdefault(enterprise, {})
-                pair = languages.get(language) or languages.setdefault(language, shared("language", language))
-                own[make(Address, (enterprise, kind, "", ssin))] = (("name", name), ("email", email), pair)
+                own[make(Address, (enterprise, kind, "", ssin))] = (
+                    ("name", name),
+                    ("email", email),
+                    language_field(language),
+                )
         else:
             for row in rows:
                 if row[0] != last:
