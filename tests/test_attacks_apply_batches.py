@@ -460,10 +460,10 @@ def test_a_counting_trigger_planted_under_a_hostile_name_is_put_back_as_it_was(
     url, path = sqlite_path(tmp_path)
     quoted = '"' + name.replace('"', '""') + '"'
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE hand_writes (ssin TEXT)")
+        db.execute("CREATE TABLE planted_writes (ssin TEXT)")
         db.execute(
             f"CREATE TRIGGER {quoted} AFTER UPDATE ON persons WHEN NOT EXISTS (SELECT 1 FROM apply_in_progress)\n"
-            "BEGIN INSERT INTO hand_writes VALUES (NEW.ssin); END"
+            "BEGIN INSERT INTO planted_writes VALUES (NEW.ssin); END"
         )
     before = triggers(path)
     tables = count(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'")
@@ -475,10 +475,10 @@ def test_a_counting_trigger_planted_under_a_hostile_name_is_put_back_as_it_was(
         store.close()
     assert triggers(path) == before
     assert count(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'") == tables
-    assert count(path, "SELECT count(*) FROM hand_writes") == 0
+    assert count(path, "SELECT count(*) FROM planted_writes") == 0
     version = count(path, f"SELECT version FROM enterprises WHERE number = '{SMALL}'")
     outside_write(url, f"UPDATE persons SET name = 'Someone Else' WHERE ssin = '{JAN}'")
-    assert count(path, "SELECT count(*) FROM hand_writes") == 1
+    assert count(path, "SELECT count(*) FROM planted_writes") == 1
     assert count(path, f"SELECT version FROM enterprises WHERE number = '{SMALL}'") == version + 1
 
 

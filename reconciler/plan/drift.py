@@ -12,13 +12,13 @@ edits of the YAML, and ``reconciler drift`` lists them without planning.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import orjson
 
 from reconciler.records.change import Action
-from reconciler.records.state import StoredEnterprise
+from reconciler.records.state import Address, Fields, StoredEnterprise
 from reconciler.store.port import Store
 
 # The audit action of a record written outside reconciler that an apply found already as
@@ -75,22 +75,29 @@ def _same(applied: dict, found: dict) -> bool:
     return all(applied.get(name) == found.get(name) for name in set(applied) | set(found))
 
 
-def outside_changes(stored: StoredEnterprise, applied: Mapping[str, str | None]) -> tuple[Drift, ...]:
+def outside_changes(
+    stored: StoredEnterprise, applied: Mapping[str, str | None], only: Collection[Address] | None = None
+) -> tuple[Drift, ...]:
     """What differs between the enterprise as its applies left it (``applied``: per address, the
-    ``after`` of its newest audit entry, ``Store.applied_records``) and as the store holds it.
+    ``after`` of its newest audit entry, ``Store.applied_records``) and as the store holds it;
+    among the records ``only`` names when given (those written by hand, ``Store.written_by_hand``).
 
     A record is compared as the audit trail wrote it (compact JSON, sorted keys) first, which
     settles almost every record at the cost of one ``orjson.dumps``; only when the texts differ
     are both read and compared field by field.
     """
+    records = stored.state.records
+    held: Iterable[tuple[Address, Fields]] = (
+        records.items() if only is None else ((a, records[a]) for a in only if a in records)
+    )
     drift = []
-    held = set()
+    names = set()
     # Stored users share their fields (``store.tables``): each fields object is written as JSON once,
     # keyed by identity, which is sound while the enterprise read holds every one of them.
     texts: dict[int, str] = {}
-    for address, values in stored.state.records.items():
+    for address, values in held:
         name = str(address)
-        held.add(name)
+        names.add(name)
         text = texts.get(id(values))
         if text is None:
             text = texts[id(values)] = orjson.dumps(dict(values), option=orjson.OPT_SORT_KEYS).decode()
@@ -100,14 +107,28 @@ def outside_changes(stored: StoredEnterprise, applied: Mapping[str, str | None])
         now = orjson.loads(text)
         if before is None or not _same(orjson.loads(before), now):
             drift.append(Drift(stored.state.number, name, orjson.loads(before) if before else None, now))
-    for name, before in applied.items():
-        if before is not None and name not in held:  # written by an apply, removed by other means
+    gone = applied.keys() if only is None else {str(a) for a in only} & applied.keys()
+    for name in gone:
+        before = applied[name]
+        if before is not None and name not in names:  # written by an apply, removed by other means
             drift.append(Drift(stored.state.number, name, orjson.loads(before), None))
     return tuple(sorted(drift, key=lambda item: item.address))
 
 
+# Beyond this share of an enterprise's records written by hand, its whole trail is read in one
+# pass rather than the entries of each record through the index.
+WHOLE_TRAIL_SHARE = 0.25
+
+
 def drift_of(store: Store, stored: StoredEnterprise) -> tuple[Drift, ...]:
-    """The drift of a stored enterprise (empty unless the store says it drifted)."""
+    """The drift of a stored enterprise (empty unless the store says it drifted): the records its
+    triggers list as written by hand, or every record when they cannot say which."""
     if not stored.drifted:
         return ()
-    return outside_changes(stored, store.applied_records(stored.state.number, WRITES))
+    number = stored.state.number
+    written = store.written_by_hand(number)
+    if written is None:
+        return outside_changes(stored, store.applied_records(number, WRITES))
+    if len(written) > WHOLE_TRAIL_SHARE * len(stored.state.records):
+        return outside_changes(stored, store.applied_records(number, WRITES), written)
+    return outside_changes(stored, store.applied_records(number, WRITES, [str(a) for a in written]), written)

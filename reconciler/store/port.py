@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from reconciler.records.change import Change
-from reconciler.records.state import StoredEnterprise
+from reconciler.records.state import Address, StoredEnterprise
 from reconciler.store.audit import AuditEntry, Context
 
 DEFAULT_URL = "sqlite:///.reconciler/state.db"
@@ -252,9 +252,17 @@ class Store(Protocol):
 
     def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]: ...
 
-    def applied_records(self, enterprise: str, actions: Iterable[str]) -> dict[str, str | None]:
-        """Per record address of the enterprise, the ``after`` (JSON, None once removed) of its
-        newest audit entry among ``actions``: the records as the applies left them."""
+    def applied_records(
+        self, enterprise: str, actions: Iterable[str], addresses: Iterable[str] | None = None
+    ) -> dict[str, str | None]:
+        """Per record address of the enterprise (of ``addresses`` only, when given), the ``after``
+        (JSON, None once removed) of its newest audit entry among ``actions``: the records as the
+        applies left them."""
+
+    def written_by_hand(self, enterprise: str) -> set[Address] | None:
+        """The records written outside reconciler since the enterprise's last apply, as the store's
+        triggers listed them; None when any record may have been (nothing listed, or a write
+        nobody listed, such as drift older than the list)."""
 
     def sync_records(self, paths: list[str]) -> tuple[dict[str, str], dict[str, SyncRecord]]:
         """Which enterprise each file was last applied to, and what those enterprises remember."""

@@ -57,6 +57,7 @@ REGISTRY_TABLES = (
     "senders",
     "routes",
     "profiles",
+    "hand_writes",
     "audit_runs",
     "audit_log",
     "declared_files",
@@ -373,6 +374,8 @@ class SqlTransaction(ChainWriter):
                 f"WHERE number IN ({marks})",
                 chunk,
             )
+            # Up to date again: what was written by hand before is in the trail now (adopted or changed).
+            self._run(f"DELETE FROM hand_writes WHERE enterprise IN ({marks})", chunk)
 
     def execute(self, changes: list[Change]) -> None:
         """Execute changes that share an action and a kind, as one batch per statement.
@@ -502,6 +505,11 @@ class SqlTransaction(ChainWriter):
             "UPDATE enterprises SET synced_digest = ?, synced_version = version, applied_version = version, "
             "next_expiry = ? WHERE number = ? AND version = ?",
             (digest, next_expiry, number, version),
+        )
+        self._run(
+            "DELETE FROM hand_writes WHERE enterprise = ? AND EXISTS "
+            "(SELECT 1 FROM enterprises WHERE number = ? AND version = ?)",
+            (number, number, version),
         )
 
     def _username(self, name: str) -> str:

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from reconciler.records.state import Address, Kind
 from reconciler.store.audit import ENTRY_QUERY, AuditEntry, stored_entries
+from reconciler.store.port import CHUNK, batched
 
 
 class AuditReads(ABC):
@@ -34,20 +36,45 @@ class AuditReads(ABC):
                 rows = self._rows(f"{ENTRY_QUERY} WHERE e.enterprise = ? ORDER BY e.seq", (enterprise,))
         return stored_entries(rows)
 
-    def applied_records(self, enterprise: str, actions: Iterable[str]) -> dict[str, str | None]:
+    def applied_records(
+        self, enterprise: str, actions: Iterable[str], addresses: Iterable[str] | None = None
+    ) -> dict[str, str | None]:
         wanted = set(actions)
-        # The enterprise's entries in order, in one pass over its part of the table (its key is
-        # enterprise and seq): the newest entry of each address is the last one read.  Picking the
-        # newest per address through the index on (enterprise, address, seq) reads each entry's
-        # row anyway, for its action, then the newest again: twice the time.
         newest: dict[str, str | None] = {}
         with self._snapshot():
-            for address, action, after in self._each_row(
-                "SELECT address, action, after FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,)
-            ):
+            if addresses is None:
+                # The enterprise's entries in order, in one pass over its part of the table (its key
+                # is enterprise and seq): the newest entry of each address is the last one read.
+                # Picking the newest per address through the index on (enterprise, address, seq)
+                # reads each entry's row anyway, for its action, then the newest again: twice the time.
+                rows: Iterable[tuple] = self._each_row(
+                    "SELECT address, action, after FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,)
+                )
+            else:
+                # A few records: their entries alone, through that index, in order per address.
+                rows = (
+                    row
+                    for chunk in batched(sorted(set(addresses)), CHUNK - 1)
+                    for row in self._rows(
+                        "SELECT address, action, after FROM audit_log "
+                        f"WHERE enterprise = ? AND address IN ({', '.join('?' * len(chunk))}) ORDER BY address, seq",
+                        (enterprise, *chunk),
+                    )
+                )
+            for address, action, after in rows:
                 if action in wanted:
                     newest[address] = after
         return {address: after for address, after in newest.items() if address.startswith("enterprise[")}
+
+    def written_by_hand(self, enterprise: str) -> set[Address] | None:
+        with self._snapshot():
+            rows = self._rows("SELECT kind, quality, key FROM hand_writes WHERE enterprise = ?", (enterprise,))
+        kinds = {kind.value: kind for kind in Kind}
+        # Nothing listed while the version moved, '*', or a kind this version does not know: any
+        # record may have been written.
+        if not rows or any(kind not in kinds for kind, _, _ in rows):
+            return None
+        return {Address(enterprise, kinds[kind], quality, key) for kind, quality, key in rows}
 
     def audit_heads(self) -> dict[str, tuple[int, str]]:
         with self._snapshot():
