@@ -19,7 +19,7 @@ import orjson
 
 from reconciler.records.change import Action
 from reconciler.records.state import Address, Fields, StoredEnterprise
-from reconciler.store.port import Store
+from reconciler.store.port import CHUNK, Store
 
 # The audit action of a record written outside reconciler that an apply found already as
 # declared: it records the record as it is ("after"), so that replaying the trail gives it.
@@ -107,7 +107,12 @@ def outside_changes(
         now = orjson.loads(text)
         if before is None or not _same(orjson.loads(before), now):
             drift.append(Drift(stored.state.number, name, orjson.loads(before) if before else None, now))
-    gone = applied.keys() if only is None else {str(a) for a in only} & applied.keys()
+    if only is None:
+        gone: Iterable[str] = applied.keys()
+    else:
+        gone = {str(a) for a in only if a not in records} & applied.keys()
+        if gone:  # a record written by hand may read as another one ("quality[]" is the enterprise)
+            names = {str(address) for address in records}
     for name in gone:
         before = applied[name]
         if before is not None and name not in names:  # written by an apply, removed by other means
@@ -115,8 +120,10 @@ def outside_changes(
     return tuple(sorted(drift, key=lambda item: item.address))
 
 
-# Beyond this share of an enterprise's records written by hand, its whole trail is read in one
-# pass rather than the entries of each record through the index.
+# Beyond this share of an enterprise's records written by hand, or more addresses than one query
+# takes, its whole trail is read in one pass rather than the entries of those records: the trail
+# has no index by address (an apply would pay for it on every entry), so each query for a few
+# addresses is itself a pass over the enterprise's part of the trail, made in the database.
 WHOLE_TRAIL_SHARE = 0.25
 
 
@@ -129,6 +136,6 @@ def drift_of(store: Store, stored: StoredEnterprise) -> tuple[Drift, ...]:
     written = store.written_by_hand(number)
     if written is None:
         return outside_changes(stored, store.applied_records(number, WRITES))
-    if len(written) > WHOLE_TRAIL_SHARE * len(stored.state.records):
+    if len(written) >= CHUNK or len(written) > WHOLE_TRAIL_SHARE * len(stored.state.records):
         return outside_changes(stored, store.applied_records(number, WRITES), written)
     return outside_changes(stored, store.applied_records(number, WRITES, [str(a) for a in written]), written)

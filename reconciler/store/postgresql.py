@@ -53,6 +53,7 @@ POSTGRES_VALUES = 65_535
 
 class PostgresStore(SqlStore):
     placeholder = "%s"
+    row_lock = " FOR UPDATE"
     _connection: psycopg.Connection
 
     def __init__(self, url: str, lock_timeout: float):

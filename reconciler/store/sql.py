@@ -109,6 +109,10 @@ class SqlStore(LoginStore, SyncedFiles, AuditReads, WritesBehind, ABC):
     """Reading and writing in terms of ``TABLES``; subclasses supply the connection."""
 
     placeholder = "?"
+    # What a read of the enterprises' versions adds to lock their rows until the transaction ends,
+    # where other writers are not already shut out by the transaction itself (PostgreSQL: a write
+    # by hand waiting to commit would otherwise pass the check and be counted as applied).
+    row_lock = ""
     url: str
     namespace: str
     # Per enterprise, the (seq, head) of an audit chain this process verified in full: later
@@ -363,19 +367,30 @@ class SqlTransaction(ChainWriter):
         found: dict[str, int] = {}
         for chunk in batched(sorted(set(numbers)), CHUNK):
             marks = ", ".join("?" * len(chunk))
-            found.update(self.store._rows(f"SELECT number, version FROM enterprises WHERE number IN ({marks})", chunk))
+            found.update(
+                self.store._rows(
+                    f"SELECT number, version FROM enterprises WHERE number IN ({marks}){self.store.row_lock}", chunk
+                )
+            )
         return found
 
     def bump_versions(self, numbers: Iterable[str]) -> None:
         for chunk in batched(sorted(set(numbers)), CHUNK):
             marks = ", ".join("?" * len(chunk))
+            # Up to date again: what was written by hand is in the trail now (adopted or changed).
+            # Not so for an enterprise this apply creates (never applied): it planned against
+            # nothing stored, so rows written by hand under its number before it existed (SQLite,
+            # foreign keys off) stay listed, for the drift to come.
+            self._run(
+                "DELETE FROM hand_writes WHERE enterprise IN "
+                f"(SELECT number FROM enterprises WHERE number IN ({marks}) AND applied_version >= 0)",
+                chunk,
+            )
             self._run(
                 "UPDATE enterprises SET version = version + 1, applied_version = version + 1 "
                 f"WHERE number IN ({marks})",
                 chunk,
             )
-            # Up to date again: what was written by hand before is in the trail now (adopted or changed).
-            self._run(f"DELETE FROM hand_writes WHERE enterprise IN ({marks})", chunk)
 
     def execute(self, changes: list[Change]) -> None:
         """Execute changes that share an action and a kind, as one batch per statement.
@@ -501,15 +516,17 @@ class SqlTransaction(ChainWriter):
             self.store.q("INSERT INTO declared_files (path, enterprise, sha256, facts) VALUES (?, ?, ?, ?)"),
             [(path, number, sha, facts.get(path)) for path, sha in files],
         )
+        # Up to date: what was written by hand is in the trail now (as in ``bump_versions``, not
+        # for an enterprise never applied before this transaction).
+        self._run(
+            "DELETE FROM hand_writes WHERE enterprise = ? AND EXISTS (SELECT 1 FROM enterprises "
+            "WHERE number = ? AND version = ? AND applied_version >= 0 AND synced_version >= 0)",
+            (number, number, version),
+        )
         self._run(
             "UPDATE enterprises SET synced_digest = ?, synced_version = version, applied_version = version, "
             "next_expiry = ? WHERE number = ? AND version = ?",
             (digest, next_expiry, number, version),
-        )
-        self._run(
-            "DELETE FROM hand_writes WHERE enterprise = ? AND EXISTS "
-            "(SELECT 1 FROM enterprises WHERE number = ? AND version = ?)",
-            (number, number, version),
         )
 
     def _username(self, name: str) -> str:

@@ -45,13 +45,12 @@ class AuditReads(ABC):
             if addresses is None:
                 # The enterprise's entries in order, in one pass over its part of the table (its key
                 # is enterprise and seq): the newest entry of each address is the last one read.
-                # Picking the newest per address through the index on (enterprise, address, seq)
-                # reads each entry's row anyway, for its action, then the newest again: twice the time.
                 rows: Iterable[tuple] = self._each_row(
                     "SELECT address, action, after FROM audit_log WHERE enterprise = ? ORDER BY seq", (enterprise,)
                 )
             else:
-                # A few records: their entries alone, through that index, in order per address.
+                # A few records: their entries alone, picked out by the database in its pass over
+                # the enterprise's part of the trail, in order per address.
                 rows = (
                     row
                     for chunk in batched(sorted(set(addresses)), CHUNK - 1)

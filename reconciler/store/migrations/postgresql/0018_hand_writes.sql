@@ -1,11 +1,11 @@
 -- hand_writes: which records were written outside reconciler since an enterprise's last apply,
 -- by address (kind, quality, key as in plans; '' where an address has none).  The trigger that
 -- moves an enterprise's version on such a write (0001, 0008) now also says what it moved it for,
--- so that drift reads the audit entries and stored rows of those records alone rather than
--- replaying the enterprise's whole trail: a hand edit of one user in an enterprise of 100,000
--- costs one lookup.  An update names the record before and after it (a key may change), and
--- moves the version of both enterprises when a row moves between them.  An apply forgets the
--- rows of the enterprises it brings up to date.
+-- so that drift compares those records alone rather than every record of the enterprise against
+-- a replay of its whole trail.  An update names the record before and after it (a key may
+-- change), and moves the version of both enterprises when a row moves between them; the
+-- enterprise's own row, inserted or deleted by hand, is listed too.  An apply forgets the rows
+-- of the enterprises it brings up to date.
 --
 -- Kind '*' says "anything may have been written": an enterprise that drifted before this
 -- migration, whose writes nobody listed.  Drift then replays the whole trail, as it did.
@@ -68,6 +68,25 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+
+-- The enterprise's own row, inserted or deleted by hand (the update trigger above sees only
+-- updates): listed, and an inserted row moves its version.
+CREATE FUNCTION enterprise_row_by_hand() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('reconciler.applying', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE format('UPDATE %I.enterprises SET version = version + 1 WHERE number = $1', TG_TABLE_SCHEMA)
+            USING NEW.number;
+    END IF;
+    EXECUTE format('INSERT INTO %I.hand_writes VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', TG_TABLE_SCHEMA)
+        USING CASE WHEN TG_OP = 'DELETE' THEN OLD.number ELSE NEW.number END, 'enterprise', '', '';
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER enterprises_rows_version AFTER INSERT OR DELETE ON enterprises
+    FOR EACH ROW EXECUTE FUNCTION enterprise_row_by_hand();
 
 -- TRUNCATE empties a table without firing row triggers: outside an apply, it moves the version of
 -- every enterprise and says that anything of theirs may have been written.
