@@ -89,3 +89,24 @@ def test_an_ssin_is_stdnums_compact_form_or_refused(number: str) -> None:
 @example("０４０３０１９２６１")  # full-width: stdnum reads it as 0403019261
 def test_an_enterprise_number_is_stdnums_compact_form_or_refused(number: str) -> None:
     assert outcome(identifiers.enterprise_number, number) == outcome(vat.validate, number)
+
+
+@st.composite
+def dotted(draw) -> str:
+    """An enterprise number as files write it (0403.019.261), its dots sometimes elsewhere or other
+    characters in their place."""
+    number = draw(enterprise_numbers())
+    first, second = draw(st.sampled_from([(4, 7), (4, 7), (3, 7), (4, 8)]))
+    sign = draw(st.sampled_from([".", ".", ".", " ", "-", "/", ":", "\u2024"]))
+    return f"{number[:first]}{sign}{number[first:second]}.{number[second:]}"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(dotted())
+@example("0403.019.261")
+@example("0403.019.262")  # wrong check digits
+@example("2403.019.237")  # a first digit no enterprise number has
+@example("0403.0l9.261")
+@example("٠٤٠٣.٠١٩.٢٦١")
+def test_a_dotted_enterprise_number_is_stdnums_compact_form_or_refused(number: str) -> None:
+    assert outcome(identifiers.enterprise_number, number) == outcome(vat.validate, number)

@@ -9,11 +9,24 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from stdnum.be import ssn, vat
-from stdnum.exceptions import ValidationError
+if TYPE_CHECKING:
+    from stdnum.exceptions import ValidationError
 
 from reconciler.declare.characters import quoted
+
+
+def _stdnum_be() -> tuple[ModuleType, ModuleType, type[ValidationError]]:
+    """stdnum's Belgian enterprise and SSIN modules and its error, imported when a number is not in
+    its compact form: stdnum imports ssl and pydoc as it loads (a thirtieth of a pull request's
+    plan), and compact numbers, nearly all of them, are checked here without it."""
+    import stdnum.be.ssn  # noqa: PLC0415 - compact numbers never need it
+    import stdnum.be.vat  # noqa: PLC0415
+    import stdnum.exceptions  # noqa: PLC0415
+
+    return stdnum.be.vat, stdnum.be.ssn, stdnum.exceptions.ValidationError
 
 
 class InvalidIdentifier(ValueError):
@@ -24,9 +37,14 @@ def enterprise_number(text: str) -> str:
     """Compact 10-digit enterprise number (KBO/BCE) from ``0403.019.261``, ``BE0403019261``, ..."""
     if len(text) == 10 and text.isascii() and text.isdigit() and _compact_enterprise_number_is_valid(text):
         return text
+    if len(text) == 12 and text[4] == text[8] == "." and text.isascii():  # 0403.019.261, as files write it
+        compact = text[:4] + text[5:8] + text[9:]
+        if compact.isdigit() and _compact_enterprise_number_is_valid(compact):
+            return compact
+    vat, _, invalid = _stdnum_be()
     try:
         return vat.validate(text)
-    except ValidationError as error:
+    except invalid as error:
         raise InvalidIdentifier(f"enterprise number {quoted(text)} is not valid: {_reason(error)}") from None
 
 
@@ -39,7 +57,9 @@ def _compact_enterprise_number_is_valid(number: str) -> bool:
 
 def is_enterprise_number(text: str) -> bool:
     """Whether ``text`` is a valid enterprise number in its compact form."""
-    return vat.is_valid(text) and text.isdigit() and len(text) == 10
+    if len(text) == 10 and text.isascii() and text.isdigit():
+        return _compact_enterprise_number_is_valid(text)
+    return _stdnum_be()[0].is_valid(text) and text.isdigit() and len(text) == 10
 
 
 def format_enterprise_number(number: str) -> str:
@@ -51,9 +71,10 @@ def ssin(text: str) -> str:
     """Compact 11-digit SSIN: a national register number or a BIS number."""
     if len(text) == 11 and text.isascii() and text.isdigit() and _compact_ssin_is_valid(text):
         return text
+    _, ssn, invalid = _stdnum_be()
     try:
         return ssn.validate(text)
-    except ValidationError as error:
+    except invalid as error:
         raise InvalidIdentifier(f"SSIN {quoted(text)} is not valid: {_reason(error)}") from None
 
 
