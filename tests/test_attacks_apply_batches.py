@@ -44,7 +44,8 @@ from reconciler.apply.execute import apply_plan
 from reconciler.plan.gates import OVERRIDES, Policy
 from reconciler.plan.pipeline import plan_paths
 from reconciler.records.state import FIELDS, Address, Kind, fields
-from reconciler.store import audit, behind, chain, sql
+from reconciler.store import audit, behind, chain
+from reconciler.store import transaction as store_transaction
 from reconciler.store.backends import open_store
 from reconciler.store.port import StoreError
 from reconciler.store.tables import BOOLEAN_FIELDS, LIST_FIELDS, TABLES, to_column
@@ -306,7 +307,7 @@ def test_a_ctrl_c_between_batches_and_audit_steps_leaves_the_store_as_it_was(
     same plan then applies and every chain verifies."""
     url, store = opened
     monkeypatch.setattr(execute, "EXECUTED_TOGETHER", 4)
-    monkeypatch.setattr(sql, "BULK_ROWS", 2)
+    monkeypatch.setattr(store_transaction, "BULK_ROWS", 2)
     plan = plan_of(store, EXAMPLES)
     before = store.dump()
     where, nth = POINTS[point]
@@ -322,7 +323,9 @@ def test_a_ctrl_c_between_batches_and_audit_steps_leaves_the_store_as_it_was(
         return wrapped
 
     if where == "execute":
-        monkeypatch.setattr(sql.SqlTransaction, "execute", interrupting(sql.SqlTransaction.execute))
+        monkeypatch.setattr(
+            store_transaction.SqlTransaction, "execute", interrupting(store_transaction.SqlTransaction.execute)
+        )
     elif where == "_chained":
         monkeypatch.setattr(chain.ChainWriter, "_chained", interrupting(chain.ChainWriter._chained))
     elif where == "insert_rows":
@@ -419,7 +422,7 @@ def test_a_trigger_that_acts_while_reconciler_applies_acts_in_a_large_apply_too(
     """
     logged = {}
     for bulk in (10**9, 1):
-        monkeypatch.setattr(sql, "BULK_ROWS", bulk)
+        monkeypatch.setattr(store_transaction, "BULK_ROWS", bulk)
         folder = tmp_path / f"bulk-{bulk}"
         folder.mkdir()
         url, path = sqlite_path(folder)
@@ -456,7 +459,7 @@ def test_a_counting_trigger_planted_under_a_hostile_name_is_put_back_as_it_was(
     """Defence: a counting trigger planted in the store under a name made to break the DROP
     statement (quotes, brackets, spaces, non-ASCII) is set aside and put back exactly (name and
     text), nothing else is dropped, and it counts writes by hand afterwards, not the apply's."""
-    monkeypatch.setattr(sql, "BULK_ROWS", 1)
+    monkeypatch.setattr(store_transaction, "BULK_ROWS", 1)
     url, path = sqlite_path(tmp_path)
     quoted = '"' + name.replace('"', '""') + '"'
     with sqlite3.connect(path) as db:
@@ -543,7 +546,7 @@ def test_a_large_sqlite_apply_that_fails_anywhere_leaves_store_triggers_and_inte
     emptied, just before COMMIT, or in the writer thread, leaves every table and trigger as it
     was, nothing set aside in memory, the switch interval and counter as they were, no writer
     thread; the next apply commits and writes by hand are counted again."""
-    monkeypatch.setattr(sql, "BULK_ROWS", 1)
+    monkeypatch.setattr(store_transaction, "BULK_ROWS", 1)
     url, path = sqlite_path(tmp_path)
     before_triggers = triggers(path)
     store = open_store(url)
@@ -603,15 +606,15 @@ def test_the_switch_interval_is_back_after_an_apply_that_fails(opened, failure: 
         def breaking(self, numbers):
             raise raised("stop")
 
-        monkeypatch.setattr(sql.SqlTransaction, "bump_versions", breaking)
+        monkeypatch.setattr(store_transaction.SqlTransaction, "bump_versions", breaking)
     seen: list[float] = []
-    real_execute = sql.SqlTransaction.execute
+    real_execute = store_transaction.SqlTransaction.execute
 
     def noting(self, changes):
         seen.append(sys.getswitchinterval())
         return real_execute(self, changes)
 
-    monkeypatch.setattr(sql.SqlTransaction, "execute", noting)
+    monkeypatch.setattr(store_transaction.SqlTransaction, "execute", noting)
     with pytest.raises(raised):
         apply_plan(plan, store, now=NOW)
     assert seen and all(value == pytest.approx(behind.HANDOVER_SECONDS) for value in seen)
@@ -963,4 +966,4 @@ def test_key_and_column_values_are_those_computed_before(kind: Kind) -> None:
         values = fields(kind, **{name: _sample(name, n + i) for i, name in enumerate(FIELDS[kind])})
         assert table.columns_of(values) == tuple(to_column(name, value) for name, value in values)
         if kind is Kind.PERSON:
-            assert sql._name(values) == dict(values)["name"]
+            assert store_transaction._name(values) == dict(values)["name"]

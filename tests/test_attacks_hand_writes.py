@@ -28,6 +28,7 @@ from reconciler.cli import cli
 from reconciler.plan import drift as drift_module
 from reconciler.records.state import Address, Kind
 from reconciler.store import sql, trail
+from reconciler.store import transaction as store_transaction
 from reconciler.store.backends import open_store
 from reconciler.store.postgresql import split_url
 from reconciler.store.sqlite import SqliteStore
@@ -612,7 +613,7 @@ def test_a_bulk_apply_on_sqlite_then_writes_by_hand_are_listed(run, store_url: s
     """The bulk path sets the triggers aside and makes them again from their text: after it, and
     after a bulk apply that failed and rolled back, writes by hand are listed as before."""
     sqlite_only(store_url)
-    monkeypatch.setattr(sql, "BULK_ROWS", 1)
+    monkeypatch.setattr(store_transaction, "BULK_ROWS", 1)
     set_aside: list[int] = []
     original = SqliteStore._writing_in_bulk
 
@@ -634,7 +635,7 @@ def test_a_bulk_apply_on_sqlite_then_writes_by_hand_are_listed(run, store_url: s
 
     set_aside.clear()
     with monkeypatch.context() as patched:
-        patched.setattr(sql.SqlTransaction, "bump_versions", fail)
+        patched.setattr(store_transaction.SqlTransaction, "bump_versions", fail)
         done = CliRunner().invoke(
             cli, ["apply", str(SECRETARIAT), "--state", store_url, "--auto-approve", "--defer-codes"]
         )

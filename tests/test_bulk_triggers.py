@@ -10,6 +10,7 @@ import pytest
 from conftest import EXAMPLES, outside_write
 
 from reconciler.store import sql
+from reconciler.store import transaction as store_transaction
 from reconciler.store.backends import open_store
 from reconciler.store.sqlite import SqliteStore
 
@@ -34,7 +35,7 @@ def lite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path, li
     path = tmp_path / "state.db"
     url = f"sqlite:///{path}"
     open_store(url).close()
-    monkeypatch.setattr(sql, "BULK_ROWS", 1)
+    monkeypatch.setattr(store_transaction, "BULK_ROWS", 1)
     seen: list = []
     original = SqliteStore._writing_in_bulk
 
@@ -76,7 +77,7 @@ def test_a_bulk_apply_that_fails_leaves_the_store_and_its_triggers_as_they_were(
     def fail(self, numbers) -> None:
         raise sql.StoreError("the disk is full")
 
-    monkeypatch.setattr(sql.SqlTransaction, "bump_versions", fail)
+    monkeypatch.setattr(store_transaction.SqlTransaction, "bump_versions", fail)
     result = run("apply", SMALL, "--state", url, "--auto-approve", "--defer-codes")
     assert result.exit_code != 0
     assert seen, "nothing was set aside: the failure came too early to test anything"

@@ -1,7 +1,7 @@
 """Drift: rows written to the store outside reconciler since an enterprise's last apply.
 
 Every write moves an enterprise's version, and only an apply moves the version it records as
-applied with it (``store.sql``); so the store knows *that* an enterprise drifted.  *What*
+applied with it (``store.transaction``); so the store knows *that* an enterprise drifted.  *What*
 drifted is found in the audit trail, which holds the fields every apply wrote: replayed, it
 gives the records as reconciler left them, and each record that differs from what the store
 holds now was changed by someone else.  Terraform calls this "objects have changed outside of

@@ -21,13 +21,8 @@ import psycopg
 from psycopg import errors, pq, sql
 
 from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
-from reconciler.store.sql import (
-    SqlStore,
-    SqlTransaction,
-    default_holder,
-    lock_key,
-    migrations,
-)
+from reconciler.store.sql import SqlStore, default_holder, lock_key, migrations
+from reconciler.store.transaction import SqlTransaction
 from reconciler.store.urls import redact_url, scrub
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from reconciler.store.files import create_private, tighten, write_private
 from reconciler.store.port import LockHolder, LockTimeout, StoreError, now_text
-from reconciler.store.sql import SqlStore, SqlTransaction, default_holder, migrations
+from reconciler.store.sql import SqlStore, default_holder, migrations
+from reconciler.store.transaction import SqlTransaction
 from reconciler.store.urls import redact_url
 
 DEFAULT_CACHE_KIB = 2000  # SQLite's own default page cache
