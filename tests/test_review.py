@@ -214,6 +214,27 @@ def test_a_broken_chain_stops_the_signature(run, reviewed, store, store_url: str
     assert [e.action for e in store.audit_entries(SS)][-2:] == ["audit-override", "review-signed"]
 
 
+@pytest.mark.parametrize("named", [(SS,), ()], ids=["named", "every enterprise"])
+def test_a_broken_chain_stops_the_report_unless_lifted(run, reviewed, store_url: str, named: tuple) -> None:
+    """Who granted what, when, and what was added since the last signature come from the trail: a
+    trail that does not verify shows nothing (exit 7, as ``who``), and the override shows it with
+    a warning; the problems are said as data."""
+    assert review(run, store_url, *named).exit_code == 0
+    bypass_append_only(
+        store_url, f"UPDATE audit_log SET address = 'mallory' || char(27) WHERE enterprise = '{SS}' AND seq = 2"
+    ) if store_url.startswith("sqlite") else bypass_append_only(
+        store_url, f"UPDATE audit_log SET address = 'mallory' || chr(27) WHERE enterprise = '{SS}' AND seq = 2"
+    )
+    refused = review(run, store_url, *named)
+    assert refused.exit_code == 7, refused.output
+    assert refused.stdout == "" and "entry 2 was altered" in refused.stderr and "\x1b" not in refused.stderr
+    assert "--allow-broken-audit-trail" in refused.stderr
+    shown = review(run, store_url, *named, "--format", "json", "--allow-broken-audit-trail")
+    assert shown.exit_code == 0, shown.output
+    assert "entry 2 was altered" in shown.stderr and "may be false" in shown.stderr
+    assert SS in {e["enterprise"] for e in json.loads(shown.stdout)["enterprises"]}
+
+
 def test_out_writes_a_private_file(run, reviewed, store_url: str, tmp_path: Path) -> None:
     result = review(run, store_url, SS, "--format", "html", "--out", "reports/review.html")
     assert result.exit_code == 0, result.output
@@ -355,3 +376,24 @@ def test_the_page_speaks_the_readers_language(store, store_url: str, tmp_path: P
     web.get("/language/fr?next=/review")
     page = web.get("/review").text
     assert "Revue des accès" in page and "qualité sans co-gestionnaire d&#39;accès" in page
+
+
+def test_the_page_warns_when_the_trail_does_not_verify(store, store_url: str, tmp_path: Path) -> None:
+    """Who granted what, and when, come from the audit trail: when it does not verify, the page says
+    so above the grants, in the reader's language, as an alert; a trail that verifies says nothing."""
+    apply_paths(store, EXAMPLES / "social-secretariat", now=CREATED)
+    letters = tmp_path / "letters"
+    issue_codes(store, LetterBox(str(letters)), None, CREATED, "l", "r")
+    activate(store, letters, SOFIE)
+    web = create_app(store_url, secret_key="test", clock=lambda: ACTIVATED).test_client()
+    log_in(web, "sclaes")
+    assert 'id="trail-warning"' not in web.get("/review").text
+    bypass_append_only(store_url, f"UPDATE audit_log SET after = NULL WHERE enterprise = '{SS}' AND seq = 3")
+    page = web.get("/review").text  # Sofie declared Dutch
+    assert '<div class="error" role="alert" id="trail-warning">' in page
+    assert "konden niet gecontroleerd worden" in page and "“Toegekend” en “Door”" in page
+    assert page.index('id="trail-warning"') < page.index('id="grants"')
+    web.get("/language/fr?next=/review")
+    assert "Ne vous fiez pas aux dates" in web.get("/review").text
+    web.get("/language/de?next=/review")
+    assert "Verlassen Sie sich nicht auf die Daten" in web.get("/review").text

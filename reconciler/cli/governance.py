@@ -103,19 +103,7 @@ def register(cli: click.Group) -> None:
             store.close()
         if not found:
             fail(f"no enterprise in the store declares the person {person}")
-        trail_problems_said(problems)
-        if problems and not allow_broken_audit:
-            fail(
-                "the audit trail above does not verify, so who gave or removed what cannot be told from it and "
-                f"nothing is shown; find out why (`reconciler audit verify`), or show it anyway with {OVERRIDE}",
-                EXIT_AUDIT,
-            )
-        if problems:
-            click.echo(
-                "warning: the audit trail above does not verify: the dates, people and applies below that come "
-                "from it may be false",
-                err=True,
-            )
+        _trails_verified(problems, allow_broken_audit)
         now = clock.now()
         if output_format == "json":
             say(who_document(person, found, now, dormant_after, expiry_window))
@@ -169,7 +157,9 @@ def register(cli: click.Group) -> None:
         audit trail), the last login, the end date, and flags: dormant, not activated yet, codes
         expired, ending soon, administers several qualities, a quality without a co-access manager,
         added since the last signed review; and once per enterprise: no co-main access manager.
-        Each enterprise shows its last signed review (when, by whom, digest).
+        Each enterprise shows its last signed review (when, by whom, digest). Exits 7, showing
+        nothing, when the audit trail of one of the enterprises does not verify;
+        --allow-broken-audit-trail shows the report anyway, with a warning.
 
         With --sign --actor SSIN, the main or a co-main access manager of the one ENTERPRISE given
         records in its audit trail that they reviewed it, with the digest of the report's canonical
@@ -181,8 +171,8 @@ def register(cli: click.Group) -> None:
                 fail("--sign takes exactly one ENTERPRISE and --actor SSIN (the main or a co-main access manager)")
             _sign(state_url, numbers[0], actor, dormant_after, expiry_window, allow_broken_audit)
             return
-        if actor is not None or allow_broken_audit:
-            fail("--actor and --allow-broken-audit-trail go with --sign: a review that is only read writes nothing")
+        if actor is not None:
+            fail("--actor goes with --sign: a review that is only read writes nothing")
         store = open_or_exit(state_url)
         try:
             found, missing = review_of(store, numbers or None, clock.now(), dormant_after, expiry_window)
@@ -192,7 +182,26 @@ def register(cli: click.Group) -> None:
             store.close()
         if missing:
             fail(f"not in the store: {', '.join(format_enterprise_number(number) for number in missing)}")
+        _trails_verified(list(found.trail_problems), allow_broken_audit)
         _write_report(found, output_format, out)
+
+
+def _trails_verified(problems: list[str], allow_broken_audit: bool) -> None:
+    """Who gave or removed what is read from audit trails: say what is wrong with them, and show
+    nothing (exit 7) unless asked to, with a warning, by --allow-broken-audit-trail."""
+    trail_problems_said(problems)
+    if problems and not allow_broken_audit:
+        fail(
+            "the audit trail above does not verify, so who gave or removed what cannot be told from it and "
+            f"nothing is shown; find out why (`reconciler audit verify`), or show it anyway with {OVERRIDE}",
+            EXIT_AUDIT,
+        )
+    if problems:
+        click.echo(
+            "warning: the audit trail above does not verify: the dates, people and applies below that come "
+            "from it may be false",
+            err=True,
+        )
 
 
 def _write_report(found: Review, output_format: str, out: Path | None) -> None:

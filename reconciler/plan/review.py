@@ -34,7 +34,7 @@ from reconciler.plan.dormancy import DORMANT, account_status
 from reconciler.plan.grants import ACCESS_MANAGER, CO_ACCESS_MANAGER, CO_MAIN, Grant, grants_in
 from reconciler.records import clock
 from reconciler.records.state import Address, Kind, StoredEnterprise, Value
-from reconciler.store.audit import AuditEntry
+from reconciler.store.audit import GENESIS, AuditEntry, verify
 from reconciler.store.port import AWAITING_CODES, Account, Store, now_text
 
 REVIEW_FORMAT_VERSION = "1.0"
@@ -115,6 +115,9 @@ class Review:
     dormant_after: int
     window: int
     enterprises: tuple[EnterpriseReview, ...]
+    # What is wrong with the audit trails the report was read from (empty when each verifies): who
+    # granted what, when, and what was added since the last signature come from them.
+    trail_problems: tuple[str, ...] = ()
 
 
 def _text(value: Value) -> str:
@@ -204,22 +207,22 @@ def review_enterprise(
 def review_of(
     store: Store, numbers: Sequence[str] | None, now: datetime, dormant_after: int, window: int
 ) -> tuple[Review, list[str]]:
-    """The review of ``numbers`` (every stored enterprise but off-boarded ones when None), and the
-    numbers asked for that the store does not hold."""
+    """The review of ``numbers`` (every stored enterprise but off-boarded ones when None), with what
+    is wrong with their audit trails, and the numbers asked for that the store does not hold."""
     if numbers is None:
         wanted = sorted(listed.number for listed in store.listed() if not listed.offboarded)
     else:
         wanted = list(dict.fromkeys(numbers))
     stored = store.read(wanted) if wanted else {}
     missing = [number for number in wanted if number not in stored]
-    found = tuple(
-        review_enterprise(
-            stored[number], store.audit_entries(number), store.accounts(number), now, dormant_after, window
-        )
-        for number in wanted
-        if number in stored
-    )
-    return Review(now_text(now), dormant_after, window, found), missing
+    heads = store.audit_heads() if stored else {}
+    found, problems = [], []
+    for number in wanted:
+        if number in stored:
+            entries = store.audit_entries(number)
+            problems += verify(entries, {number: heads.get(number, (0, GENESIS))})
+            found.append(review_enterprise(stored[number], entries, store.accounts(number), now, dormant_after, window))
+    return Review(now_text(now), dormant_after, window, tuple(found), tuple(problems)), missing
 
 
 # The report as data: what the JSON output prints, and what a signature's digest is taken of.

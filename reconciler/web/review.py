@@ -28,6 +28,7 @@ from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.plan.grants import ACCESS_MANAGER, CO_ACCESS_MANAGER, USER, Grant
 from reconciler.plan.grants import MAIN as MAIN_ROLE
 from reconciler.plan.review import FLAGS, EnterpriseReview, Row, review_enterprise
+from reconciler.store.audit import GENESIS, verify
 from reconciler.store.port import Account, Store
 
 DIRECT = N_("%(service)s (direct)")
@@ -56,6 +57,9 @@ class ReviewPage:
     review: EnterpriseReview
     rows: tuple[PageRow, ...]
     flags: tuple[Phrase, ...]  # the enterprise's own
+    # Whether the audit trail the dates and names of the grants come from verifies: when it does not,
+    # the page says so above them (as ``reconciler review`` refuses, or warns when told to go on).
+    trail_verifies: bool
 
 
 def may_review(store: Store, account: Account) -> bool:
@@ -105,12 +109,13 @@ def review_page(store: Store, account: Account, now: datetime) -> ReviewPage | N
     held = roles_by_person(stored.state.records).get(account.ssin) if stored else None
     if stored is None or held is None or not (held.main or held.co_main):
         return None
-    review = review_enterprise(
-        stored, store.audit_entries(number), store.accounts(number), now, DORMANT_AFTER_DAYS, DEFAULT_WINDOW
-    )
+    entries = store.audit_entries(number)
+    review = review_enterprise(stored, entries, store.accounts(number), now, DORMANT_AFTER_DAYS, DEFAULT_WINDOW)
     catalogue = load_catalogue()
+    head = store.audit_heads().get(number, (0, GENESIS))
     return ReviewPage(
         review,
         tuple(_row(row, catalogue) for row in review.rows),
         tuple(Phrase(FLAGS[flag]) for flag in review.flags),
+        trail_verifies=not verify(entries, {number: head}),
     )
