@@ -29,6 +29,7 @@ from reconciler.plan.grants import (
     grants_of_enterprise,
     grants_of_person,
     presence_of,
+    verified_presence_of,
 )
 from reconciler.plan.plan import make_plan
 from reconciler.records import clock
@@ -467,6 +468,22 @@ def test_the_enterprises_of_a_person_are_found_without_reading_the_store(history
     assert history.enterprises_of_person("58022754967") == []
     assert [p.enterprise for p in presence_of(history, SOFIE)] == [SS]
     assert asked == [[SS]]
+
+
+def test_each_trail_is_read_once_and_verified_with_what_it_says(history, monkeypatch) -> None:
+    """`who` verifies the trail it reads the grants from, not a second reading of it."""
+    asked: list = []
+    real = type(history).audit_entries
+
+    def audit_entries(self, enterprise=None):
+        asked.append(enterprise)
+        return real(self, enterprise)
+
+    monkeypatch.setattr(type(history), "audit_entries", audit_entries)
+    found, problems = verified_presence_of(history, SOFIE)
+    assert [p.enterprise for p in found] == [SS] and problems == [] and asked == [SS]
+    asked.clear()
+    assert [p.enterprise for p in presence_of(history, SOFIE)] == [SS] and asked == [SS]
 
 
 @pytest.mark.parametrize("output_format", ["text", "json"])

@@ -23,7 +23,7 @@ from reconciler.cli.common import (
 from reconciler.declare import identifiers
 from reconciler.declare.identifiers import format_enterprise_number
 from reconciler.plan.dormancy import DORMANT_AFTER_DAYS
-from reconciler.plan.grants import presence_of, trail_problems
+from reconciler.plan.grants import verified_presence_of
 from reconciler.plan.review import Review, review_of
 from reconciler.records import clock
 from reconciler.render.review import (
@@ -97,8 +97,7 @@ def register(cli: click.Group) -> None:
             fail(str(error))
         store = open_or_exit(state_url)
         try:
-            found = presence_of(store, person)
-            problems = trail_problems(store, [presence.enterprise for presence in found])
+            found, problems = verified_presence_of(store, person)
         finally:
             store.close()
         if not found:

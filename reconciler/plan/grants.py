@@ -233,9 +233,24 @@ def presence_of(store: Store, ssin: str) -> list[Presence]:
     Reads only those enterprises (``Store.enterprises_of_person``), their audit trails and the
     person's accounts.
     """
+    return _presence(store, ssin, verify_trails=False)[0]
+
+
+def verified_presence_of(store: Store, ssin: str) -> tuple[list[Presence], list[str]]:
+    """``presence_of``, with what is wrong with the audit trails it was read from (empty when each
+    verifies), each trail read once.
+
+    Who gave a grant, when, and who removed a person are read from the trail: anyone who may
+    write the store may write it too, and only a trail that verifies says what was done.
+    """
+    return _presence(store, ssin, verify_trails=True)
+
+
+def _presence(store: Store, ssin: str, verify_trails: bool) -> tuple[list[Presence], list[str]]:
     numbers = store.enterprises_of_person(ssin)
     stored = store.read(numbers)
-    found = []
+    heads = store.audit_heads() if verify_trails and numbers else {}
+    found, problems = [], []
     for number in numbers:
         records = stored[number].state.records if number in stored else {}
         address = Address(number, Kind.PERSON, key=ssin)
@@ -250,20 +265,12 @@ def presence_of(store: Store, ssin: str) -> list[Presence]:
         elif account is not None:
             name, removed = _former(entries, str(address))
             found.append(Presence(number, enterprise_name, name, (), account, declared=False, removed=removed))
-    return sorted(found, key=lambda presence: not presence.declared)  # those that declare them first
-
-
-def trail_problems(store: Store, numbers: Iterable[str]) -> list[str]:
-    """What is wrong with the audit trails of the enterprises ``numbers`` (empty when each verifies).
-
-    Who gave a grant, when, and who removed a person are read from the trail: anyone who may
-    write the store may write it too, and only a trail that verifies says what was done.
-    """
-    heads = store.audit_heads()
-    problems: list[str] = []
-    for number in sorted(set(numbers)):
-        problems += verify(store.audit_entries(number), {number: heads.get(number, (0, GENESIS))})
-    return problems
+        else:
+            continue
+        if verify_trails:
+            problems += verify(entries, {number: heads.get(number, (0, GENESIS))})
+    # Those that declare them first; the problems in enterprise order, as ``audit verify`` says them.
+    return sorted(found, key=lambda presence: not presence.declared), problems
 
 
 def _former(entries: Iterable[AuditEntry], address: str) -> tuple[str, AuditEntry | None]:
