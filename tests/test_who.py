@@ -473,17 +473,23 @@ def test_the_enterprises_of_a_person_are_found_without_reading_the_store(history
 def test_each_trail_is_read_once_and_verified_with_what_it_says(history, monkeypatch) -> None:
     """`who` verifies the trail it reads the grants from, not a second reading of it."""
     asked: list = []
-    real = type(history).audit_entries
+    store_class = type(history)
 
-    def audit_entries(self, enterprise=None):
-        asked.append(enterprise)
-        return real(self, enterprise)
+    def counting(name: str):
+        real = getattr(store_class, name)
 
-    monkeypatch.setattr(type(history), "audit_entries", audit_entries)
+        def counted(self, *args):
+            asked.append((name, *args))
+            return real(self, *args)
+
+        return counted
+
+    for name in ("audit_entries", "audit_trail", "audit_heads"):
+        monkeypatch.setattr(store_class, name, counting(name))
     found, problems = verified_presence_of(history, SOFIE)
-    assert [p.enterprise for p in found] == [SS] and problems == [] and asked == [SS]
+    assert [p.enterprise for p in found] == [SS] and problems == [] and asked == [("audit_trail", SS)]
     asked.clear()
-    assert [p.enterprise for p in presence_of(history, SOFIE)] == [SS] and asked == [SS]
+    assert [p.enterprise for p in presence_of(history, SOFIE)] == [SS] and asked == [("audit_trail", SS)]
 
 
 @pytest.mark.parametrize("output_format", ["text", "json"])

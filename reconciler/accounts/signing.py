@@ -74,7 +74,7 @@ def sign_review(
         )
     entries = store.audit_entries(number)
     review = review_enterprise(stored, entries, store.accounts(number), now, dormant_after, window)
-    read_up_to = max((entry.seq for entry in entries), default=0)
+    read_up_to = max((entry.seq for entry in audit.numbered(entries)), default=0)  # others: the chain check names them
     shared = audit.context(now, actor, run, "", ())
     with store.transaction(now, [number], run) as transaction:
         transaction.allow_broken_audit = allow_broken_audit

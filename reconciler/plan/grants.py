@@ -24,7 +24,7 @@ import orjson
 
 from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.records.state import Address, EnterpriseState, Fields, Kind, Value
-from reconciler.store.audit import GENESIS, AuditEntry, in_order, verify
+from reconciler.store.audit import AuditEntry, in_order, numbered, verify
 from reconciler.store.port import Account, Store
 
 MAIN = "main_access_manager"
@@ -34,7 +34,7 @@ CO_ACCESS_MANAGER = "co_access_manager"
 USER = "user"
 ROLES = (MAIN, CO_MAIN, ACCESS_MANAGER, CO_ACCESS_MANAGER, USER)  # highest first: the order grants are listed in
 
-CREATE, ADOPT = "create", "adopt"
+CREATE, DELETE, ADOPT = "create", "delete", "adopt"
 # Profiles (bundles of services) are records of the enterprise; read without naming the kind,
 # so that a store and a registry written before them read the same.
 _PROFILE = getattr(Kind, "PROFILE", None)
@@ -130,12 +130,19 @@ def _codes(value: Value) -> tuple[str, ...]:
 
 def _origins(entries: Iterable[AuditEntry]) -> tuple[dict[str, AuditEntry], dict[tuple[str, str, str], AuditEntry]]:
     """From one enterprise's trail: the entry that last created each record, by address; and the
-    entry that last made each person the holder of a single-valued role, by (address, field, ssin)."""
+    entry that last made each person the holder of a single-valued role, by (address, field, ssin).
+
+    A record the trail then removes has neither: written back by hand since, it is in no entry,
+    and the apply that made it once did not make it as it is now."""
     created: dict[str, AuditEntry] = {}
     became: dict[tuple[str, str, str], AuditEntry] = {}
-    for entry in in_order(entries):
+    for entry in numbered(entries):
         if entry.action == CREATE or (entry.action == ADOPT and entry.before is None):
             created[entry.address] = entry
+        elif entry.action in (DELETE, ADOPT) and entry.after is None:
+            created.pop(entry.address, None)
+            for key in [key for key in became if key[0] == entry.address]:
+                del became[key]
         if entry.after is None or ACCESS_MANAGER not in entry.after:  # neither field (one is in the other's name)
             continue
         after = _json(entry.after)
@@ -249,7 +256,6 @@ def verified_presence_of(store: Store, ssin: str) -> tuple[list[Presence], list[
 def _presence(store: Store, ssin: str, verify_trails: bool) -> tuple[list[Presence], list[str]]:
     numbers = store.enterprises_of_person(ssin)
     stored = store.read(numbers)
-    heads = store.audit_heads() if verify_trails and numbers else {}
     found, problems = [], []
     for number in numbers:
         records = stored[number].state.records if number in stored else {}
@@ -257,7 +263,7 @@ def _presence(store: Store, ssin: str, verify_trails: bool) -> tuple[list[Presen
         person = records.get(address)
         header = dict(records.get(Address(number, Kind.ENTERPRISE), ()))
         enterprise_name = _text(header.get("name")) or ""
-        entries = store.audit_entries(number)
+        entries, head = store.audit_trail(number)
         account = store.account_of(number, ssin)
         if person is not None:
             grants = tuple(grants_in(stored[number].state, entries, ssin))
@@ -268,7 +274,7 @@ def _presence(store: Store, ssin: str, verify_trails: bool) -> tuple[list[Presen
         else:
             continue
         if verify_trails:
-            problems += verify(entries, {number: heads.get(number, (0, GENESIS))})
+            problems += verify(entries, {number: head})
     # Those that declare them first; the problems in enterprise order, as ``audit verify`` says them.
     return sorted(found, key=lambda presence: not presence.declared), problems
 

@@ -34,7 +34,7 @@ from reconciler.plan.dormancy import DORMANT, account_status
 from reconciler.plan.grants import ACCESS_MANAGER, CO_ACCESS_MANAGER, CO_MAIN, Grant, grants_in
 from reconciler.records import clock
 from reconciler.records.state import Address, Kind, StoredEnterprise, Value
-from reconciler.store.audit import GENESIS, AuditEntry, verify
+from reconciler.store.audit import AuditEntry, numbered, verify
 from reconciler.store.port import AWAITING_CODES, Account, Store, now_text
 
 REVIEW_FORMAT_VERSION = "1.0"
@@ -127,8 +127,8 @@ def _text(value: Value) -> str:
 def last_signature(entries: Iterable[AuditEntry]) -> Signature | None:
     """The latest ``review-signed`` entry; values that are not what a signature writes are left out."""
     found = None
-    for entry in entries:
-        if entry.action == SIGNED and (found is None or entry.seq > found.seq):
+    for entry in numbered(entries):
+        if entry.action == SIGNED:
             found = entry
     if found is None:
         return None
@@ -215,12 +215,11 @@ def review_of(
         wanted = list(dict.fromkeys(numbers))
     stored = store.read(wanted) if wanted else {}
     missing = [number for number in wanted if number not in stored]
-    heads = store.audit_heads() if stored else {}
     found, problems = [], []
     for number in wanted:
         if number in stored:
-            entries = store.audit_entries(number)
-            problems += verify(entries, {number: heads.get(number, (0, GENESIS))})
+            entries, head = store.audit_trail(number)
+            problems += verify(entries, {number: head})
             found.append(review_enterprise(stored[number], entries, store.accounts(number), now, dormant_after, window))
     return Review(now_text(now), dormant_after, window, tuple(found), tuple(problems)), missing
 

@@ -264,6 +264,13 @@ def verify_head(
     return []
 
 
+def numbered(entries: Iterable[AuditEntry]) -> list[AuditEntry]:
+    """The entries numbered by a whole number, in order: what a view may read a trail's history
+    from.  Any other number (text, which SQLite keeps in an INTEGER column, a decimal from a column
+    whose type was changed) was written by hand, outside the chain; verifying names it."""
+    return sorted((e for e in entries if type(e.seq) is int), key=lambda e: e.seq)
+
+
 def in_order(entries: Iterable[AuditEntry]) -> list[AuditEntry]:
     """A trail's entries by number; those numbered otherwise by hand (text, which SQLite keeps in an
     INTEGER column) after them, as read: verifying names them, and no reader may fail on them."""

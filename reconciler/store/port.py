@@ -252,6 +252,10 @@ class Store(Protocol):
 
     def audit_entries(self, enterprise: str | None = None) -> list[AuditEntry]: ...
 
+    def audit_trail(self, enterprise: str) -> tuple[list[AuditEntry], tuple[int, str]]:
+        """The enterprise's entries and the (seq, head) it records, read together: verified against
+        each other, an apply committed between two reads would look like tampering."""
+
     def applied_records(
         self, enterprise: str, actions: Iterable[str], addresses: Iterable[str] | None = None
     ) -> dict[str, str | None]:

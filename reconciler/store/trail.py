@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from reconciler.records.state import Address, Kind
-from reconciler.store.audit import ENTRY_QUERY, AuditEntry, stored_entries
+from reconciler.store.audit import ENTRY_QUERY, GENESIS, AuditEntry, stored_entries
 from reconciler.store.port import CHUNK, batched
 
 
@@ -35,6 +35,12 @@ class AuditReads(ABC):
             else:
                 rows = self._rows(f"{ENTRY_QUERY} WHERE e.enterprise = ? ORDER BY e.seq", (enterprise,))
         return stored_entries(rows)
+
+    def audit_trail(self, enterprise: str) -> tuple[list[AuditEntry], tuple[int, str]]:
+        with self._snapshot():
+            rows = self._rows(f"{ENTRY_QUERY} WHERE e.enterprise = ? ORDER BY e.seq", (enterprise,))
+            head = self._rows("SELECT audit_seq, audit_head FROM enterprises WHERE number = ?", (enterprise,))
+        return stored_entries(rows), (head[0][0], head[0][1]) if head else (0, GENESIS)
 
     def applied_records(
         self, enterprise: str, actions: Iterable[str], addresses: Iterable[str] | None = None

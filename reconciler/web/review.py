@@ -28,7 +28,7 @@ from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.plan.grants import ACCESS_MANAGER, CO_ACCESS_MANAGER, USER, Grant
 from reconciler.plan.grants import MAIN as MAIN_ROLE
 from reconciler.plan.review import FLAGS, EnterpriseReview, Row, review_enterprise
-from reconciler.store.audit import GENESIS, verify
+from reconciler.store.audit import verify
 from reconciler.store.port import Account, Store
 
 DIRECT = N_("%(service)s (direct)")
@@ -109,10 +109,9 @@ def review_page(store: Store, account: Account, now: datetime) -> ReviewPage | N
     held = roles_by_person(stored.state.records).get(account.ssin) if stored else None
     if stored is None or held is None or not (held.main or held.co_main):
         return None
-    entries = store.audit_entries(number)
+    entries, head = store.audit_trail(number)
     review = review_enterprise(stored, entries, store.accounts(number), now, DORMANT_AFTER_DAYS, DEFAULT_WINDOW)
     catalogue = load_catalogue()
-    head = store.audit_heads().get(number, (0, GENESIS))
     return ReviewPage(
         review,
         tuple(_row(row, catalogue) for row in review.rows),
