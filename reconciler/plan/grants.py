@@ -24,7 +24,7 @@ import orjson
 
 from reconciler.plan.ending import DEFAULT_WINDOW
 from reconciler.records.state import Address, EnterpriseState, Fields, Kind, Value
-from reconciler.store.audit import AuditEntry, in_order, numbered, verify
+from reconciler.store.audit import AuditEntry, numbered, verify
 from reconciler.store.port import Account, Store
 
 MAIN = "main_access_manager"
@@ -284,8 +284,8 @@ def _former(entries: Iterable[AuditEntry], address: str) -> tuple[str, AuditEntr
     (the newest entry of the record, when it left the record absent).  An entry numbered otherwise
     than by a whole number was written by hand, outside the chain: it says nothing here."""
     name, last = "", None
-    for entry in in_order(entries):
-        if entry.address != address or not isinstance(entry.seq, int):
+    for entry in numbered(entries):
+        if entry.address != address:
             continue
         last = entry
         for side in (entry.after, entry.before):
